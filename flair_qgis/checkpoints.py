@@ -1,0 +1,252 @@
+"""Reading and writing model checkpoints, and building the smp model they fit.
+
+Read: IGNF ``*_weights.pth`` (keys prefixed ``model.seg_model.``, plus ``criterion.weight``),
+FLAIR-1 Lightning ``.ckpt`` (the same under ``state_dict``), bare smp state dicts, and our own
+self-describing checkpoints (weights plus a :class:`ModelSpec`). Always ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import FlairError
+from .normalisation import Normalisation
+from .palette import ClassInfo, classes_from_lists, palette
+from .zoo import ModelEntry
+
+FORMAT = "flair-qgis-checkpoint"
+FORMAT_VERSION = 1
+KNOWN_PREFIXES = ("model.seg_model.", "seg_model.", "model.", "net.", "module.")
+GUESS_ARCHS = ("unet", "fpn", "deeplabv3", "deeplabv3plus", "unetplusplus", "linknet", "pspnet", "pan", "manet")
+GUESS_ENCODERS = ("resnet34", "resnet18", "resnet50", "resnet101", "efficientnet-b0", "mobilenet_v2")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model is and expects: everything inference needs besides the weights.
+
+    ``classes`` has one entry per output channel of the head, in channel order; ``active`` says
+    which channels may win the argmax (the others are masked, like IGN's switched-off classes).
+    """
+
+    arch: str
+    encoder: str
+    bands: tuple[str, ...]
+    classes: tuple[ClassInfo, ...]
+    active: tuple[bool, ...]
+    normalisation: Normalisation
+    tile_size: int = 512
+    margin: int = 128
+    resolution: float = 0.2
+    name: str = ""
+
+    @property
+    def in_channels(self) -> int:
+        return len(self.bands)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def active_classes(self) -> tuple[ClassInfo, ...]:
+        return tuple(c for c, a in zip(self.classes, self.active) if a)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "arch": self.arch, "encoder": self.encoder, "bands": list(self.bands),
+            "classes": [c.as_list() for c in self.classes], "active": list(self.active),
+            "normalisation": self.normalisation.as_dict(), "tile_size": self.tile_size,
+            "margin": self.margin, "resolution": self.resolution,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelSpec":
+        try:
+            classes = classes_from_lists(d["classes"])
+            return cls(arch=d["arch"], encoder=d["encoder"], bands=tuple(d["bands"]), classes=classes,
+                       active=tuple(d.get("active", [True] * len(classes))),
+                       normalisation=Normalisation.from_dict(d["normalisation"]),
+                       tile_size=int(d.get("tile_size", 512)), margin=int(d.get("margin", 128)),
+                       resolution=float(d.get("resolution", 0.2)), name=str(d.get("name", "")))
+        except (KeyError, TypeError, ValueError) as e:
+            raise FlairError(f"the checkpoint's metadata is incomplete or malformed ({e!r})") from None
+
+
+def spec_for_entry(entry: ModelEntry) -> ModelSpec:
+    """The spec of a zoo model: FLAIR codes 1..19 on the 19 channels, the palette's codes active."""
+    full = palette("flair-19")[: entry.head_classes]
+    active_codes = {c.code for c in palette(entry.palette)}
+    return ModelSpec(arch=entry.arch, encoder=entry.encoder, bands=entry.bands, classes=full,
+                     active=tuple(c.code in active_codes for c in full),
+                     normalisation=entry.normalisation, resolution=entry.resolution, name=entry.name)
+
+
+def default_classes(n: int) -> tuple[ClassInfo, ...]:
+    """Classes for a head of ``n`` channels with no metadata: FLAIR codes, or the 13-class baseline."""
+    if n == 13:
+        return palette("flair-13")
+    flair = palette("flair-19")
+    if n <= len(flair):
+        return flair[:n]
+    return flair + tuple(ClassInfo(i + 1, f"class {i + 1}", "#808080") for i in range(len(flair), n))
+
+
+def build_model(arch: str, encoder: str, in_channels: int, n_classes: int,
+                device: torch.device | str | None = None) -> torch.nn.Module:
+    """An smp model with random weights (no ImageNet download: ``encoder_weights=None``)."""
+    import segmentation_models_pytorch as smp
+
+    try:
+        if device is not None:
+            with torch.device(device):
+                return smp.create_model(arch, encoder, encoder_weights=None, in_channels=in_channels,
+                                        classes=n_classes)
+        return smp.create_model(arch, encoder, encoder_weights=None, in_channels=in_channels,
+                                classes=n_classes)
+    except (KeyError, ValueError) as e:
+        raise FlairError(f"cannot build model {arch}/{encoder}: {e}") from None
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+@dataclass
+class Checkpoint:
+    """The weights of a checkpoint file (keys as smp names them) and its own spec, if it has one."""
+
+    path: Path
+    state_dict: dict[str, torch.Tensor]
+    spec: ModelSpec | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_channels(self) -> int | None:
+        first = next((t for t in self.state_dict.values() if t.ndim == 4), None)
+        return None if first is None else int(first.shape[1])
+
+    @property
+    def n_classes(self) -> int | None:
+        w = self.state_dict.get("segmentation_head.0.weight")
+        return None if w is None else int(w.shape[0])
+
+
+def read_checkpoint(path: Path | str) -> Checkpoint:
+    """Load a checkpoint file safely (``weights_only=True``) and normalise its keys."""
+    path = Path(path)
+    if not path.is_file():
+        raise FlairError(f"checkpoint {path} does not exist")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise FlairError(
+            f"checkpoint {path} was refused: it holds pickled Python objects, not only weights "
+            f"(torch.load weights_only=True: {str(e).splitlines()[0]}). Only load files you trust; "
+            "re-save the state_dict alone"
+        ) from None
+    except (RuntimeError, EOFError, ValueError, OSError, AttributeError) as e:
+        raise FlairError(f"checkpoint {path} is corrupt, truncated or not a PyTorch file ({e})") from None
+    if not isinstance(raw, dict):
+        raise FlairError(f"checkpoint {path} holds a {type(raw).__name__}, not a dict of weights")
+    spec = None
+    extra: dict[str, Any] = {}
+    if raw.get("format") == FORMAT:
+        spec = ModelSpec.from_dict(raw.get("spec", {}))
+        extra = {k: v for k, v in raw.items() if k not in {"format", "version", "spec", "state_dict"}}
+        raw = raw.get("state_dict", {})
+    elif isinstance(raw.get("state_dict"), dict):  # Lightning .ckpt
+        raw = raw["state_dict"]
+    tensors = {k: v for k, v in raw.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise FlairError(f"checkpoint {path} holds no weights")
+    return Checkpoint(path, strip_prefix(tensors), spec, extra)
+
+
+def strip_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Keys as smp names them: drop IGN's ``model.seg_model.`` (or a Lightning/DDP) prefix and
+    the entries outside the network (``criterion.weight``), as IGN's loader does."""
+    for prefix in KNOWN_PREFIXES:
+        if any(k.startswith(prefix) and "segmentation_head" in k for k in state_dict):
+            return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    return {k: v for k, v in state_dict.items() if not k.startswith("criterion.")}
+
+
+# --- matching weights to a model -------------------------------------------------------------
+
+def load_weights(ckpt: Checkpoint, spec: ModelSpec, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """Build ``spec``'s model and load ``ckpt`` into it strictly.
+
+    A mismatch of input channels, classes or architecture raises a :class:`FlairError` saying
+    what was expected and what the file holds.
+    """
+    where = f"checkpoint {ckpt.path.name}"
+    if ckpt.in_channels is not None and ckpt.in_channels != spec.in_channels:
+        raise FlairError(f"{where} takes {ckpt.in_channels} input bands, but the model expects "
+                         f"{spec.in_channels} ({', '.join(spec.bands)}); pick the matching model or file")
+    if ckpt.n_classes is not None and ckpt.n_classes != spec.n_classes:
+        raise FlairError(f"{where} predicts {ckpt.n_classes} classes, but the model expects "
+                         f"{spec.n_classes}; pick the matching model, or set n_classes to {ckpt.n_classes}")
+    model = build_model(spec.arch, spec.encoder, spec.in_channels, spec.n_classes)
+    try:
+        model.load_state_dict(ckpt.state_dict, strict=True)
+    except RuntimeError as e:
+        found = guess_architecture(ckpt)
+        looks = f"it looks like {found[0]}/{found[1]}" if found else "its layers match no known smp architecture"
+        detail = str(e).split("\n\t", 2)
+        raise FlairError(f"{where} does not fit a {spec.arch}/{spec.encoder} model: {looks} "
+                         f"({'; '.join(d.strip()[:200] for d in detail[1:]) or detail[0][:200]})") from None
+    return model.to(device).eval()
+
+
+def _shapes(arch: str, encoder: str, in_ch: int, n_cls: int) -> dict[str, tuple[int, ...]] | None:
+    try:
+        try:
+            model = build_model(arch, encoder, in_ch, n_cls, device="meta")
+        except RuntimeError:  # some encoders cannot be built on the meta device
+            model = build_model(arch, encoder, in_ch, n_cls)
+    except FlairError:
+        return None
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def guess_architecture(ckpt: Checkpoint) -> tuple[str, str] | None:
+    """The (arch, encoder) among common smp models whose layers match the checkpoint exactly."""
+    if ckpt.in_channels is None or ckpt.n_classes is None:
+        return None
+    wanted = {k: tuple(v.shape) for k, v in ckpt.state_dict.items()}
+    for encoder in GUESS_ENCODERS:
+        for arch in GUESS_ARCHS:
+            if _shapes(arch, encoder, ckpt.in_channels, ckpt.n_classes) == wanted:
+                return arch, encoder
+    return None
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+def save_checkpoint(path: Path | str, model: torch.nn.Module, spec: ModelSpec, **extra: Any) -> Path:
+    """Write our self-describing checkpoint atomically: weights, spec and any ``extra`` items
+    (plain Python data and tensors only, so it loads with ``weights_only=True``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "version": FORMAT_VERSION, "spec": spec.as_dict(),
+               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def with_overrides(spec: ModelSpec, **changes: Any) -> ModelSpec:
+    """A copy of ``spec`` with some fields replaced (``None`` values are ignored)."""
+    return replace(spec, **{k: v for k, v in changes.items() if v is not None})

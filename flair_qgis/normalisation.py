@@ -1,0 +1,79 @@
+"""Per-band normalisation of raw pixel values, as FLAIR-1 does it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import FlairError
+
+NORM_TYPES = ("custom", "scaling", "without")
+
+# FLAIR-1 statistics of 8-bit BD ORTHO R, G, B, NIR and elevation (IGNF model cards).
+FLAIR_MEANS = {"R": 105.08, "G": 110.87, "B": 101.82, "NIR": 106.38, "Elevation": 53.26}
+FLAIR_STDS = {"R": 52.17, "G": 45.38, "B": 44.00, "NIR": 39.69, "Elevation": 79.30}
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """``custom``: (x - mean) / std per band; ``scaling``: x / dtype maximum (skimage's
+    ``img_as_float``, i.e. x / 255 for 8-bit); ``without``: raw values."""
+
+    type: str = "custom"
+    means: tuple[float, ...] = ()
+    stds: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.type not in NORM_TYPES:
+            raise FlairError(f"unknown normalisation {self.type!r}: use one of {', '.join(NORM_TYPES)}")
+        if self.type == "custom":
+            if len(self.means) != len(self.stds) or not self.means:
+                raise FlairError(
+                    f"custom normalisation needs as many means as stds (got {len(self.means)} means, "
+                    f"{len(self.stds)} stds)"
+                )
+            if any(s == 0 for s in self.stds):
+                raise FlairError("custom normalisation: a standard deviation of 0 is not allowed")
+
+    @classmethod
+    def for_bands(cls, roles: tuple[str, ...]) -> "Normalisation":
+        """FLAIR statistics for the given band roles (R, G, B, NIR, Elevation)."""
+        return cls("custom", tuple(FLAIR_MEANS[r] for r in roles), tuple(FLAIR_STDS[r] for r in roles))
+
+    def check_bands(self, count: int) -> None:
+        if self.type == "custom" and len(self.means) != count:
+            raise FlairError(
+                f"custom normalisation has {len(self.means)} means/stds but {count} bands are fed to "
+                "the model: give one mean and one std per band"
+            )
+
+    def apply(self, pixels: np.ndarray) -> np.ndarray:
+        """Normalise ``pixels`` (bands first) and return float32.
+
+        Computed in float64 then cast, exactly as flair-detect does, so the model sees the same
+        numbers.
+        """
+        if self.type == "without":
+            return pixels.astype(np.float32)
+        if self.type == "scaling":
+            return _scale_to_unit(pixels).astype(np.float32)
+        x = pixels.astype(np.float64)
+        shape = (-1, 1, 1) if x.ndim == 3 else (1, -1, 1, 1)  # bands first, or batch first
+        means = np.asarray(self.means, dtype=np.float64).reshape(shape)
+        stds = np.asarray(self.stds, dtype=np.float64).reshape(shape)
+        return ((x - means) / stds).astype(np.float32)
+
+    def as_dict(self) -> dict:
+        return {"type": self.type, "means": list(self.means), "stds": list(self.stds)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Normalisation":
+        return cls(data.get("type", "custom"), tuple(data.get("means", ())), tuple(data.get("stds", ())))
+
+
+def _scale_to_unit(pixels: np.ndarray) -> np.ndarray:
+    """Integers divided by their type's maximum (skimage's rule); floats unchanged."""
+    if np.issubdtype(pixels.dtype, np.integer):
+        return pixels.astype(np.float64) / np.iinfo(pixels.dtype).max
+    return pixels.astype(np.float64)

@@ -1,0 +1,182 @@
+"""Reading input windows and writing the output raster, window by window, atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.enums import ColorInterp
+from rasterio.errors import RasterioError
+from rasterio.windows import Window
+
+from .errors import FlairError
+from .palette import ClassInfo
+
+
+def open_raster(path: Path | str) -> rasterio.DatasetReader:
+    """Open a raster for reading; a missing or unreadable file gives a :class:`FlairError`."""
+    path = Path(path)
+    if not path.exists():
+        raise FlairError(f"input raster {path} does not exist")
+    try:
+        return rasterio.open(path)
+    except RasterioError as e:
+        raise FlairError(f"input raster {path} cannot be read as a raster ({e})") from None
+
+
+def default_bands(src: rasterio.DatasetReader, needed: int) -> list[int]:
+    """The first ``needed`` bands that are not alpha bands (1-based)."""
+    usable = [i + 1 for i, ci in enumerate(src.colorinterp) if ci != ColorInterp.alpha]
+    return usable[:needed]
+
+
+def check_bands(src: rasterio.DatasetReader, bands: list[int], needed: int, roles: tuple[str, ...]) -> None:
+    """The chosen bands exist and are as many as the model takes."""
+    bad = [b for b in bands if not 1 <= b <= src.count]
+    if bad:
+        raise FlairError(f"band {bad[0]} does not exist in {src.name}, which has {src.count} band(s): "
+                         f"choose bands between 1 and {src.count}")
+    if len(bands) != needed:
+        raise FlairError(f"the model takes {needed} bands ({', '.join(roles)}) but {len(bands)} "
+                         f"{'was' if len(bands) == 1 else 'were'} given ({bands}) from {src.name}, which has "
+                         f"{src.count}: list exactly {needed} band numbers in the model's order")
+
+
+def read_tile(src: rasterio.DatasetReader, bands: list[int], col: int, row: int, size: int) -> np.ndarray:
+    """A ``size``×``size`` block of ``bands`` at (col, row), zeros where it leaves the raster
+    (flair-detect's boundless read)."""
+    out = np.zeros((len(bands), size, size), dtype=src.dtypes[bands[0] - 1])
+    c0, r0 = max(col, 0), max(row, 0)
+    c1, r1 = min(col + size, src.width), min(row + size, src.height)
+    if c1 > c0 and r1 > r0:
+        window = Window(c0, r0, c1 - c0, r1 - r0)
+        out[:, r0 - row:r1 - row, c0 - col:c1 - col] = src.read(bands, window=window)
+    return out
+
+
+def read_valid(src: rasterio.DatasetReader, bands: list[int], window: Window) -> np.ndarray:
+    """True where a pixel has data in at least one of ``bands`` (GDAL's nodata value, alpha band
+    or mask), as a boolean array of the window's shape."""
+    masks = src.read_masks(bands, window=window)
+    return masks.any(axis=0)
+
+
+def has_nodata(src: rasterio.DatasetReader) -> bool:
+    """Whether the raster declares any nodata (value, alpha band or mask) at all."""
+    from rasterio.enums import MaskFlags
+
+    return any(MaskFlags.all_valid not in flags for flags in src.mask_flag_enums)
+
+
+@dataclass
+class OutputSpec:
+    """The output GeoTIFF's grid and content."""
+
+    width: int
+    height: int
+    count: int
+    crs: Any
+    transform: Any
+    classes: tuple[ClassInfo, ...] = ()
+    band_names: tuple[str, ...] = ()
+    nodata: int | None = 0
+    tags: dict[str, str] | None = None
+    block: int = 256
+
+
+class AtomicRasterWriter:
+    """A tiled, compressed uint8 GeoTIFF written under a temporary name next to ``path`` and
+    renamed to ``path`` only by :meth:`commit`; on error or cancel the temporary file is removed
+    and an existing ``path`` is left untouched."""
+
+    def __init__(self, path: Path | str, spec: OutputSpec) -> None:
+        self.path = Path(path)
+        self.spec = spec
+        self._tmp: Path | None = None
+        self._dst: rasterio.io.DatasetWriter | None = None
+        # Masks go inside the TIFF, so that the one file moved into place carries them.
+        self._env = rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True)
+
+    def __enter__(self) -> "AtomicRasterWriter":
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise FlairError(f"cannot create the output folder {folder}: {e}") from None
+        if not os.access(folder, os.W_OK):
+            raise FlairError(f"the output folder {folder} is not writable: choose another output path")
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.tif", dir=folder)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._env.__enter__()
+        s = self.spec
+        profile = dict(driver="GTiff", width=s.width, height=s.height, count=s.count, dtype="uint8",
+                       crs=s.crs, transform=s.transform, nodata=s.nodata, tiled=True,
+                       blockxsize=s.block, blockysize=s.block, compress="deflate", predictor=2,
+                       bigtiff="if_safer", interleave="band")
+        try:
+            self._dst = rasterio.open(self._tmp, "w", **profile)
+        except RasterioError as e:
+            self._cleanup()
+            raise FlairError(f"cannot write {self.path}: {e}") from None
+        self._describe()
+        return self
+
+    def _describe(self) -> None:
+        s, dst = self.spec, self._dst
+        assert dst is not None
+        if s.classes:
+            dst.write_colormap(1, {0: (0, 0, 0, 0), **{c.code: c.rgba() for c in s.classes}})
+            dst.update_tags(1, **{f"CLASS_{c.code}": c.name for c in s.classes})
+        for i, name in enumerate(s.band_names, start=1):
+            dst.set_band_description(i, name)
+        if s.tags:
+            dst.update_tags(**s.tags)
+
+    def write(self, data: np.ndarray, window: Window) -> None:
+        assert self._dst is not None
+        try:
+            self._dst.write(data, window=window)
+        except RasterioError as e:
+            raise FlairError(f"writing {self.path} failed (is the disk full?): {e}") from None
+
+    def write_mask(self, valid: np.ndarray, window: Window) -> None:
+        assert self._dst is not None
+        self._dst.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
+
+    def commit(self) -> Path:
+        """Close the file and move it into place."""
+        assert self._dst is not None and self._tmp is not None
+        try:
+            self._dst.close()
+            os.replace(self._tmp, self.path)
+        except (RasterioError, OSError) as e:
+            self._cleanup()
+            raise FlairError(f"finishing {self.path} failed (is the disk full?): {e}") from None
+        self._dst = self._tmp = None
+        self._env.__exit__(None, None, None)
+        return self.path
+
+    def _cleanup(self) -> None:
+        if self._dst is not None:
+            try:
+                self._dst.close()
+            except RasterioError:
+                pass
+            self._dst = None
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            Path(str(self._tmp) + ".aux.xml").unlink(missing_ok=True)
+            self._tmp = None
+            self._env.__exit__(None, None, None)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._tmp is not None:
+            self._cleanup()

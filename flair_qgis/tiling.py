@@ -1,0 +1,93 @@
+"""The tile grid of IGN's flair-detect, with each output pixel owned by exactly one tile.
+
+flair-detect lays tiles of ``size`` px every ``size - 2*margin`` px, starting ``margin`` px
+outside the raster; the last column (and row) is moved back to end ``margin`` px past the edge.
+Rows are laid from the bottom edge upwards. It keeps the central ``(size - 2*margin)`` px of each
+tile, and where two centres overlap (only next to a moved last row or column) the tile processed
+later wins; tiles go column by column, bottom to top.
+
+Here the overlaps are resolved up front: each :class:`Tile` knows the part of its centre that
+survives (``out_*``), so every output pixel is written once, exactly in place, in any order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import FlairError
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A ``size``×``size`` read window at (``col``, ``row``), which may reach past the raster's
+    edges (read as zeros), and the window of the output it writes (always inside the raster)."""
+
+    col: int
+    row: int
+    size: int
+    out_col: int
+    out_row: int
+    out_width: int
+    out_height: int
+
+    @property
+    def crop(self) -> tuple[slice, slice]:
+        """Rows and columns of the tile's prediction that go to the output window."""
+        r, c = self.out_row - self.row, self.out_col - self.col
+        return slice(r, r + self.out_height), slice(c, c + self.out_width)
+
+
+def check_tile_settings(size: int, margin: int, stride: int = 32) -> None:
+    """Refuse tile/margin combinations that cannot work, saying why."""
+    if size <= 0:
+        raise FlairError(f"tile size must be positive, got {size}")
+    if margin < 0:
+        raise FlairError(f"margin must be 0 or more, got {margin}")
+    if 2 * margin >= size:
+        raise FlairError(f"twice the margin ({2 * margin}) must be smaller than the tile size ({size}): "
+                         "lower the margin or raise the tile size")
+    if size % stride:
+        raise FlairError(f"tile size {size} is not a multiple of {stride}, which the model's encoder "
+                         f"needs: use {max(stride, size // stride * stride)} or {(size // stride + 1) * stride}")
+
+
+def _starts(extent: int, size: int, margin: int) -> list[int]:
+    """Tile starts along one axis in flair-detect's order, duplicates dropped."""
+    step = size - 2 * margin
+    starts: list[int] = []
+    x = -margin
+    while x < extent + margin:
+        s = x if x + size <= extent + margin else extent + margin - size
+        if s not in starts:
+            starts.append(s)
+        if s != x:
+            break
+        x += step
+    return starts
+
+
+def _owned(starts: list[int], size: int, margin: int, extent: int) -> list[tuple[int, int, int]]:
+    """(start, owned_from, owned_to) per tile: its centre minus what later tiles overwrite."""
+    out = []
+    for i, s in enumerate(starts):
+        lo, hi = s + margin, s + size - margin
+        if i + 1 < len(starts):
+            hi = min(hi, starts[i + 1] + margin)
+        lo, hi = max(lo, 0), min(hi, extent)
+        if hi > lo:
+            out.append((s, lo, hi))
+    return out
+
+
+def tile_grid(width: int, height: int, size: int = 512, margin: int = 128) -> list[Tile]:
+    """Tiles covering a ``width``×``height`` raster, top row first, left to right."""
+    if width <= 0 or height <= 0:
+        raise FlairError(f"the raster is empty ({width}×{height} px)")
+    if 2 * margin >= size or margin < 0:
+        check_tile_settings(size, margin, stride=1)
+    cols = _owned(_starts(width, size, margin), size, margin, width)
+    # Rows are laid out from the bottom: flip, resolve, and flip back to top-based rows.
+    rows_up = _owned(_starts(height, size, margin), size, margin, height)
+    rows = [(height - s - size, height - hi, height - lo) for s, lo, hi in reversed(rows_up)]
+    return [Tile(col=c, row=r, size=size, out_col=c0, out_row=r0, out_width=c1 - c0, out_height=r1 - r0)
+            for r, r0, r1 in rows for c, c0, c1 in cols]

@@ -1,0 +1,197 @@
+"""The IGNF FLAIR-INC pretrained models as typed data, and their download into the HF cache.
+
+Downloads go through ``huggingface_hub`` into the standard cache (``HF_HOME``/``HF_HUB_CACHE``),
+from ``HF_ENDPOINT`` when set, and never with ``HF_HUB_OFFLINE=1``. Every file is checked
+against its sha256 before use; a file that fails is deleted from the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import FlairError
+from .normalisation import Normalisation
+from .progress import Progress
+
+ETALAB_2 = "Etalab Open Licence 2.0"
+RGBIE = ("R", "G", "B", "NIR", "Elevation")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One pretrained model: where its file lives on the hub and what it expects and predicts.
+
+    ``revision`` pins a commit where one is known; ``sha256``/``size`` verify the file when known,
+    otherwise the hash the hub reports for the file (its LFS ETag) is used. ``head_classes`` is the
+    number of output channels (19 for every FLAIR-INC model); ``palette`` names the active classes.
+    """
+
+    name: str
+    repo_id: str
+    filename: str
+    bands: tuple[str, ...]
+    palette: str
+    arch: str = "unet"
+    encoder: str = "resnet34"
+    head_classes: int = 19
+    revision: str = "main"
+    sha256: str | None = None
+    size: int | None = None
+    licence: str = ETALAB_2
+    resolution: float = 0.2
+    notes: str = ""
+    normalisation: Normalisation = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.normalisation is None:
+            object.__setattr__(self, "normalisation", Normalisation.for_bands(self.bands))
+
+    @property
+    def url(self) -> str:
+        return f"https://huggingface.co/{self.repo_id}"
+
+
+def _inc(code: str, bands: tuple[str, ...], palette: str, arch: str = "unet", encoder: str = "resnet34",
+         **kw: object) -> ModelEntry:
+    name = f"FLAIR-INC_{code}"
+    return ModelEntry(name=name, repo_id=f"IGNF/{name}", filename=f"{name}_weights.pth", bands=bands,
+                      palette=palette, arch=arch, encoder=encoder, **kw)  # type: ignore[arg-type]
+
+
+ZOO: dict[str, ModelEntry] = {
+    e.name: e
+    for e in (
+        _inc("rgbie_15cl_resnet34-unet", RGBIE, "flair-15",
+             revision="31b43f7d9c435ea59ba4914fbee113aaae177e12", size=97_957_843,
+             sha256="e7be92484275ecb581a758fc8a7efa088f8b4201d62dcbc252094707bd025888",
+             notes="mIoU 54.72, OA 76.37 on the FLAIR #1 test set (model card)"),
+        _inc("rgbi_15cl_resnet34-unet", RGBIE[:4], "flair-15"),
+        _inc("rgb_15cl_resnet34-unet", RGBIE[:3], "flair-15"),
+        _inc("rgb_12cl_resnet34-unet", RGBIE[:3], "flair-12"),
+        _inc("rgbie_12cl_resnet34-unet", RGBIE, "flair-12",
+             revision="b46b81694e5f9da4aaa2b8d7d8327dcd6c9e829f", size=97_957_843,
+             sha256="e28ac3605f26fac130eb2ad5fed1b546b7ea639db2795bda128b12c9d2b23981"),
+        _inc("rgb_15cl_resnet34-fpn", RGBIE[:3], "flair-15", arch="fpn"),
+        _inc("rgb_15cl_resnet34-deeplabv3", RGBIE[:3], "flair-15", arch="deeplabv3",
+             notes="file name and head size not confirmed"),
+        _inc("rgb_15cl_mitb5-unet", RGBIE[:3], "flair-15", encoder="mit_b5",
+             notes="file name and head size not confirmed"),
+    )
+}
+
+DEFAULT_MODEL = "FLAIR-INC_rgb_15cl_resnet34-unet"
+
+
+def get_entry(name: str) -> ModelEntry:
+    """The zoo entry called ``name`` (the HF repo name, with or without ``IGNF/``)."""
+    key = name.split("/", 1)[1] if name.startswith("IGNF/") else name
+    if key not in ZOO:
+        raise FlairError(f"unknown model {name!r}: the zoo has {', '.join(ZOO)}")
+    return ZOO[key]
+
+
+def entry_for_file(path: Path) -> ModelEntry | None:
+    """The zoo entry whose file has this name, if any (used for local copies of IGNF files)."""
+    return next((e for e in ZOO.values() if e.filename == Path(path).name), None)
+
+
+def hub_cache_dir() -> Path:
+    """The HF cache folder, read from the environment at call time."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "huggingface")
+    return Path(home) / "hub"
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch(entry: ModelEntry, progress: Progress | None = None, force: bool = False) -> Path:
+    """Return the local path of ``entry``'s weights, downloading them if needed, verified."""
+    progress = progress or Progress()
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub import errors as hf_errors
+
+    how_to = (f"fetch it while online with `python -m flair_qgis download {entry.name}` (or the "
+              "'Download FLAIR model' algorithm), or give a local checkpoint file instead")
+    try:
+        path = Path(hf_hub_download(
+            entry.repo_id, entry.filename, revision=entry.revision, cache_dir=hub_cache_dir(),
+            endpoint=os.environ.get("HF_ENDPOINT") or None, local_files_only=offline(),
+            force_download=force, tqdm_class=_tqdm_reporting_to(progress),
+        ))
+    except hf_errors.LocalEntryNotFoundError as e:
+        why = "offline mode is on (HF_HUB_OFFLINE)" if offline() else f"the hub could not be reached ({e})"
+        raise FlairError(f"model {entry.name} is not in the cache {hub_cache_dir()} and {why}: {how_to}") from None
+    except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError,
+            hf_errors.EntryNotFoundError) as e:
+        raise FlairError(f"model {entry.name}: {entry.repo_id}@{entry.revision}/{entry.filename} "
+                         f"is not on the hub ({type(e).__name__}); check the zoo entry") from None
+    except OSError as e:  # disk full, permissions, broken connection mid-file
+        raise FlairError(f"model {entry.name} could not be downloaded into {hub_cache_dir()}: {e}") from None
+    verify(entry, path)
+    return path
+
+
+def verify(entry: ModelEntry, path: Path) -> None:
+    """Check the cached file's sha256; delete it from the cache and raise if it is wrong."""
+    blob = path.resolve()
+    expected = entry.sha256 or (blob.name if re.fullmatch(r"[0-9a-f]{64}", blob.name) else None)
+    if expected is None:
+        return  # a non-LFS file: the hub gave no hash to check against
+    actual = sha256_of(blob)
+    if actual != expected:
+        blob.unlink(missing_ok=True)
+        if path.is_symlink() or path.exists():
+            path.unlink(missing_ok=True)
+        raise FlairError(
+            f"model {entry.name}: the downloaded file's sha256 is {actual}, expected {expected}; the "
+            "corrupt file was removed from the cache, download it again"
+        )
+
+
+def _tqdm_reporting_to(progress: Progress) -> type:
+    """A tqdm class that forwards byte counts to ``progress`` (hf_hub_download's hook)."""
+    from tqdm.auto import tqdm
+
+    class _Reporting(tqdm):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            kwargs["disable"] = False
+            kwargs["file"] = open(os.devnull, "w")  # noqa: SIM115 - closed with the bar
+            super().__init__(*args, **kwargs)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            out = super().update(n)
+            if self.total:
+                progress.fraction(min(1.0, self.n / self.total))
+            progress.check()
+            return out
+
+        def close(self) -> None:
+            f = self.fp
+            super().close()
+            f.close()
+
+    return _Reporting
+
+
+def describe(entry: ModelEntry) -> str:
+    pinned = "pinned" if entry.revision != "main" else "not pinned (hub's current file)"
+    return (f"{entry.name}: {entry.arch}/{entry.encoder}, bands {','.join(entry.bands)}, "
+            f"classes {entry.palette}, revision {pinned}, licence {entry.licence}")
+
+
