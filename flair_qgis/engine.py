@@ -139,10 +139,8 @@ def _window(tile: Tile) -> Window:
     return Window(tile.out_col, tile.out_row, tile.out_width, tile.out_height)
 
 
-def segment(options: SegmentOptions, progress: Progress | None = None) -> SegmentResult:
-    """Segment ``options.input`` into ``options.output``; see the module docstring."""
-    progress = progress or Progress()
-    start = time.perf_counter()
+def _check_request(options: SegmentOptions) -> None:
+    """Refuse bad settings and a bad input before any model is downloaded or loaded."""
     if options.output_type not in OUTPUT_TYPES:
         raise FlairError(f"unknown output type {options.output_type!r}: use {' or '.join(OUTPUT_TYPES)}")
     if options.batch_size < 1:
@@ -150,14 +148,33 @@ def segment(options: SegmentOptions, progress: Progress | None = None) -> Segmen
     output = Path(options.output)
     if output.suffix.lower() not in {".tif", ".tiff"}:
         raise FlairError(f"output {output} must be a GeoTIFF (.tif)")
-    device = pick_device(options.device)
     with raster_io.open_raster(options.input) as src:
         if Path(options.input).resolve() == output.resolve():
             raise FlairError(f"the output {output} is the input raster: choose another output file")
         if src.crs is None:
             raise FlairError(f"input raster {options.input} has no CRS: assign one (in QGIS, Layer "
                              "Properties → Source; or gdal_edit.py -a_srs EPSG:2154 FILE)")
-        ckpt, spec = resolve_model(options, progress)
+
+
+def segment(options: SegmentOptions, progress: Progress | None = None) -> SegmentResult:
+    """Segment ``options.input`` into ``options.output`` with the model the options name."""
+    progress = progress or Progress()
+    device = pick_device(options.device)
+    _check_request(options)
+    ckpt, spec = resolve_model(options, progress)
+    model = load_weights(ckpt, spec, device)
+    return segment_with(model, spec, options, progress)
+
+
+def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOptions,
+                 progress: Progress | None = None) -> SegmentResult:
+    """Segment with a model already in memory (any module mapping N×C×H×W to N×classes×H×W)."""
+    progress = progress or Progress()
+    start = time.perf_counter()
+    _check_request(options)
+    device = next(model.parameters()).device
+    output = Path(options.output)
+    with raster_io.open_raster(options.input) as src:
         check_tile_settings(spec.tile_size, spec.margin)
         bands = options.bands or raster_io.default_bands(src, spec.in_channels)
         raster_io.check_bands(src, bands, spec.in_channels, spec.bands)
@@ -168,7 +185,6 @@ def segment(options: SegmentOptions, progress: Progress | None = None) -> Segmen
         if src.crs.is_projected and abs(res - spec.resolution) > 0.25 * spec.resolution:
             progress.warn(f"the input's pixel size is {res:g}, the model was trained at "
                           f"{spec.resolution:g} m: results may be poor (resample the input first)")
-        model = load_weights(ckpt, spec, device)
         grid = tile_grid(src.width, src.height, spec.tile_size, spec.margin)
         progress.log(f"{src.width}×{src.height} px, {len(grid)} tiles of {spec.tile_size} px "
                      f"(margin {spec.margin}), batch {options.batch_size}, on {device}")
@@ -193,7 +209,7 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
         band_names=("class",) if argmax else tuple(c.name for c in spec.classes),
         nodata=0 if argmax else None,
         tags={"FLAIR_MODEL": spec.name, "FLAIR_OUTPUT_TYPE": options.output_type,
-              "FLAIR_CLASSES": json.dumps([c.as_list() for c in spec.classes]),
+              "FLAIR_CLASSES": json.dumps([c.as_list() for c in (spec.active_classes if argmax else spec.classes)]),
               "FLAIR_TILING": f"{spec.tile_size}/{spec.margin}"})
     computed = 0
     with raster_io.AtomicRasterWriter(output, out_spec) as out:

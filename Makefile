@@ -1,0 +1,53 @@
+# FLAIR for QGIS — developer lifecycle. `make setup` then `make test` (see README.md).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SITE := $(VENV)/lib/python3.11/site-packages
+APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin python3-gdal python3-venv xvfb
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+PLUGIN_NAME := flair_for_qgis
+# qgis_process finds the plugin through QGIS_PLUGINPATH, a folder holding a folder of that name.
+PLUGIN_PATH := $(CURDIR)/build/plugins
+QGIS_ENV := QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH=$(PLUGIN_PATH) PYTHONPATH=$(CURDIR)/$(SITE)
+EXAMPLE_OUT ?= $(CURDIR)/build/parking_landcover.tif
+
+.PHONY: setup system test test-core run plugin-link styles lint clean
+
+setup: system $(VENV)/.installed plugin-link  ## install QGIS (apt) and the Python packages (venv)
+
+system:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages: $$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+plugin-link:
+	@mkdir -p $(PLUGIN_PATH) && ln -sfn $(CURDIR) $(PLUGIN_PATH)/$(PLUGIN_NAME)
+
+test:  ## the whole suite, headless
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+test-core:  ## only the tests that need no QGIS
+	$(PY) -m pytest -m "not qgis"
+
+run: plugin-link  ## segment the bundled example through qgis_process (downloads the model once)
+	$(QGIS_ENV) /usr/bin/qgis_process.bin plugins enable $(PLUGIN_NAME) >/dev/null
+	$(QGIS_ENV) /usr/bin/qgis_process.bin run flair:segment -- \
+	  INPUT=$(CURDIR)/examples/parking_mosaic.tif MODEL=FLAIR-INC_rgb_15cl_resnet34-unet \
+	  OUTPUT=$(EXAMPLE_OUT)
+
+styles:  ## regenerate resources/styles/*.qml from resources/palettes.json
+	$(PY) -c "from flair_qgis.palette import palette, palette_names, write_qml; \
+	  [write_qml(__import__('pathlib').Path('resources/styles')/f'{n}.qml', palette(n)) for n in palette_names()]"
+
+lint:
+	$(PY) -m ruff check . || echo "(pip install ruff to lint)"
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,1 @@
+"""Thin Processing wrappers around the ``flair_qgis`` core: parameters in, one core call, outputs out."""

@@ -1,0 +1,69 @@
+"""What every FLAIR algorithm shares: group, icon, translation, and the bridge to the core."""
+
+from pathlib import Path
+
+from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
+from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtGui import QIcon
+
+from ..flair_qgis.errors import Cancelled, FlairError
+from ..flair_qgis.progress import Progress
+
+ICON = str(Path(__file__).resolve().parent.parent / "resources" / "icon.svg")
+INSTALL_HINT = ("install the plugin's Python packages into QGIS's Python: "
+                "python3 -m pip install -r requirements.txt (from the plugin folder)")
+
+
+class FlairAlgorithm(QgsProcessingAlgorithm):
+    """Base of the FLAIR algorithms; subclasses declare only what differs."""
+
+    def createInstance(self):  # noqa: N802 - QGIS's name
+        return type(self)()
+
+    def tr(self, text):
+        return QCoreApplication.translate(type(self).__name__, text)
+
+    def group(self):
+        return self.tr("Land cover")
+
+    def groupId(self):  # noqa: N802 - QGIS's name
+        return "landcover"
+
+    def icon(self):
+        return QIcon(ICON)
+
+    def helpUrl(self):  # noqa: N802 - QGIS's name
+        return "https://github.com/flair-qgis/flair-for-qgis#readme"
+
+    @staticmethod
+    def progress(feedback: QgsProcessingFeedback) -> Progress:
+        """The core's progress callbacks, reporting to ``feedback``."""
+        feedback = feedback or QgsProcessingFeedback()
+        return Progress(fraction=lambda f: feedback.setProgress(100.0 * f),
+                        cancelled=feedback.isCanceled, log=feedback.pushInfo, warn=feedback.pushWarning)
+
+    @staticmethod
+    def run_core(call, *args, **kwargs):
+        """Call the core; its errors become ``QgsProcessingException`` with the core's message."""
+        try:
+            return call(*args, **kwargs)
+        except Cancelled as e:
+            raise QgsProcessingException(str(e)) from None
+        except FlairError as e:
+            raise QgsProcessingException(str(e)) from None
+        except ImportError as e:
+            raise QgsProcessingException(f"a Python package FLAIR needs is missing ({e.name or e}): "
+                                         f"{INSTALL_HINT}") from None
+        except MemoryError:
+            raise QgsProcessingException("out of memory: lower the batch size or the tile size") from None
+
+
+def import_core(module: str):
+    """Import a heavy core module (torch and friends) with a clear message if packages are missing."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"..flair_qgis.{module}", __package__)
+    except ImportError as e:
+        raise QgsProcessingException(f"a Python package FLAIR needs is missing ({e.name or e}): "
+                                     f"{INSTALL_HINT}") from None

@@ -1,0 +1,43 @@
+"""flair:downloadmodel — fetch a zoo model into the local cache, to work offline later."""
+
+from qgis.core import QgsProcessingOutputFile, QgsProcessingParameterEnum
+
+from ..flair_qgis.zoo import DEFAULT_MODEL, ZOO
+from .base import FlairAlgorithm, import_core
+
+
+class DownloadModelAlgorithm(FlairAlgorithm):
+    MODEL = "MODEL"
+    FILE = "FILE"
+
+    def name(self):
+        return "downloadmodel"
+
+    def displayName(self):  # noqa: N802 - QGIS's name
+        return self.tr("Download FLAIR model")
+
+    def group(self):
+        return self.tr("Models")
+
+    def groupId(self):  # noqa: N802 - QGIS's name
+        return "models"
+
+    def shortHelpString(self):  # noqa: N802 - QGIS's name
+        return self.tr(
+            "Downloads a pretrained IGNF FLAIR model from HuggingFace into the local cache "
+            "(~/.cache/huggingface, or HF_HOME), checks its sha256 and returns its path. Run it while "
+            "online; afterwards 'Segment land cover' works offline (HF_HUB_OFFLINE=1) with this model. "
+            "A file already cached and intact is not downloaded again.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS's name
+        self.addParameter(QgsProcessingParameterEnum(self.MODEL, self.tr("Model"), options=list(ZOO),
+                                                     defaultValue=DEFAULT_MODEL, usesStaticStrings=True))
+        self.addOutput(QgsProcessingOutputFile(self.FILE, self.tr("Cached weights file")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS's name
+        zoo = import_core("zoo")
+        entry = zoo.get_entry(self.parameterAsEnumString(parameters, self.MODEL, context))
+        feedback.pushInfo(zoo.describe(entry))
+        path = self.run_core(zoo.fetch, entry, self.progress(feedback))
+        feedback.pushInfo(self.tr("Verified {}").format(path))
+        return {self.FILE: str(path)}

@@ -1,0 +1,159 @@
+"""flair:segment — a land-cover map of a raster layer with a FLAIR model."""
+
+from pathlib import Path
+
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingLayerPostProcessorInterface,
+                       QgsProcessingParameterBand, QgsProcessingParameterDefinition,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFile,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
+
+from ..flair_qgis.normalisation import NORM_TYPES
+from ..flair_qgis.zoo import DEFAULT_MODEL, ZOO
+from .base import FlairAlgorithm, import_core
+
+DEVICES = ["auto", "cpu", "cuda"]
+OUTPUT_TYPES = ["argmax", "class_prob"]
+NORM_CHOICES = ["model"] + list(NORM_TYPES)
+
+
+class StyleFromFile(QgsProcessingLayerPostProcessorInterface):
+    """Applies the QML written beside the output when the layer is loaded into the project."""
+
+    def __init__(self, qml: str):
+        super().__init__()
+        self.qml = qml
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 - QGIS's name
+        layer.loadNamedStyle(self.qml)
+        layer.triggerRepaint()
+
+
+class SegmentAlgorithm(FlairAlgorithm):
+    INPUT = "INPUT"
+    MODEL = "MODEL"
+    CHECKPOINT = "CHECKPOINT"
+    BANDS = "BANDS"
+    TILE_SIZE = "TILE_SIZE"
+    MARGIN = "MARGIN"
+    BATCH_SIZE = "BATCH_SIZE"
+    DEVICE = "DEVICE"
+    OUTPUT_TYPE = "OUTPUT_TYPE"
+    NORM_TYPE = "NORM_TYPE"
+    NORM_MEANS = "NORM_MEANS"
+    NORM_STDS = "NORM_STDS"
+    OUTPUT = "OUTPUT"
+
+    def name(self):
+        return "segment"
+
+    def displayName(self):  # noqa: N802 - QGIS's name
+        return self.tr("Segment land cover (FLAIR)")
+
+    def shortHelpString(self):  # noqa: N802 - QGIS's name
+        return self.tr(
+            "Predicts a FLAIR land-cover class for every pixel of a raster layer (an 8-bit aerial "
+            "orthophoto at 0.2 m, like IGN's BD ORTHO) and writes a styled GeoTIFF on the input's grid.\n\n"
+            "Model: a pretrained IGNF FLAIR-INC model, downloaded from HuggingFace on first use and "
+            "cached (use 'Download FLAIR model' beforehand to work offline). Checkpoint: a local "
+            "weights file instead (IGNF .pth, FLAIR-1 .ckpt, smp state dict, or a FLAIR-for-QGIS "
+            "checkpoint, which carries its own classes and settings).\n\n"
+            "Bands: the raster bands fed to the model, in the model's order (e.g. R, G, B); by default "
+            "the first non-alpha bands. Tiles of TILE_SIZE px are predicted and only their centre, "
+            "MARGIN px in from each edge, is kept, as IGN's flair-detect does (512/128).\n\n"
+            "Output type 'argmax' writes one band of FLAIR codes (1-19, 0 = nodata) with a colour "
+            "table and a QML style; 'class_prob' writes one band per class, probability × 255. "
+            "Nodata in the input stays nodata in the output.")
+
+    def flags(self):
+        return super().flags() | self.FlagNoThreading
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS's name
+        models = list(ZOO)
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input raster (orthophoto)")))
+        model = QgsProcessingParameterEnum(self.MODEL, self.tr("Model"), options=models,
+                                           defaultValue=DEFAULT_MODEL, usesStaticStrings=True)
+        model.setHelp(self.tr("Pretrained IGNF model from the zoo; ignored when the checkpoint "
+                              "describes its own model"))
+        self.addParameter(model)
+        self.addParameter(QgsProcessingParameterFile(
+            self.CHECKPOINT, self.tr("Checkpoint file (instead of downloading the model)"),
+            optional=True, fileFilter="PyTorch checkpoints (*.pth *.pt *.ckpt);;All files (*)"))
+        self.addParameter(QgsProcessingParameterBand(self.BANDS, self.tr("Bands, in the model's order"),
+                                                     parentLayerParameterName=self.INPUT,
+                                                     optional=True, allowMultiple=True))
+        self.addParameter(QgsProcessingParameterNumber(self.TILE_SIZE, self.tr("Tile size (px)"),
+                                                       QgsProcessingParameterNumber.Integer, 512, minValue=32))
+        self.addParameter(QgsProcessingParameterNumber(self.MARGIN, self.tr("Margin discarded at tile edges (px)"),
+                                                       QgsProcessingParameterNumber.Integer, 128, minValue=0))
+        self.addParameter(QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size (tiles)"),
+                                                       QgsProcessingParameterNumber.Integer, 4, minValue=1))
+        self.addParameter(QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=DEVICES,
+                                                     defaultValue="auto", usesStaticStrings=True))
+        self.addParameter(QgsProcessingParameterEnum(self.OUTPUT_TYPE, self.tr("Output type"),
+                                                     options=OUTPUT_TYPES, defaultValue="argmax",
+                                                     usesStaticStrings=True))
+        advanced = [
+            QgsProcessingParameterEnum(self.NORM_TYPE, self.tr("Normalisation"), options=NORM_CHOICES,
+                                       defaultValue="model", usesStaticStrings=True),
+            QgsProcessingParameterString(self.NORM_MEANS, self.tr("Custom means, one per band (comma-separated)"),
+                                         optional=True),
+            QgsProcessingParameterString(self.NORM_STDS, self.tr("Custom standard deviations, one per band"),
+                                         optional=True),
+        ]
+        for p in advanced:
+            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(p)
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Land cover")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS's name
+        engine = import_core("engine")
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        if layer is None:
+            raise QgsProcessingException(self.tr("Input raster: the layer could not be loaded"))
+        if layer.providerType() != "gdal":
+            raise QgsProcessingException(self.tr(
+                "Input raster: {} is a '{}' layer; save it as a GeoTIFF first (Export → Save As)"
+            ).format(layer.name(), layer.providerType()))
+        checkpoint = self.parameterAsFile(parameters, self.CHECKPOINT, context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        options = engine.SegmentOptions(
+            input=Path(layer.source().split("|")[0]),
+            output=Path(output),
+            model=self.parameterAsEnumString(parameters, self.MODEL, context),
+            checkpoint=Path(checkpoint) if checkpoint else None,
+            bands=self.parameterAsInts(parameters, self.BANDS, context) or None,
+            tile_size=self.parameterAsInt(parameters, self.TILE_SIZE, context),
+            margin=self.parameterAsInt(parameters, self.MARGIN, context),
+            batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+            device=self.parameterAsEnumString(parameters, self.DEVICE, context),
+            output_type=self.parameterAsEnumString(parameters, self.OUTPUT_TYPE, context),
+            normalisation=self._normalisation(parameters, context),
+        )
+        result = self.run_core(engine.segment, options, self.progress(feedback))
+        if result.style and context.willLoadLayerOnCompletion(output):
+            details = context.layerToLoadOnCompletionDetails(output)
+            details.name = self.tr("FLAIR land cover")
+            self._post = StyleFromFile(str(result.style))  # QGIS keeps no reference of its own
+            details.setPostProcessor(self._post)
+        return {self.OUTPUT: str(result.output)}
+
+    def _normalisation(self, parameters, context):
+        kind = self.parameterAsEnumString(parameters, self.NORM_TYPE, context)
+        if kind == "model":
+            return None
+        from ..flair_qgis.errors import FlairError
+        from ..flair_qgis.normalisation import Normalisation
+
+        def numbers(key):
+            text = self.parameterAsString(parameters, key, context)
+            try:
+                return tuple(float(v) for v in text.replace(";", ",").split(",") if v.strip())
+            except ValueError:
+                raise QgsProcessingException(self.tr("{}: '{}' is not a comma-separated list of numbers")
+                                             .format(key, text)) from None
+
+        try:
+            return Normalisation(kind, numbers(self.NORM_MEANS), numbers(self.NORM_STDS))
+        except FlairError as e:
+            raise QgsProcessingException(str(e)) from None

@@ -1,0 +1,28 @@
+"""Styling a class raster: which classes it holds, and its QML written beside it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import raster_io
+from .errors import FlairError
+from .palette import ClassInfo, classes_from_lists, palette, style_path, write_qml
+
+
+def classes_of(path: Path) -> tuple[ClassInfo, ...] | None:
+    """The classes recorded in a class raster written by this plugin (its FLAIR_CLASSES tag)."""
+    with raster_io.open_raster(path) as src:
+        tags = src.tags()
+        if "FLAIR_CLASSES" not in tags:
+            return None
+        try:
+            return classes_from_lists(json.loads(tags["FLAIR_CLASSES"]))
+        except (ValueError, TypeError):
+            raise FlairError(f"{path}: its FLAIR_CLASSES metadata is malformed") from None
+
+
+def style_raster(path: Path, palette_name: str | None = None) -> tuple[Path, tuple[ClassInfo, ...]]:
+    """Write ``path``'s QML from the named palette, or from its own classes (else FLAIR's 19)."""
+    classes = palette(palette_name) if palette_name else (classes_of(path) or palette("flair-19"))
+    return write_qml(style_path(path), classes), classes
