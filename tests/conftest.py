@@ -1,0 +1,89 @@
+"""Shared fixtures: tiny models saved in real checkpoint formats, small georeferenced rasters,
+a loopback HuggingFace hub, and the plugin importable as the package QGIS loads."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "fnau-parking" / "train"
+EXAMPLE = ROOT / "examples" / "parking_mosaic.tif"
+PLUGIN_NAME = "flair_for_qgis"
+TINY_ENCODER = "tu-mobilenetv3_small_050"
+
+# QGIS imports the plugin folder as a package named after it: do the same, through a link, so
+# that the relative imports of algorithms/ resolve exactly as inside QGIS.
+PLUGINS_DIR = Path(tempfile.mkdtemp(prefix="flair-plugins-"))
+(PLUGINS_DIR / PLUGIN_NAME).symlink_to(ROOT, target_is_directory=True)
+sys.path.insert(0, str(PLUGINS_DIR))
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def _private_hf_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own empty HF cache and no real hub: nothing touches the network."""
+    home = tmp_path_factory.mktemp("hf_home")
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: refused at once
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    return home
+
+
+def make_raster(path: Path, data: np.ndarray, nodata: float | None = None, crs: str | None = "EPSG:2154",
+                res: float = 0.2, origin: tuple[float, float] = (650000.0, 6860000.0)) -> Path:
+    """Write ``data`` (bands, rows, cols) as a GeoTIFF at 0.2 m in Lambert-93."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    count, height, width = data.shape
+    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=count,
+                       dtype=data.dtype, crs=crs, transform=from_origin(*origin, res, res),
+                       nodata=nodata) as dst:
+        dst.write(data)
+    return path
+
+
+def random_image(height: int, width: int, bands: int = 3, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (bands, height, width), dtype=np.uint8)
+
+
+def tiny_model(in_channels: int = 3, classes: int = 19, arch: str = "unet", encoder: str = TINY_ENCODER,
+               seed: int = 0):
+    import torch
+
+    from flair_qgis.checkpoints import build_model
+
+    torch.manual_seed(seed)
+    return build_model(arch, encoder, in_channels, classes).eval()
+
+
+def ignf_state_dict(model, classes: int = 19) -> dict:
+    """``model``'s weights in IGNF's ``_weights.pth`` layout."""
+    import torch
+
+    sd = {f"model.seg_model.{k}": v for k, v in model.state_dict().items()}
+    sd["criterion.weight"] = torch.ones(classes)
+    return sd
+
+
+@pytest.fixture
+def rgb_raster(tmp_path) -> Path:
+    return make_raster(tmp_path / "rgb.tif", random_image(300, 420))
+
+
+@pytest.fixture
+def fake_hub():
+    from fake_hub import FakeHub
+
+    hub = FakeHub().start()
+    yield hub
+    hub.stop()
