@@ -1,0 +1,321 @@
+"""The inference engine: exact stitching, nodata, masked classes, outputs, atomic writes, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+
+from conftest import ignf_state_dict, make_raster, random_image, tiny_model
+from flair_qgis.checkpoints import ModelSpec, save_checkpoint, spec_for_entry
+from flair_qgis.engine import SegmentOptions, pick_device, segment, segment_with
+from flair_qgis.errors import Cancelled, FlairError
+from flair_qgis.normalisation import Normalisation
+from flair_qgis.palette import palette
+from flair_qgis.progress import Progress
+from flair_qgis.zoo import get_entry
+
+ENTRY = get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")
+
+
+def small_spec(spec: ModelSpec, size: int = 64, margin: int = 16) -> ModelSpec:
+    from dataclasses import replace
+
+    return replace(spec, tile_size=size, margin=margin)
+
+
+class PixelModel(torch.nn.Module):
+    """Output depends on each pixel alone (a 1×1 convolution)."""
+
+    def __init__(self, in_channels: int = 3, classes: int = 19, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.conv = torch.nn.Conv2d(in_channels, classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+def untiled_codes(model: torch.nn.Module, spec: ModelSpec, pixels: np.ndarray) -> np.ndarray:
+    x = torch.from_numpy(spec.normalisation.apply(pixels))[None]
+    with torch.inference_mode():
+        logits = model(x)[0].clone()
+        logits[torch.tensor([not a for a in spec.active])] = float("-inf")
+    codes = np.array([c.code for c in spec.classes])
+    return codes[logits.argmax(0).numpy()]
+
+
+def read(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read()
+
+
+@pytest.mark.parametrize("height,width", [(300, 420), (50, 70), (1, 1), (64, 64), (97, 33), (256, 128)])
+def test_per_pixel_model_gives_the_same_result_tiled_as_untiled(tmp_path, height, width):
+    pixels = random_image(height, width, seed=height)
+    src = make_raster(tmp_path / "in.tif", pixels)
+    spec = small_spec(spec_for_entry(ENTRY))
+    model = PixelModel().eval()
+    result = segment_with(model, spec, SegmentOptions(src, tmp_path / "out.tif"))
+    out = read(result.output)
+    assert out.shape == (1, height, width)
+    np.testing.assert_array_equal(out[0], untiled_codes(model, spec, pixels))
+
+
+def test_each_pixel_gets_its_own_tile_prediction_exactly_in_place(tmp_path):
+    """With a model that sees context, each pixel must equal the prediction of the tile that owns
+    it, read with zeros outside the raster — no shift, no stretch, no seam."""
+    from flair_qgis.tiling import tile_grid
+
+    height, width, size, margin = 150, 170, 64, 16
+    pixels = random_image(height, width, seed=3)
+    src = make_raster(tmp_path / "in.tif", pixels)
+    spec = small_spec(spec_for_entry(ENTRY), size, margin)
+    model = tiny_model()
+    out = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "out.tif", batch_size=3)).output)[0]
+
+    padded = np.zeros((3, height + 2 * size, width + 2 * size), np.uint8)
+    padded[:, size:size + height, size:size + width] = pixels
+    expected = np.zeros((height, width), np.int64)
+    for t in tile_grid(width, height, size, margin):
+        window = padded[:, t.row + size:t.row + 2 * size, t.col + size:t.col + 2 * size]
+        codes = untiled_codes(model, spec, window)
+        rows, cols = t.crop
+        expected[t.out_row:t.out_row + t.out_height, t.out_col:t.out_col + t.out_width] = codes[rows, cols]
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_output_has_the_input_grid_colour_table_and_class_names(tmp_path):
+    src = make_raster(tmp_path / "in.tif", random_image(100, 140), origin=(843210.4, 6519876.2))
+    spec = small_spec(spec_for_entry(ENTRY))
+    result = segment_with(PixelModel().eval(), spec, SegmentOptions(src, tmp_path / "out.tif"))
+    with rasterio.open(src) as a, rasterio.open(result.output) as b:
+        assert (b.crs, b.transform, b.width, b.height) == (a.crs, a.transform, a.width, a.height)
+        assert b.dtypes == ("uint8",) and b.nodata == 0 and b.count == 1
+        assert b.profile["tiled"] and b.compression is not None
+        cmap = b.colormap(1)
+        for c in palette("flair-15"):
+            assert cmap[c.code][:3] == c.rgba()[:3]
+            assert b.tags(1)[f"CLASS_{c.code}"] == c.name
+        assert "CLASS_16" not in b.tags(1)  # switched-off class of the 15-class models
+        assert json.loads(b.tags()["FLAIR_CLASSES"])[0] == [1, "building", "#db0e9a"]
+    qml = result.style.read_text()
+    assert result.style == tmp_path / "out.qml"
+    assert 'type="paletted"' in qml and 'label="swimming pool"' in qml and 'value="16"' not in qml
+
+
+def test_switched_off_classes_are_never_predicted(tmp_path):
+    src = make_raster(tmp_path / "in.tif", random_image(80, 90))
+    model = PixelModel().eval()
+    with torch.no_grad():
+        model.conv.bias[15] = 1e6  # code 16 "mixed" would win everywhere
+        model.conv.bias[3] = 1e3   # code 4 is the best active class
+    spec = small_spec(spec_for_entry(ENTRY))
+    out = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "out.tif")).output)
+    assert set(np.unique(out)) == {4}
+
+
+def test_class_prob_writes_one_band_per_class_and_probabilities_sum_to_255(tmp_path):
+    src = make_raster(tmp_path / "in.tif", random_image(70, 90))
+    spec = small_spec(spec_for_entry(ENTRY))
+    result = segment_with(PixelModel().eval(), spec,
+                          SegmentOptions(src, tmp_path / "p.tif", output_type="class_prob"))
+    probs = read(result.output).astype(int)
+    assert probs.shape == (19, 70, 90)
+    assert result.style is None
+    inactive = [i for i, a in enumerate(spec.active) if not a]
+    assert probs[inactive].max() == 0
+    assert np.abs(probs.sum(axis=0) - 255).max() <= 10  # rounding of 15 active bands
+    with rasterio.open(result.output) as b:
+        assert b.descriptions[0] == "building"
+
+
+def test_nodata_stays_nodata_and_empty_tiles_are_skipped(tmp_path):
+    pixels = random_image(200, 200, seed=5)
+    pixels[:, :, :120] = 0  # left part is nodata
+    src = make_raster(tmp_path / "in.tif", pixels, nodata=0)
+    spec = small_spec(spec_for_entry(ENTRY))
+    model = PixelModel().eval()
+    result = segment_with(model, spec, SegmentOptions(src, tmp_path / "out.tif"))
+    out = read(result.output)[0]
+    assert (out[:, :120] == 0).all()
+    assert (out[:, 120:] > 0).all()
+    assert result.tiles_computed < result.tiles
+
+
+def test_alpha_band_is_skipped_by_default_and_masks_the_output(tmp_path):
+    rgb = random_image(90, 100, seed=7)
+    alpha = np.full((1, 90, 100), 255, np.uint8)
+    alpha[:, 60:, :] = 0
+    path = tmp_path / "rgba.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=100, height=90, count=4, dtype="uint8",
+                       crs="EPSG:2154", transform=rasterio.transform.from_origin(0, 0, 0.2, 0.2),
+                       photometric="RGB", alpha="YES") as dst:
+        dst.write(np.concatenate([rgb, alpha]))
+    spec = small_spec(spec_for_entry(ENTRY))
+    model = PixelModel().eval()
+    out = read(segment_with(model, spec, SegmentOptions(path, tmp_path / "out.tif")).output)[0]
+    assert (out[60:] == 0).all()
+    np.testing.assert_array_equal(out[:60], untiled_codes(model, spec, rgb)[:60])
+
+
+def test_bands_are_chosen_and_ordered_by_the_user(tmp_path):
+    pixels = random_image(60, 80, bands=4, seed=9)
+    spec = small_spec(spec_for_entry(ENTRY))
+    model = PixelModel().eval()
+    four = make_raster(tmp_path / "four.tif", pixels)
+    three = make_raster(tmp_path / "three.tif", pixels[[3, 1, 0]])
+    a = read(segment_with(model, spec, SegmentOptions(four, tmp_path / "a.tif", bands=[4, 2, 1])).output)
+    b = read(segment_with(model, spec, SegmentOptions(three, tmp_path / "b.tif")).output)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_normalisation_override_changes_what_the_model_sees(tmp_path):
+    pixels = random_image(40, 40, seed=11)
+    src = make_raster(tmp_path / "in.tif", pixels)
+    spec = small_spec(spec_for_entry(ENTRY))
+    from dataclasses import replace
+
+    model = PixelModel().eval()
+    scaled = replace(spec, normalisation=Normalisation("scaling"))
+    out = read(segment_with(model, scaled, SegmentOptions(src, tmp_path / "s.tif")).output)[0]
+    np.testing.assert_array_equal(out, untiled_codes(model, scaled, pixels))
+
+
+def test_flair_normalisation_matches_flair_detect_arithmetic():
+    pixels = random_image(4, 5, seed=1)
+    norm = Normalisation.for_bands(("R", "G", "B"))
+    expected = ((pixels.astype(np.float64) - np.array([105.08, 110.87, 101.82])[:, None, None])
+                / np.array([52.17, 45.38, 44.00])[:, None, None]).astype(np.float32)
+    np.testing.assert_array_equal(norm.apply(pixels), expected)
+    np.testing.assert_allclose(Normalisation("scaling").apply(pixels), pixels / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(Normalisation("without").apply(pixels), pixels.astype(np.float32))
+
+
+def test_cancel_stops_and_leaves_the_previous_output_untouched(tmp_path):
+    src = make_raster(tmp_path / "in.tif", random_image(200, 200))
+    out = tmp_path / "out" / "map.tif"
+    out.parent.mkdir()
+    out.write_bytes(b"previous result")
+    calls = []
+
+    def cancelled() -> bool:
+        calls.append(1)
+        return len(calls) > 2
+
+    spec = small_spec(spec_for_entry(ENTRY))
+    with pytest.raises(Cancelled):
+        segment_with(PixelModel().eval(), spec, SegmentOptions(src, out, batch_size=1),
+                     Progress(cancelled=cancelled))
+    assert out.read_bytes() == b"previous result"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["map.tif"]
+
+
+def test_a_failure_while_writing_leaves_no_temporary_file(tmp_path):
+    src = make_raster(tmp_path / "in.tif", random_image(100, 100))
+    spec = small_spec(spec_for_entry(ENTRY))
+
+    class Broken(PixelModel):
+        calls = 0
+
+        def forward(self, x):
+            Broken.calls += 1
+            if Broken.calls > 1:
+                raise RuntimeError("boom")
+            return super().forward(x)
+
+    out_dir = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="boom"):
+        segment_with(Broken().eval(), spec, SegmentOptions(src, out_dir / "map.tif", batch_size=1))
+    assert list(out_dir.iterdir()) == []
+
+
+def test_progress_reaches_one_and_logs_the_grid(tmp_path):
+    src = make_raster(tmp_path / "in.tif", random_image(130, 130))
+    fractions, logs = [], []
+    spec = small_spec(spec_for_entry(ENTRY))
+    segment_with(PixelModel().eval(), spec, SegmentOptions(src, tmp_path / "o.tif", batch_size=2),
+                 Progress(fraction=fractions.append, log=logs.append))
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any("tiles of 64 px" in m for m in logs)
+
+
+def test_full_path_from_an_ignf_checkpoint_file(tmp_path):
+    """segment(): the checkpoint file, its zoo entry found by name, the model, the output."""
+    model = tiny_model()
+    ckpt = tmp_path / "weights.pth"
+    torch.save(ignf_state_dict(model), ckpt)
+    src = make_raster(tmp_path / "in.tif", random_image(90, 120))
+    from dataclasses import replace
+
+    spec = small_spec(replace(spec_for_entry(ENTRY), encoder="tu-mobilenetv3_small_050"))
+    own = save_checkpoint(tmp_path / "own.ckpt", model, spec)
+    a = segment(SegmentOptions(src, tmp_path / "a.tif", checkpoint=own))
+    b = segment(SegmentOptions(src, tmp_path / "b.tif", checkpoint=ckpt, arch="unet",
+                               encoder="tu-mobilenetv3_small_050", tile_size=64, margin=16))
+    assert a.spec == spec
+    assert b.spec.classes == palette("flair-19")  # bare file: all 19 FLAIR classes
+    np.testing.assert_array_equal(read(a.output), read(segment_with(model, spec, SegmentOptions(
+        src, tmp_path / "c.tif")).output))
+
+
+@pytest.mark.parametrize("change,words", [
+    (dict(output_type="probabilities"), "unknown output type"),
+    (dict(batch_size=0), "batch size"),
+    (dict(output=Path("same")), "is the input"),
+    (dict(output=Path("map.png")), "GeoTIFF"),
+    (dict(bands=[1, 2, 7]), "band 7 does not exist"),
+    (dict(bands=[1, 2]), "takes 3 bands"),
+])
+def test_bad_requests_are_refused_before_anything_is_written(tmp_path, change, words):
+    src = make_raster(tmp_path / "in.tif", random_image(40, 40))
+    options = SegmentOptions(src, tmp_path / "out" / "map.tif")
+    for key, value in change.items():
+        setattr(options, key, src if value == Path("same") else
+                (tmp_path / "out" / value if isinstance(value, Path) else value))
+    with pytest.raises(FlairError, match=words):
+        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)), options)
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_raster_without_crs_is_refused(tmp_path):
+    src = make_raster(tmp_path / "in.tif", random_image(40, 40), crs=None)
+    with pytest.raises(FlairError, match="no CRS"):
+        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)), SegmentOptions(src, tmp_path / "o.tif"))
+
+
+def test_missing_and_unreadable_inputs_are_named(tmp_path):
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"not a tiff")
+    spec = small_spec(spec_for_entry(ENTRY))
+    with pytest.raises(FlairError, match="does not exist"):
+        segment_with(PixelModel().eval(), spec, SegmentOptions(tmp_path / "nope.tif", tmp_path / "o.tif"))
+    with pytest.raises(FlairError, match="cannot be read"):
+        segment_with(PixelModel().eval(), spec, SegmentOptions(bad, tmp_path / "o.tif"))
+
+
+def test_unwritable_output_folder_is_a_clear_error(tmp_path):
+    if os.geteuid() == 0:
+        target = Path("/proc/flair-out/map.tif")  # root can write anywhere else
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        target = locked / "map.tif"
+    src = make_raster(tmp_path / "in.tif", random_image(40, 40))
+    with pytest.raises(FlairError, match="output folder"):
+        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)), SegmentOptions(src, target))
+
+
+def test_devices():
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(FlairError, match="unknown device"):
+        pick_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(FlairError, match="no CUDA"):
+            pick_device("cuda")

@@ -1,0 +1,86 @@
+"""The tile grid reproduces flair-detect's tiles and its overwrite order, pixel for pixel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flair_qgis.errors import FlairError
+from flair_qgis.tiling import check_tile_settings, tile_grid
+
+
+def flair_detect_paint(width: int, height: int, size: int, margin: int) -> tuple[np.ndarray, dict]:
+    """Paint each kept centre with its tile's id in flair-detect's own order (columns left to
+    right, rows bottom to top, later tiles overwriting), as IGNF-MODELS.md describes it."""
+    step = size - 2 * margin
+
+    def starts(extent: int) -> list[int]:
+        out, x = [], -margin
+        while x < extent + margin:
+            out.append(min(x, extent + margin - size))
+            x += step
+        return out
+
+    canvas = np.full((height, width), -1, dtype=np.int64)
+    ids, seen = {}, set()
+    for x in starts(width):
+        for y_up in starts(height):
+            top = height - y_up - size
+            if (x, top) in seen:
+                continue
+            seen.add((x, top))
+            ids[(x, top)] = len(ids)
+            r0, r1 = max(top + margin, 0), min(top + size - margin, height)
+            c0, c1 = max(x + margin, 0), min(x + size - margin, width)
+            canvas[r0:r1, c0:c1] = ids[(x, top)]
+    return canvas, ids
+
+
+SHAPES = [(1536, 1536), (1018, 638), (512, 512), (513, 511), (100, 50), (1, 1), (300, 900), (2000, 700)]
+
+
+@pytest.mark.parametrize("width,height", SHAPES)
+@pytest.mark.parametrize("size,margin", [(512, 128), (1024, 128), (256, 0), (64, 16)])
+def test_each_pixel_owned_by_the_tile_flair_detect_keeps(width, height, size, margin):
+    canvas, ids = flair_detect_paint(width, height, size, margin)
+    owner = np.full((height, width), -1, dtype=np.int64)
+    hits = np.zeros((height, width), dtype=np.int64)
+    for t in tile_grid(width, height, size, margin):
+        window = (slice(t.out_row, t.out_row + t.out_height), slice(t.out_col, t.out_col + t.out_width))
+        owner[window] = ids[(t.col, t.row)]
+        hits[window] += 1
+    assert (hits == 1).all(), "tiles must partition the raster"
+    np.testing.assert_array_equal(owner, canvas)
+
+
+def test_crop_is_inside_the_tile_and_matches_the_window():
+    for t in tile_grid(1018, 638, 512, 128):
+        rows, cols = t.crop
+        assert 0 <= rows.start < rows.stop <= t.size and 0 <= cols.start < cols.stop <= t.size
+        assert t.row + rows.start == t.out_row and t.col + cols.start == t.out_col
+
+
+def test_default_grid_matches_flair_detect_tile_count():
+    # IGN's flair-detect reads 36 tiles for a 1536×1536 raster at 512/128 (issue #4 measurements).
+    assert len(tile_grid(1536, 1536, 512, 128)) == 36
+
+
+def test_rows_align_on_the_bottom_edge():
+    # 638 + 256 - 512 is not a multiple of 256: the regular rows start from the bottom edge.
+    tiles = tile_grid(1018, 638, 512, 128)
+    bottom = max(t.row for t in tiles)
+    assert bottom == 638 + 128 - 512
+
+
+@pytest.mark.parametrize("size,margin,words", [
+    (512, 256, "twice the margin"), (512, 300, "twice the margin"), (500, 100, "multiple of 32"),
+    (0, 0, "positive"), (512, -1, "0 or more"),
+])
+def test_invalid_settings_are_refused_with_a_reason(size, margin, words):
+    with pytest.raises(FlairError, match=words):
+        check_tile_settings(size, margin)
+
+
+def test_empty_raster_is_refused():
+    with pytest.raises(FlairError, match="empty"):
+        tile_grid(0, 10, 512, 128)
