@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -145,13 +146,18 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        blocked = re.search(r"GLOBAL ([\w.]+)", str(e))
+        if blocked is None:  # not a pickle of weights at all: garbage, text, a plain pickle
+            raise FlairError(f"checkpoint {path} is corrupt, truncated or not a PyTorch file: the safe "
+                             f"loader cannot read it ({_unpickling_reason(e)}); nothing in it was run") from None
         raise FlairError(
-            f"checkpoint {path} was refused: it holds pickled Python objects, not only weights "
-            f"(torch.load weights_only=True: {str(e).splitlines()[0]}). Only load files you trust; "
-            "re-save the state_dict alone"
+            f"checkpoint {path} was refused: it holds pickled Python code or objects "
+            f"({blocked.group(1)}), not only weights, and was not run (torch.load weights_only=True). "
+            "Only load files you trust; re-save the state_dict alone"
         ) from None
-    except (RuntimeError, EOFError, ValueError, OSError, AttributeError) as e:
-        raise FlairError(f"checkpoint {path} is corrupt, truncated or not a PyTorch file ({e})") from None
+    except Exception as e:  # torch.load fails in many ways on a damaged file (KeyError, EOFError, ...)
+        raise FlairError(f"checkpoint {path} is corrupt, truncated or not a PyTorch file "
+                         f"({type(e).__name__}: {e})") from None
     if not isinstance(raw, dict):
         raise FlairError(f"checkpoint {path} holds a {type(raw).__name__}, not a dict of weights")
     spec = None
@@ -166,6 +172,12 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
     if not tensors:
         raise FlairError(f"checkpoint {path} holds no weights")
     return Checkpoint(path, strip_prefix(tensors), spec, extra)
+
+
+def _unpickling_reason(e: pickle.UnpicklingError) -> str:
+    """The line of torch's long safe-loading message that says what stopped it."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return next((line for line in lines if line.startswith("Unsupported")), lines[0] if lines else "")
 
 
 def strip_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -196,7 +208,7 @@ def load_weights(ckpt: Checkpoint, spec: ModelSpec, device: torch.device | str =
     try:
         model.load_state_dict(ckpt.state_dict, strict=True)
     except RuntimeError as e:
-        found = guess_architecture(ckpt)
+        found = guess_architecture(ckpt, also=spec.encoder)
         looks = f"it looks like {found[0]}/{found[1]}" if found else "its layers match no known smp architecture"
         detail = str(e).split("\n\t", 2)
         raise FlairError(f"{where} does not fit a {spec.arch}/{spec.encoder} model: {looks} "
@@ -204,25 +216,33 @@ def load_weights(ckpt: Checkpoint, spec: ModelSpec, device: torch.device | str =
     return model.to(device).eval()
 
 
-def _shapes(arch: str, encoder: str, in_ch: int, n_cls: int) -> dict[str, tuple[int, ...]] | None:
+def _shapes(arch: str, encoder: str, in_ch: int, n_cls: int,
+            cpu_fallback: bool = True) -> dict[str, tuple[int, ...]] | None:
     try:
         try:
             model = build_model(arch, encoder, in_ch, n_cls, device="meta")
         except RuntimeError:  # some encoders cannot be built on the meta device
+            if not cpu_fallback:
+                return None
             model = build_model(arch, encoder, in_ch, n_cls)
-    except FlairError:
+    except Exception:  # noqa: BLE001 - a combination smp cannot build is simply not a candidate
         return None
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-def guess_architecture(ckpt: Checkpoint) -> tuple[str, str] | None:
-    """The (arch, encoder) among common smp models whose layers match the checkpoint exactly."""
+def guess_architecture(ckpt: Checkpoint, also: str | None = None) -> tuple[str, str] | None:
+    """The (arch, encoder) among common smp models whose layers match the checkpoint exactly.
+
+    ``also`` is one more encoder to try first (the expected model's own): only where it builds on
+    the meta device, so that a large encoder (mit_b5) never builds nine models for a guess.
+    """
     if ckpt.in_channels is None or ckpt.n_classes is None:
         return None
     wanted = {k: tuple(v.shape) for k, v in ckpt.state_dict.items()}
-    for encoder in GUESS_ENCODERS:
+    extra = also if also and also not in GUESS_ENCODERS else None
+    for encoder in ([extra] if extra else []) + list(GUESS_ENCODERS):
         for arch in GUESS_ARCHS:
-            if _shapes(arch, encoder, ckpt.in_channels, ckpt.n_classes) == wanted:
+            if _shapes(arch, encoder, ckpt.in_channels, ckpt.n_classes, cpu_fallback=encoder != extra) == wanted:
                 return arch, encoder
     return None
 

@@ -19,6 +19,7 @@ from .progress import Progress
 
 ETALAB_2 = "Etalab Open Licence 2.0"
 RGBIE = ("R", "G", "B", "NIR", "Elevation")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -143,14 +144,35 @@ def fetch(entry: ModelEntry, progress: Progress | None = None, force: bool = Fal
                          f"is not on the hub ({type(e).__name__}); check the zoo entry") from None
     except OSError as e:  # disk full, permissions, broken connection mid-file
         raise FlairError(f"model {entry.name} could not be downloaded into {hub_cache_dir()}: {e}") from None
-    verify(entry, path)
+    verify(entry, path, announced=None if entry.sha256 else _announced_sha256(entry, path))
     return path
 
 
-def verify(entry: ModelEntry, path: Path) -> None:
-    """Check the cached file's sha256; delete it from the cache and raise if it is wrong."""
+def _announced_sha256(entry: ModelEntry, path: Path) -> str | None:
+    """The sha256 the hub announced for the file (its LFS ETag). The cache names each blob by it,
+    but a cache without symlinks (Windows without developer mode) keeps no blob names: ask the hub
+    again then, when online. ``None`` when unknown (a non-LFS file, or offline in such a cache)."""
     blob = path.resolve()
-    expected = entry.sha256 or (blob.name if re.fullmatch(r"[0-9a-f]{64}", blob.name) else None)
+    if _SHA256.fullmatch(blob.name):
+        return blob.name
+    if offline():
+        return None
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    endpoint = os.environ.get("HF_ENDPOINT") or None
+    try:
+        etag = get_hf_file_metadata(hf_hub_url(entry.repo_id, entry.filename, revision=entry.revision,
+                                               endpoint=endpoint), endpoint=endpoint).etag or ""
+    except Exception:  # noqa: BLE001 - the hub went away since the download: nothing to compare with
+        return None
+    return etag if _SHA256.fullmatch(etag) else None
+
+
+def verify(entry: ModelEntry, path: Path, announced: str | None = None) -> None:
+    """Check the cached file's sha256 against the pinned hash, else the hash the hub announced
+    (``announced``, or the cached blob's name); delete it from the cache and raise if it is wrong."""
+    blob = path.resolve()
+    expected = entry.sha256 or announced or (blob.name if _SHA256.fullmatch(blob.name) else None)
     if expected is None:
         return  # a non-LFS file: the hub gave no hash to check against
     actual = sha256_of(blob)

@@ -1,0 +1,394 @@
+"""The model zoo: every entry is consistent and buildable, and downloads from a loopback hub land
+in the HF cache verified, are reused, work offline, and never leave a corrupt file behind."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import ROOT, TINY_ENCODER, ignf_state_dict, tiny_model
+from flair_qgis import zoo
+from flair_qgis.checkpoints import build_model, load_weights, spec_for_entry
+from flair_qgis.engine import SegmentOptions, resolve_model
+from flair_qgis.errors import Cancelled, FlairError
+from flair_qgis.normalisation import FLAIR_MEANS, FLAIR_STDS
+from flair_qgis.palette import palette
+from flair_qgis.progress import Progress
+
+ENTRIES = list(zoo.ZOO.values())
+UNPINNED = zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"]
+TINY_NAME = "FLAIR-INC_rgb_15cl_tiny-unet"
+TINY_REVISION = "c0ffee0123456789abcdef0123456789abcdef01"
+BAND_CODES = {"rgb": ("R", "G", "B"), "rgbi": ("R", "G", "B", "NIR"), "rgbie": ("R", "G", "B", "NIR", "Elevation")}
+NOT_ON_META = {"mit_b5"}  # its drop-path schedule calls Tensor.item(): built on the CPU instead
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny models gain nothing from two threads, and spinning threads crawl on a busy 2-core box."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# --- the zoo as data ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_entry_names_its_hub_file(entry):
+    assert entry.name in zoo.ZOO and zoo.ZOO[entry.name] is entry
+    assert entry.repo_id == f"IGNF/{entry.name}"
+    assert entry.filename == f"{entry.name}_weights.pth"
+    assert entry.url == f"https://huggingface.co/IGNF/{entry.name}"
+    assert zoo.get_entry(entry.repo_id) is entry and zoo.get_entry(entry.name) is entry
+    assert zoo.entry_for_file(Path("/some/folder") / entry.filename) is entry
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_entry_agrees_with_its_name(entry):
+    """FLAIR-INC_<bands>_<n>cl_<encoder>-<arch>: the name is what users pick by, so it must not lie."""
+    m = re.fullmatch(r"FLAIR-INC_(rgbi?e?)_(\d+)cl_([a-z0-9]+)-([a-z0-9]+)", entry.name)
+    assert m, entry.name
+    bands, n_active, encoder, arch = m.groups()
+    assert entry.bands == BAND_CODES[bands]
+    assert entry.palette == f"flair-{n_active}" and len(palette(entry.palette)) == int(n_active)
+    assert entry.encoder.replace("_", "") == encoder
+    assert entry.arch == arch
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_entry_bands_palette_and_normalisation(entry):
+    assert entry.bands and len(set(entry.bands)) == len(entry.bands)
+    assert set(entry.bands) <= set(zoo.RGBIE)
+    active = palette(entry.palette)
+    assert {c.code for c in active} <= set(range(1, entry.head_classes + 1))
+    assert entry.head_classes == 19
+    norm = entry.normalisation
+    assert norm.type == "custom"
+    assert len(norm.means) == len(norm.stds) == len(entry.bands)
+    assert norm.means == tuple(FLAIR_MEANS[b] for b in entry.bands)
+    assert norm.stds == tuple(FLAIR_STDS[b] for b in entry.bands)
+    assert all(s > 0 for s in norm.stds)
+    assert entry.licence == zoo.ETALAB_2 and entry.resolution == 0.2
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_entry_spec_masks_the_switched_off_classes(entry):
+    spec = spec_for_entry(entry)
+    assert spec.n_classes == entry.head_classes and spec.in_channels == len(entry.bands)
+    assert [c.code for c in spec.classes] == list(range(1, 20))
+    assert [c.code for c in spec.active_classes] == [c.code for c in palette(entry.palette)]
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_entry_architecture_builds(entry):
+    args = (entry.arch, entry.encoder, len(entry.bands), entry.head_classes)
+    try:
+        model = build_model(*args, device="meta")
+    except RuntimeError:
+        assert entry.encoder in NOT_ON_META, f"{entry.name} does not build on the meta device"
+        model = build_model(*args, device="cpu")
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    first_conv = next(s for s in shapes.values() if len(s) == 4)
+    assert first_conv[1] == len(entry.bands)
+    assert shapes["segmentation_head.0.weight"][0] == entry.head_classes
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_entry_pinning(entry):
+    if entry.revision == "main":
+        assert entry.sha256 is None, "a file hash needs a pinned revision to belong to"
+        assert "not pinned" in zoo.describe(entry)
+        return
+    assert re.fullmatch(r"[0-9a-f]{40}", entry.revision)
+    assert entry.sha256 is not None and re.fullmatch(r"[0-9a-f]{64}", entry.sha256)
+    assert entry.size is not None and entry.size > 1_000_000
+    assert "revision pinned" in zoo.describe(entry)
+
+
+def test_zoo_lookups():
+    assert zoo.DEFAULT_MODEL in zoo.ZOO
+    assert sum(e.revision != "main" for e in ENTRIES) >= 2
+    assert zoo.entry_for_file(Path("my_model.pth")) is None
+    with pytest.raises(FlairError) as err:
+        zoo.get_entry("IGNF/FLAIR-INC_rgb_99cl_resnet34-unet")
+    assert "unknown model" in str(err.value) and zoo.DEFAULT_MODEL in str(err.value)
+
+
+# --- downloads from the loopback hub ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_file() -> tuple[bytes, str]:
+    """A tiny model's weights in IGNF's exact ``_weights.pth`` layout, and their sha256."""
+    buf = io.BytesIO()
+    torch.save(ignf_state_dict(tiny_model()), buf)
+    data = buf.getvalue()
+    return data, hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def hub(fake_hub, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", fake_hub.url)
+    return fake_hub
+
+
+@pytest.fixture
+def tiny_entry(tiny_file, monkeypatch) -> zoo.ModelEntry:
+    """A pinned zoo entry for the tiny file, put in the zoo for the test."""
+    entry = replace(UNPINNED, name=TINY_NAME, repo_id=f"IGNF/{TINY_NAME}", filename=f"{TINY_NAME}_weights.pth",
+                    encoder=TINY_ENCODER, revision=TINY_REVISION, sha256=tiny_file[1], size=len(tiny_file[0]))
+    monkeypatch.setitem(zoo.ZOO, TINY_NAME, entry)
+    return entry
+
+
+def file_gets(hub) -> int:
+    """GETs of model files (huggingface_hub also GETs /api/... URLs now and then)."""
+    return sum(1 for method, path in hub.requests if method == "GET" and "/resolve/" in path)
+
+
+def cache_files(home: Path) -> list[Path]:
+    return sorted(p for p in (home / "hub").rglob("*") if p.is_file() and ".locks" not in p.parts)
+
+
+def blobs(home: Path, entry: zoo.ModelEntry) -> list[Path]:
+    folder = home / "hub" / f"models--{entry.repo_id.replace('/', '--')}" / "blobs"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def test_unpinned_download_lands_in_the_cache_verified_and_is_reused(hub, tiny_file, _private_hf_cache):
+    data, sha = tiny_file
+    hub.add(UNPINNED.repo_id, UNPINNED.filename, data)
+    fractions: list[float] = []
+
+    path = zoo.fetch(UNPINNED, Progress(fraction=fractions.append))
+
+    assert path.is_relative_to(_private_hf_cache / "hub" / "models--IGNF--FLAIR-INC_rgb_15cl_resnet34-unet")
+    assert path.name == UNPINNED.filename and path.read_bytes() == data
+    assert path.resolve().name == sha  # the blob is named by the ETag it was verified against
+    assert file_gets(hub) == 1
+    assert fractions and fractions[-1] == 1.0
+    assert all(0.0 <= f <= 1.0 for f in fractions) and fractions == sorted(fractions)
+
+    assert zoo.fetch(UNPINNED) == path
+    assert file_gets(hub) == 1  # only asked the hub whether the file changed
+
+
+def test_cached_file_is_served_offline_without_asking_the_hub(hub, tiny_file, monkeypatch):
+    hub.add(UNPINNED.repo_id, UNPINNED.filename, tiny_file[0])
+    path = zoo.fetch(UNPINNED)
+    asked = len(hub.requests)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    assert zoo.fetch(UNPINNED) == path
+    assert len(hub.requests) == asked
+
+
+def test_cached_file_is_served_when_the_hub_is_unreachable(hub, tiny_file, monkeypatch):
+    hub.add(UNPINNED.repo_id, UNPINNED.filename, tiny_file[0])
+    path = zoo.fetch(UNPINNED)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+
+    assert zoo.fetch(UNPINNED) == path
+
+
+def test_pinned_download_verifies_its_hash_and_is_reused_without_a_request(hub, tiny_file, tiny_entry):
+    hub.add(tiny_entry.repo_id, tiny_entry.filename, tiny_file[0])
+
+    path = zoo.fetch(tiny_entry)
+
+    assert path.parent.name == TINY_REVISION and path.read_bytes() == tiny_file[0]
+    assert file_gets(hub) == 1
+    asked = len(hub.requests)
+    assert zoo.fetch(tiny_entry) == path
+    assert len(hub.requests) == asked  # a pinned revision in the cache needs no hub at all
+
+
+def test_fetched_tiny_model_loads_through_resolve_model_offline(hub, tiny_file, tiny_entry, tmp_path, monkeypatch):
+    hub.add(tiny_entry.repo_id, tiny_entry.filename, tiny_file[0])
+    zoo.fetch(tiny_entry)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    asked = len(hub.requests)
+    logs: list[str] = []
+
+    ckpt, spec = resolve_model(SegmentOptions(input=tmp_path / "in.tif", output=tmp_path / "out.tif",
+                                              model=TINY_NAME), Progress(log=logs.append))
+    model = load_weights(ckpt, spec)
+
+    assert len(hub.requests) == asked
+    assert spec == spec_for_entry(tiny_entry) and sum(spec.active) == 15
+    assert any(TINY_NAME in m and TINY_REVISION[:12] in m for m in logs)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        assert torch.equal(model(x), tiny_model()(x))
+
+
+def test_offline_without_cache_names_the_model_and_how_to_fetch_it(hub, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    with pytest.raises(FlairError) as err:
+        zoo.fetch(UNPINNED)
+
+    message = str(err.value)
+    assert UNPINNED.name in message and "offline" in message
+    assert f"python -m flair_qgis download {UNPINNED.name}" in message
+    assert hub.requests == []
+
+
+class _NoSleep:
+    """huggingface_hub's ``time`` module, minus the waits between its retries."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+def test_unreachable_hub_without_cache_is_a_clear_error(monkeypatch, _private_hf_cache):
+    from huggingface_hub.utils import _http
+
+    # huggingface_hub retries a connection error five times (~23 s of waits) before giving up.
+    monkeypatch.setattr(_http, "time", _NoSleep())
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+
+    with pytest.raises(FlairError) as err:
+        zoo.fetch(UNPINNED)
+
+    message = str(err.value)
+    assert UNPINNED.name in message and "could not be reached" in message
+    assert f"python -m flair_qgis download {UNPINNED.name}" in message
+    assert [p.name for p in cache_files(_private_hf_cache)] in ([], ["CACHEDIR.TAG"])
+
+
+def test_file_missing_on_the_hub_says_so(hub):
+    with pytest.raises(FlairError, match=r"IGNF/FLAIR-INC_rgb_15cl_resnet34-unet@main/.*is not on the hub"):
+        zoo.fetch(UNPINNED)
+
+
+def test_file_differing_from_the_hash_the_hub_announces_is_removed(hub, tiny_file, _private_hf_cache):
+    data, sha = tiny_file
+    hub.add(UNPINNED.repo_id, UNPINNED.filename, data[:-1000] + bytes(1000), announce_sha256=sha)
+
+    with pytest.raises(FlairError) as err:
+        zoo.fetch(UNPINNED)
+
+    assert UNPINNED.name in str(err.value) and f"expected {sha}" in str(err.value)
+    assert "removed from the cache" in str(err.value)
+    assert blobs(_private_hf_cache, UNPINNED) == []
+    assert not any(p.name == UNPINNED.filename for p in (_private_hf_cache / "hub").rglob("*"))
+
+    hub.add(UNPINNED.repo_id, UNPINNED.filename, data)  # the hub is repaired: the next try works
+    assert zoo.fetch(UNPINNED).read_bytes() == data
+
+
+def test_pinned_file_with_another_hash_is_removed(hub, tiny_file, tiny_entry, _private_hf_cache):
+    hub.add(tiny_entry.repo_id, tiny_entry.filename, tiny_file[0])
+    wrong = replace(tiny_entry, sha256="0" * 64)
+
+    with pytest.raises(FlairError, match=f"sha256 is {tiny_file[1]}, expected {'0' * 64}"):
+        zoo.fetch(wrong)
+
+    assert blobs(_private_hf_cache, wrong) == []
+    assert not any(p.name == wrong.filename for p in (_private_hf_cache / "hub").rglob("*"))
+
+
+@pytest.fixture
+def cache_without_symlinks(monkeypatch):
+    """The cache Windows keeps without developer mode: files copied into snapshots/, no named blobs."""
+    from huggingface_hub import file_download
+
+    monkeypatch.setattr(file_download, "are_symlinks_supported", lambda *args, **kwargs: False)
+
+
+def test_cache_without_symlinks_still_checks_the_announced_hash(hub, tiny_file, cache_without_symlinks,
+                                                                 _private_hf_cache):
+    data, sha = tiny_file
+    corrupt = bytearray(data)
+    corrupt[len(data) // 2] ^= 0xFF
+    hub.add(UNPINNED.repo_id, UNPINNED.filename, bytes(corrupt), announce_sha256=sha)
+
+    with pytest.raises(FlairError, match=f"expected {sha}"):
+        zoo.fetch(UNPINNED)
+
+    assert not any(p.name == UNPINNED.filename for p in (_private_hf_cache / "hub").rglob("*"))
+    hub.add(UNPINNED.repo_id, UNPINNED.filename, data)
+    path = zoo.fetch(UNPINNED)
+    assert not path.is_symlink() and path.read_bytes() == data
+
+
+@pytest.mark.parametrize("pinned", [False, True], ids=["unpinned", "pinned"])
+def test_cached_file_altered_on_disk_is_caught_and_removed(hub, tiny_file, tiny_entry, pinned, _private_hf_cache):
+    entry = tiny_entry if pinned else UNPINNED
+    hub.add(entry.repo_id, entry.filename, tiny_file[0])
+    blob = zoo.fetch(entry).resolve()
+    with open(blob, "r+b") as f:  # one flipped byte, as a bad disk or an interrupted copy would leave
+        f.seek(len(tiny_file[0]) // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+    with pytest.raises(FlairError, match="sha256 is .* expected"):
+        zoo.fetch(entry)
+
+    assert not blob.exists() and blobs(_private_hf_cache, entry) == []
+    assert zoo.fetch(entry).read_bytes() == tiny_file[0]  # and the next fetch downloads it again
+    assert file_gets(hub) == 2
+
+
+def test_cancelled_download_leaves_no_file_and_the_next_one_completes(hub, tiny_file, tiny_entry,
+                                                                       _private_hf_cache):
+    hub.add(tiny_entry.repo_id, tiny_entry.filename, tiny_file[0])
+
+    with pytest.raises(Cancelled):
+        zoo.fetch(tiny_entry, Progress(cancelled=lambda: True))
+
+    assert blobs(_private_hf_cache, tiny_entry) == [] or all(
+        p.name.endswith(".incomplete") for p in blobs(_private_hf_cache, tiny_entry))
+    assert zoo.fetch(tiny_entry).read_bytes() == tiny_file[0]
+
+
+def test_force_downloads_again(hub, tiny_file):
+    hub.add(UNPINNED.repo_id, UNPINNED.filename, tiny_file[0])
+    zoo.fetch(UNPINNED)
+    zoo.fetch(UNPINNED, force=True)
+    assert file_gets(hub) == 2
+
+
+# --- the command line --------------------------------------------------------------------------
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flair_qgis", *args], cwd=ROOT, env=dict(os.environ),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_download_prints_the_cached_path(hub, tiny_file, _private_hf_cache):
+    hub.add(UNPINNED.repo_id, UNPINNED.filename, tiny_file[0])
+
+    done = run_cli("download", UNPINNED.name)
+
+    assert done.returncode == 0, done.stderr
+    path = Path(done.stdout.strip().splitlines()[-1])
+    assert path.is_relative_to(_private_hf_cache / "hub") and path.read_bytes() == tiny_file[0]
+    assert "100 %" in done.stderr
+    assert file_gets(hub) == 1
+
+
+def test_cli_download_of_an_unknown_model_exits_2(hub):
+    done = run_cli("download", "FLAIR-INC_rgb_99cl_resnet34-unet")
+
+    assert done.returncode == 2
+    assert "error: unknown model 'FLAIR-INC_rgb_99cl_resnet34-unet'" in done.stderr
+    assert done.stdout == "" and hub.requests == []
