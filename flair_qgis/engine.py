@@ -7,10 +7,11 @@ GeoTIFF (+ QML style). Memory holds one batch of tiles, whatever the raster's si
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -23,11 +24,13 @@ from .errors import FlairError
 from .normalisation import Normalisation
 from .palette import style_path, write_qml
 from .progress import Progress
+from .prediction import Predictor, pick_device
 from .tiling import Tile, check_tile_settings, tile_grid
 from .zoo import RGBIE, entry_for_file, fetch, get_entry
 
 OUTPUT_TYPES = ("argmax", "class_prob")
-DEVICES = ("auto", "cpu", "cuda")
+PRESETS = ("reference", "fast")
+QUEUE_DEPTH = 2  # batches waiting between reader, model and writer: bounds the memory
 
 
 @dataclass
@@ -38,6 +41,12 @@ class SegmentOptions:
     model). ``None`` settings come from the model: tile size and margin (512/128), bands (the
     first non-alpha bands), normalisation. ``arch``/``encoder``/``n_classes`` describe a bare
     checkpoint that carries no metadata (defaults: unet, resnet34, its head size).
+
+    ``preset`` picks tile size and margin: ``reference`` (the model's, flair-detect's 512/128) or
+    ``fast`` (tiles twice as large, same margin: far fewer pixels computed twice); explicit
+    ``tile_size``/``margin`` win. ``precision`` is ``auto`` (fp16 autocast on CUDA, fp32 on the
+    CPU), ``fp32``, ``fp16`` or ``bf16``; ``tta`` averages the four flips (4× the compute);
+    ``readers`` is the number of reading threads (default 1 on the CPU, 4 with CUDA).
     """
 
     input: Path
@@ -55,6 +64,10 @@ class SegmentOptions:
     encoder: str | None = None
     n_classes: int | None = None
     write_style: bool = True
+    preset: str | None = None
+    precision: str = "auto"
+    tta: bool = False
+    readers: int | None = None
 
 
 @dataclass
@@ -67,18 +80,6 @@ class SegmentResult:
     tiles_computed: int
     seconds: float
     messages: list[str] = field(default_factory=list)
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto`` takes CUDA when present; asking for CUDA without it is an error."""
-    name = {"gpu": "cuda"}.get(name.lower(), name.lower())
-    if name not in DEVICES:
-        raise FlairError(f"unknown device {name!r}: use one of {', '.join(DEVICES)}")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise FlairError("device 'cuda' was asked for but PyTorch sees no CUDA GPU here: use 'auto' or 'cpu'")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def resolve_model(options: SegmentOptions, progress: Progress) -> tuple[Checkpoint, ModelSpec]:
@@ -109,10 +110,16 @@ def resolve_model(options: SegmentOptions, progress: Progress) -> tuple[Checkpoi
                          f"{spec.n_classes} output classes: set n_classes to {spec.n_classes} or remove it")
     if options.normalisation is not None:
         spec = replace(spec, normalisation=options.normalisation)
-    if options.tile_size or options.margin is not None:
-        spec = replace(spec, tile_size=options.tile_size or spec.tile_size,
-                       margin=spec.margin if options.margin is None else options.margin)
     return ckpt, spec
+
+
+def with_tiling(spec: ModelSpec, options: SegmentOptions) -> ModelSpec:
+    """``spec`` with the tile size and margin the options ask for (preset, then explicit values)."""
+    if options.preset is not None and options.preset not in PRESETS:
+        raise FlairError(f"unknown preset {options.preset!r}: use {' or '.join(PRESETS)}")
+    size = spec.tile_size * 2 if options.preset == "fast" else spec.tile_size
+    return replace(spec, tile_size=options.tile_size or size,
+                   margin=spec.margin if options.margin is None else options.margin)
 
 
 def bare_spec(ckpt: Checkpoint, options: SegmentOptions) -> ModelSpec:
@@ -130,19 +137,12 @@ def bare_spec(ckpt: Checkpoint, options: SegmentOptions) -> ModelSpec:
                      name=ckpt.path.stem)
 
 
-def _batches(tiles: list[Tile], size: int) -> Iterator[list[Tile]]:
-    for i in range(0, len(tiles), size):
-        yield tiles[i:i + size]
-
-
-def _window(tile: Tile) -> Window:
-    return Window(tile.out_col, tile.out_row, tile.out_width, tile.out_height)
-
-
 def _check_request(options: SegmentOptions) -> None:
     """Refuse bad settings and a bad input before any model is downloaded or loaded."""
     if options.output_type not in OUTPUT_TYPES:
         raise FlairError(f"unknown output type {options.output_type!r}: use {' or '.join(OUTPUT_TYPES)}")
+    if options.precision not in ("auto", "fp32", "fp16", "bf16"):
+        raise FlairError(f"unknown precision {options.precision!r}: use auto, fp32, fp16 or bf16")
     if options.batch_size < 1:
         raise FlairError(f"batch size must be at least 1, got {options.batch_size}")
     output = Path(options.output)
@@ -172,6 +172,7 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
     progress = progress or Progress()
     start = time.perf_counter()
     _check_request(options)
+    spec = with_tiling(spec, options)
     device = next(model.parameters()).device
     output = Path(options.output)
     with raster_io.open_raster(options.input) as src:
@@ -197,11 +198,80 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
     return SegmentResult(output, style, spec, str(device), len(grid), computed, seconds)
 
 
+@dataclass
+class _Work:
+    """One tile on its way through the pipeline: its pixels (None when it is all nodata), where
+    its input has data (None when the raster declares no nodata), and later its prediction."""
+
+    tile: Tile
+    pixels: np.ndarray | None
+    valid: np.ndarray | None
+    result: np.ndarray | None = None
+
+
+def _row_chunks(grid: list[Tile], width: int) -> list[list[Tile]]:
+    """Consecutive tiles of one tile row, ``width`` at most: each chunk is read in one go."""
+    chunks: list[list[Tile]] = []
+    for tile in grid:
+        if chunks and chunks[-1][0].row == tile.row and len(chunks[-1]) < width:
+            chunks[-1].append(tile)
+        else:
+            chunks.append([tile])
+    return chunks
+
+
+def _read_chunk(src, bands: list[int], chunk: list[Tile], check_nodata: bool) -> list[_Work]:
+    """Read a chunk's pixels once and cut its (overlapping) tiles from them."""
+    first, last = chunk[0], chunk[-1]
+    valid = None
+    if check_nodata:
+        owned = Window(first.out_col, first.out_row, last.out_col + last.out_width - first.out_col,
+                       first.out_height)
+        valid = raster_io.read_valid(src, bands, owned)
+        if not valid.any():
+            return [_Work(t, None, valid[:, t.out_col - first.out_col:][:, :t.out_width]) for t in chunk]
+    size = first.size
+    block = raster_io.read_block(src, bands, first.col, first.row, last.col + size - first.col, size)
+    work = []
+    for t in chunk:
+        v = None if valid is None else valid[:, t.out_col - first.out_col:t.out_col - first.out_col + t.out_width]
+        if v is not None and not v.any():
+            work.append(_Work(t, None, v))
+        else:
+            work.append(_Work(t, block[:, :, t.col - first.col:t.col - first.col + size], v))
+    return work
+
+
+class _Stage(threading.Thread):
+    """A pipeline thread that keeps the first error it meets for the main thread to raise."""
+
+    def __init__(self, target, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self._target_fn = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._target_fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            self.error = e
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: ModelSpec,
          options: SegmentOptions, device: torch.device, output: Path, progress: Progress) -> int:
+    """Reader thread(s) → bounded queue → model (this thread) → bounded queue → writer thread."""
     argmax = options.output_type == "argmax"
-    inactive = torch.tensor([not a for a in spec.active], device=device)
-    codes = np.array([c.code for c in spec.classes], dtype=np.uint8)
+    predictor = Predictor(model, spec, device, argmax=argmax, precision=options.precision, tta=options.tta)
     check_nodata = raster_io.has_nodata(src)
     out_spec = raster_io.OutputSpec(
         width=src.width, height=src.height, count=1 if argmax else spec.n_classes, crs=src.crs,
@@ -211,39 +281,92 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
         tags={"FLAIR_MODEL": spec.name, "FLAIR_OUTPUT_TYPE": options.output_type,
               "FLAIR_CLASSES": json.dumps([c.as_list() for c in (spec.active_classes if argmax else spec.classes)]),
               "FLAIR_TILING": f"{spec.tile_size}/{spec.margin}"})
+    chunks = _row_chunks(grid, max(options.batch_size, 2))
+    n_readers = max(1, options.readers or (4 if device.type == "cuda" else 1))
+    stop = threading.Event()
+    tiles_in: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH * options.batch_size)
+    batches_out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+    done_readers = []
+
+    def read(k: int) -> None:
+        with raster_io.open_raster(src.name) as own:  # each thread its own GDAL handle
+            for i in range(k, len(chunks), n_readers):
+                for work in _read_chunk(own, bands, chunks[i], check_nodata):
+                    if not _put(tiles_in, work, stop):
+                        return
+        _put(tiles_in, None, stop)
+
     computed = 0
     with raster_io.AtomicRasterWriter(output, out_spec) as out:
-        for done, batch in enumerate(_batches(grid, options.batch_size)):
-            progress.check()
-            todo = []
-            for tile in batch:
-                window = _window(tile)
-                valid = raster_io.read_valid(src, bands, window) if check_nodata else None
-                if valid is not None and not valid.any():
-                    out.write(np.zeros((out_spec.count, tile.out_height, tile.out_width), np.uint8), window)
-                    if not argmax:
-                        out.write_mask(valid, window)
+
+        def write() -> None:
+            while True:
+                try:
+                    batch = batches_out.get(timeout=0.1)
+                except queue.Empty:
+                    if stop.is_set():
+                        return
                     continue
-                todo.append((tile, window, valid, raster_io.read_tile(src, bands, tile.col, tile.row, tile.size)))
-            if todo:
-                x = torch.from_numpy(spec.normalisation.apply(np.stack([t[3] for t in todo]))).to(device)
-                with torch.inference_mode():
-                    logits = model(x).float().masked_fill(inactive[None, :, None, None], float("-inf"))
-                    if argmax:
-                        result = codes[logits.argmax(dim=1).cpu().numpy()][:, None]
+                if batch is None:
+                    return
+                for w in batch:
+                    window = Window(w.tile.out_col, w.tile.out_row, w.tile.out_width, w.tile.out_height)
+                    if w.result is None:
+                        block = np.zeros((out_spec.count, w.tile.out_height, w.tile.out_width), np.uint8)
                     else:
-                        probs = torch.softmax(logits, dim=1) * 255.0
-                        result = probs.round_().to(torch.uint8).cpu().numpy()
-                for (tile, window, valid, _), pred in zip(todo, result):
-                    rows, cols = tile.crop
-                    block = pred[:, rows, cols]
-                    if valid is not None:
-                        block = np.where(valid[None], block, 0).astype(np.uint8)
-                        if not argmax:
-                            out.write_mask(valid, window)
+                        rows, cols = w.tile.crop
+                        block = w.result[:, rows, cols]
+                        if w.valid is not None:
+                            block = np.where(w.valid[None], block, 0).astype(np.uint8)
+                    if w.valid is not None and not argmax:
+                        out.write_mask(w.valid, window)
                     out.write(np.ascontiguousarray(block), window)
-                computed += len(todo)
-            progress.fraction(min(1.0, (done + 1) * options.batch_size / len(grid)))
-        progress.check()
+
+        readers = [_Stage(lambda k=k: read(k), f"flair-reader-{k}") for k in range(n_readers)]
+        writer = _Stage(write, "flair-writer")
+        for t in (*readers, writer):
+            t.start()
+        try:
+            batch: list[_Work] = []
+            finished, handled = 0, 0
+            while finished < n_readers:
+                try:
+                    item = tiles_in.get(timeout=0.5)
+                except queue.Empty:
+                    _raise_first(readers, writer)
+                    progress.check()
+                    continue
+                if item is None:
+                    finished += 1
+                else:
+                    batch.append(item)
+                if len(batch) == options.batch_size or (finished == n_readers and batch):
+                    progress.check()
+                    _raise_first(readers, writer)
+                    todo = [w for w in batch if w.pixels is not None]
+                    if todo:
+                        results = predictor(np.stack([w.pixels for w in todo]))
+                        for w, r in zip(todo, results):
+                            w.result, w.pixels = r, None
+                        computed += len(todo)
+                    if not _put(batches_out, batch, stop):
+                        break
+                    handled += len(batch)
+                    progress.fraction(handled / len(grid))
+                    batch = []
+            _put(batches_out, None, stop)
+            writer.join()
+            _raise_first(readers, writer)
+            progress.check()
+        finally:
+            stop.set()
+            for t in (*readers, writer):
+                t.join()
         out.commit()
     return computed
+
+
+def _raise_first(readers: list[_Stage], writer: _Stage) -> None:
+    for stage in (*readers, writer):
+        if stage.error is not None:
+            raise stage.error

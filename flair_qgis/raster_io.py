@@ -48,16 +48,22 @@ def check_bands(src: rasterio.DatasetReader, bands: list[int], needed: int, role
                          f"{src.count}: list exactly {needed} band numbers in the model's order")
 
 
-def read_tile(src: rasterio.DatasetReader, bands: list[int], col: int, row: int, size: int) -> np.ndarray:
-    """A ``size``×``size`` block of ``bands`` at (col, row), zeros where it leaves the raster
+def read_block(src: rasterio.DatasetReader, bands: list[int], col: int, row: int, width: int,
+               height: int) -> np.ndarray:
+    """``bands`` over a width×height block at (col, row), zeros where it leaves the raster
     (flair-detect's boundless read)."""
-    out = np.zeros((len(bands), size, size), dtype=src.dtypes[bands[0] - 1])
+    out = np.zeros((len(bands), height, width), dtype=src.dtypes[bands[0] - 1])
     c0, r0 = max(col, 0), max(row, 0)
-    c1, r1 = min(col + size, src.width), min(row + size, src.height)
+    c1, r1 = min(col + width, src.width), min(row + height, src.height)
     if c1 > c0 and r1 > r0:
         window = Window(c0, r0, c1 - c0, r1 - r0)
         out[:, r0 - row:r1 - row, c0 - col:c1 - col] = src.read(bands, window=window)
     return out
+
+
+def read_tile(src: rasterio.DatasetReader, bands: list[int], col: int, row: int, size: int) -> np.ndarray:
+    """A ``size``×``size`` tile at (col, row); see :func:`read_block`."""
+    return read_block(src, bands, col, row, size, size)
 
 
 def read_valid(src: rasterio.DatasetReader, bands: list[int], window: Window) -> np.ndarray:

@@ -1,0 +1,97 @@
+"""From a batch of raw tiles to class codes or probabilities: normalisation, the model's forward
+pass (channels-last, autocast on CUDA, optional flip test-time augmentation), masking of
+switched-off classes, argmax straight from the logits. Out-of-memory halves the batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .checkpoints import ModelSpec
+from .errors import FlairError
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` takes CUDA when present; asking for CUDA without it is an error."""
+    name = {"gpu": "cuda"}.get(name.lower(), name.lower())
+    if name not in DEVICES:
+        raise FlairError(f"unknown device {name!r}: use one of {', '.join(DEVICES)}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise FlairError("device 'cuda' was asked for but PyTorch sees no CUDA GPU here: use 'auto' or 'cpu'")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast type for ``precision`` (``auto``: fp16 on CUDA, none on the CPU, where
+    reduced precision is slower)."""
+    if precision not in PRECISIONS:
+        raise FlairError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return torch.float16 if device.type == "cuda" else None
+    return {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
+@dataclass
+class Predictor:
+    """Runs ``model`` on uint8 tiles (N×bands×t×t numpy) and returns uint8 results:
+    class codes (N×1×t×t) for ``argmax``, probability × 255 per class (N×classes×t×t) otherwise."""
+
+    model: torch.nn.Module
+    spec: ModelSpec
+    device: torch.device
+    argmax: bool = True
+    precision: str = "auto"
+    tta: bool = False
+    channels_last: bool = True
+
+    def __post_init__(self) -> None:
+        self.dtype = autocast_dtype(self.precision, self.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.inactive = torch.tensor([not a for a in self.spec.active], device=self.device)  # per class
+        self.codes = torch.tensor([c.code for c in self.spec.classes], dtype=torch.uint8, device=self.device)
+
+    def __call__(self, tiles: np.ndarray) -> np.ndarray:
+        try:
+            return self._predict(tiles)
+        except torch.cuda.OutOfMemoryError:
+            if len(tiles) == 1:
+                raise FlairError("the GPU ran out of memory on a single tile: lower the tile size "
+                                 "or use the CPU") from None
+            torch.cuda.empty_cache()
+            half = len(tiles) // 2
+            return np.concatenate([self(tiles[:half]), self(tiles[half:])])
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
+            return self.model(x).float()
+
+    def _scores(self, x: torch.Tensor, flip: list[int] | None = None) -> torch.Tensor:
+        """Masked logits, channels last (N×H×W×classes: a free view of the channels-last output,
+        where the argmax and softmax over classes run several times faster than over dim 1)."""
+        if flip:
+            x = x.flip(flip)
+        scores = self.logits(x).permute(0, 2, 3, 1).masked_fill(self.inactive, float("-inf"))
+        return scores.flip([d - 1 for d in flip]) if flip else scores
+
+    def _predict(self, tiles: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(self.spec.normalisation.apply(tiles))
+        x = x.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else x
+        with torch.inference_mode():
+            if self.tta:  # average the class probabilities over the four flips
+                scores = sum(torch.softmax(self._scores(x, f), -1) for f in ([], [2], [3], [2, 3])) / 4
+            else:
+                scores = self._scores(x)
+            if self.argmax:
+                return self.codes[scores.argmax(-1)][:, None].cpu().numpy()
+            probs = scores if self.tta else torch.softmax(scores, -1)
+            return (probs * 255.0).round_().to(torch.uint8).permute(0, 3, 1, 2).contiguous().cpu().numpy()
