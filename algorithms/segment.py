@@ -2,11 +2,13 @@
 
 from pathlib import Path
 
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingLayerPostProcessorInterface,
+from qgis.core import (QgsProcessingException, QgsProcessingLayerPostProcessorInterface,
                        QgsProcessingParameterBand, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
+from qgis.PyQt import sip
+from qgis.PyQt.QtCore import QVariant
 
 from ..flair_qgis.normalisation import NORM_TYPES
 from ..flair_qgis.zoo import DEFAULT_MODEL, ZOO
@@ -18,11 +20,24 @@ NORM_CHOICES = ["model"] + list(NORM_TYPES)
 
 
 class StyleFromFile(QgsProcessingLayerPostProcessorInterface):
-    """Applies the QML written beside the output when the layer is loaded into the project."""
+    """Applies the QML written beside the output when the layer is loaded into the project.
+
+    QGIS runs a clone of the algorithm and deletes it before it loads the results; the context
+    owns the C++ side of a post-processor, but its Python side lives only while Python holds a
+    reference. So each one is kept here until the context has deleted it (see :meth:`create`).
+    """
+
+    _alive: list["StyleFromFile"] = []
 
     def __init__(self, qml: str):
         super().__init__()
         self.qml = qml
+
+    @classmethod
+    def create(cls, qml: str) -> "StyleFromFile":
+        cls._alive = [p for p in cls._alive if not sip.isdeleted(p)]
+        cls._alive.append(cls(qml))
+        return cls._alive[-1]
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 - QGIS's name
         layer.loadNamedStyle(self.qml)
@@ -60,7 +75,8 @@ class SegmentAlgorithm(FlairAlgorithm):
             "checkpoint, which carries its own classes and settings).\n\n"
             "Bands: the raster bands fed to the model, in the model's order (e.g. R, G, B); by default "
             "the first non-alpha bands. Tiles of TILE_SIZE px are predicted and only their centre, "
-            "MARGIN px in from each edge, is kept, as IGN's flair-detect does (512/128).\n\n"
+            "MARGIN px in from each edge, is kept, as IGN's flair-detect does; left empty, they are "
+            "the model's own (512/128 for the IGNF models, or what a FLAIR-for-QGIS checkpoint says).\n\n"
             "Output type 'argmax' writes one band of FLAIR codes (1-19, 0 = nodata) with a colour "
             "table and a QML style; 'class_prob' writes one band per class, probability × 255. "
             "Nodata in the input stays nodata in the output.")
@@ -82,10 +98,13 @@ class SegmentAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterBand(self.BANDS, self.tr("Bands, in the model's order"),
                                                      parentLayerParameterName=self.INPUT,
                                                      optional=True, allowMultiple=True))
-        self.addParameter(QgsProcessingParameterNumber(self.TILE_SIZE, self.tr("Tile size (px)"),
-                                                       QgsProcessingParameterNumber.Integer, 512, minValue=32))
-        self.addParameter(QgsProcessingParameterNumber(self.MARGIN, self.tr("Margin discarded at tile edges (px)"),
-                                                       QgsProcessingParameterNumber.Integer, 128, minValue=0))
+        # No defaults: left empty, the model's own tiling is used (a checkpoint may carry its own).
+        self.addParameter(QgsProcessingParameterNumber(
+            self.TILE_SIZE, self.tr("Tile size (px); empty: the model's (512)"),
+            QgsProcessingParameterNumber.Integer, None, optional=True, minValue=32))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.MARGIN, self.tr("Margin cut from tile edges (px); empty: the model's (128)"),
+            QgsProcessingParameterNumber.Integer, None, optional=True, minValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size (tiles)"),
                                                        QgsProcessingParameterNumber.Integer, 4, minValue=1))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=DEVICES,
@@ -123,8 +142,8 @@ class SegmentAlgorithm(FlairAlgorithm):
             model=self.parameterAsEnumString(parameters, self.MODEL, context),
             checkpoint=Path(checkpoint) if checkpoint else None,
             bands=self.parameterAsInts(parameters, self.BANDS, context) or None,
-            tile_size=self.parameterAsInt(parameters, self.TILE_SIZE, context),
-            margin=self.parameterAsInt(parameters, self.MARGIN, context),
+            tile_size=self._optional_int(parameters, self.TILE_SIZE, context),
+            margin=self._optional_int(parameters, self.MARGIN, context),
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
             device=self.parameterAsEnumString(parameters, self.DEVICE, context),
             output_type=self.parameterAsEnumString(parameters, self.OUTPUT_TYPE, context),
@@ -134,9 +153,15 @@ class SegmentAlgorithm(FlairAlgorithm):
         if result.style and context.willLoadLayerOnCompletion(output):
             details = context.layerToLoadOnCompletionDetails(output)
             details.name = self.tr("FLAIR land cover")
-            self._post = StyleFromFile(str(result.style))  # QGIS keeps no reference of its own
-            details.setPostProcessor(self._post)
+            details.setPostProcessor(StyleFromFile.create(str(result.style)))
         return {self.OUTPUT: str(result.output)}
+
+    def _optional_int(self, parameters, key, context):
+        """An optional integer, or ``None`` when it is left empty (0 is a value: a margin of 0)."""
+        value = parameters.get(key)
+        if value is None or value == "" or (isinstance(value, QVariant) and value.isNull()):
+            return None
+        return self.parameterAsInt(parameters, key, context)
 
     def _normalisation(self, parameters, context):
         kind = self.parameterAsEnumString(parameters, self.NORM_TYPE, context)
