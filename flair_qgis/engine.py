@@ -25,7 +25,7 @@ from .normalisation import Normalisation
 from .palette import style_path, write_qml
 from .progress import Progress
 from .prediction import Predictor, pick_device
-from .tiling import Tile, check_tile_settings, tile_grid
+from .tiling import Tile, check_tile_settings, clip_grid, tile_grid
 from .zoo import RGBIE, entry_for_file, fetch, get_entry
 
 OUTPUT_TYPES = ("argmax", "class_prob")
@@ -47,6 +47,8 @@ class SegmentOptions:
     ``tile_size``/``margin`` win. ``precision`` is ``auto`` (fp16 autocast on CUDA, fp32 on the
     CPU), ``fp32``, ``fp16`` or ``bf16``; ``tta`` averages the four flips (4× the compute);
     ``readers`` is the number of reading threads (default 1 on the CPU, 4 with CUDA).
+    ``window`` (col, row, width, height in input pixels) restricts the output to that part of the
+    input, computed on the whole raster's tile grid: the pixels equal a full run's.
     """
 
     input: Path
@@ -68,6 +70,7 @@ class SegmentOptions:
     precision: str = "auto"
     tta: bool = False
     readers: int | None = None
+    window: tuple[int, int, int, int] | None = None
 
 
 @dataclass
@@ -137,6 +140,14 @@ def bare_spec(ckpt: Checkpoint, options: SegmentOptions) -> ModelSpec:
                      name=ckpt.path.stem)
 
 
+def _check_window(window: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
+    col, row, w, h = (int(v) for v in window)
+    if w <= 0 or h <= 0 or col < 0 or row < 0 or col + w > width or row + h > height:
+        raise FlairError(f"window {window} (col, row, width, height) is not inside the "
+                         f"{width}×{height} px raster")
+    return col, row, w, h
+
+
 def _check_request(options: SegmentOptions) -> None:
     """Refuse bad settings and a bad input before any model is downloaded or loaded."""
     if options.output_type not in OUTPUT_TYPES:
@@ -187,6 +198,8 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
             progress.warn(f"the input's pixel size is {res:g}, the model was trained at "
                           f"{spec.resolution:g} m: results may be poor (resample the input first)")
         grid = tile_grid(src.width, src.height, spec.tile_size, spec.margin)
+        if options.window is not None:
+            grid = clip_grid(grid, *_check_window(options.window, src.width, src.height))
         progress.log(f"{src.width}×{src.height} px, {len(grid)} tiles of {spec.tile_size} px "
                      f"(margin {spec.margin}), batch {options.batch_size}, on {device}")
         computed = _run(src, bands, grid, model, spec, options, device, output, progress)
@@ -273,9 +286,10 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
     argmax = options.output_type == "argmax"
     predictor = Predictor(model, spec, device, argmax=argmax, precision=options.precision, tta=options.tta)
     check_nodata = raster_io.has_nodata(src)
+    col0, row0, width, height = options.window or (0, 0, src.width, src.height)
     out_spec = raster_io.OutputSpec(
-        width=src.width, height=src.height, count=1 if argmax else spec.n_classes, crs=src.crs,
-        transform=src.transform, classes=spec.active_classes if argmax else (),
+        width=width, height=height, count=1 if argmax else spec.n_classes, crs=src.crs,
+        transform=src.window_transform(Window(col0, row0, width, height)), classes=spec.active_classes if argmax else (),
         band_names=("class",) if argmax else tuple(c.name for c in spec.classes),
         nodata=0 if argmax else None,
         tags={"FLAIR_MODEL": spec.name, "FLAIR_OUTPUT_TYPE": options.output_type,
@@ -310,7 +324,8 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
                 if batch is None:
                     return
                 for w in batch:
-                    window = Window(w.tile.out_col, w.tile.out_row, w.tile.out_width, w.tile.out_height)
+                    window = Window(w.tile.out_col - col0, w.tile.out_row - row0, w.tile.out_width,
+                                    w.tile.out_height)
                     if w.result is None:
                         block = np.zeros((out_spec.count, w.tile.out_height, w.tile.out_width), np.uint8)
                     else:

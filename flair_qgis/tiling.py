@@ -12,7 +12,7 @@ survives (``out_*``), so every output pixel is written once, exactly in place, i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import FlairError
 
@@ -91,3 +91,16 @@ def tile_grid(width: int, height: int, size: int = 512, margin: int = 128) -> li
     rows = [(height - s - size, height - hi, height - lo) for s, lo, hi in reversed(rows_up)]
     return [Tile(col=c, row=r, size=size, out_col=c0, out_row=r0, out_width=c1 - c0, out_height=r1 - r0)
             for r, r0, r1 in rows for c, c0, c1 in cols]
+
+
+def clip_grid(tiles: list[Tile], col: int, row: int, width: int, height: int) -> list[Tile]:
+    """The tiles whose output falls in the window (col, row, width, height) of the raster, their
+    output windows cut to it: a part of a zone computed exactly as the whole zone would be."""
+    clipped = []
+    for t in tiles:
+        c0, r0 = max(t.out_col, col), max(t.out_row, row)
+        c1 = min(t.out_col + t.out_width, col + width)
+        r1 = min(t.out_row + t.out_height, row + height)
+        if c1 > c0 and r1 > r0:
+            clipped.append(replace(t, out_col=c0, out_row=r0, out_width=c1 - c0, out_height=r1 - r0))
+    return clipped

@@ -427,3 +427,24 @@ def test_out_of_memory_halves_the_batch_and_goes_on():
     assert SmallMemory.seen == [8, 4, 2, 2, 4, 2, 2]
     expected = Predictor(PixelModel().eval(), spec, torch.device("cpu"), channels_last=False)(tiles)
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("window", [(0, 0, 190, 230), (37, 51, 100, 77), (150, 200, 40, 30), (5, 0, 1, 1)])
+def test_a_window_of_the_raster_equals_that_part_of_the_whole_run(tmp_path, window):
+    src = make_raster(tmp_path / "in.tif", random_image(230, 190, seed=31), nodata=0)
+    spec = small_spec(spec_for_entry(ENTRY))
+    model = tiny_model()
+    whole = segment_with(model, spec, SegmentOptions(src, tmp_path / "whole.tif"))
+    part = segment_with(model, spec, SegmentOptions(src, tmp_path / "part.tif", window=window))
+    col, row, w, h = window
+    np.testing.assert_array_equal(read(part.output)[0], read(whole.output)[0, row:row + h, col:col + w])
+    with rasterio.open(part.output) as p, rasterio.open(src) as s:
+        assert p.transform == s.window_transform(rasterio.windows.Window(*window))
+        assert (p.width, p.height) == (w, h)
+
+
+def test_a_window_outside_the_raster_is_refused(tmp_path):
+    src = make_raster(tmp_path / "in.tif", random_image(40, 40))
+    with pytest.raises(FlairError, match="not inside"):
+        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)),
+                     SegmentOptions(src, tmp_path / "o.tif", window=(30, 30, 20, 5)))
