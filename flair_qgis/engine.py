@@ -30,6 +30,7 @@ from .zoo import RGBIE, entry_for_file, fetch, get_entry
 
 OUTPUT_TYPES = ("argmax", "class_prob")
 PRESETS = ("reference", "fast")
+STITCHES = ("crop", "blend")
 QUEUE_DEPTH = 2  # batches waiting between reader, model and writer: bounds the memory
 
 
@@ -49,6 +50,8 @@ class SegmentOptions:
     ``readers`` is the number of reading threads (default 1 on the CPU, 4 with CUDA).
     ``window`` (col, row, width, height in input pixels) restricts the output to that part of the
     input, computed on the whole raster's tile grid: the pixels equal a full run's.
+    ``stitch`` is ``crop`` (keep each tile's centre, as flair-detect) or ``blend`` (average the
+    overlapping tiles' probabilities with a smooth window; slower, seamless).
     """
 
     input: Path
@@ -71,6 +74,7 @@ class SegmentOptions:
     tta: bool = False
     readers: int | None = None
     window: tuple[int, int, int, int] | None = None
+    stitch: str = "crop"
 
 
 @dataclass
@@ -154,6 +158,8 @@ def _check_request(options: SegmentOptions) -> None:
         raise FlairError(f"unknown output type {options.output_type!r}: use {' or '.join(OUTPUT_TYPES)}")
     if options.precision not in ("auto", "fp32", "fp16", "bf16"):
         raise FlairError(f"unknown precision {options.precision!r}: use auto, fp32, fp16 or bf16")
+    if options.stitch not in STITCHES:
+        raise FlairError(f"unknown stitching {options.stitch!r}: use {' or '.join(STITCHES)}")
     if options.batch_size < 1:
         raise FlairError(f"batch size must be at least 1, got {options.batch_size}")
     output = Path(options.output)
@@ -199,7 +205,9 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
                           f"{spec.resolution:g} m: results may be poor (resample the input first)")
         grid = tile_grid(src.width, src.height, spec.tile_size, spec.margin)
         if options.window is not None:
-            grid = clip_grid(grid, *_check_window(options.window, src.width, src.height))
+            window = _check_window(options.window, src.width, src.height)
+            if options.stitch == "crop":  # blending needs every tile that overlaps the window
+                grid = clip_grid(grid, *window)
         progress.log(f"{src.width}×{src.height} px, {len(grid)} tiles of {spec.tile_size} px "
                      f"(margin {spec.margin}), batch {options.batch_size}, on {device}")
         computed = _run(src, bands, grid, model, spec, options, device, output, progress)
@@ -282,25 +290,70 @@ def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
 
 def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: ModelSpec,
          options: SegmentOptions, device: torch.device, output: Path, progress: Progress) -> int:
-    """Reader thread(s) → bounded queue → model (this thread) → bounded queue → writer thread."""
+    """Write the output with the chosen stitching; returns the number of tiles computed."""
     argmax = options.output_type == "argmax"
     predictor = Predictor(model, spec, device, argmax=argmax, precision=options.precision, tta=options.tta)
     check_nodata = raster_io.has_nodata(src)
-    col0, row0, width, height = options.window or (0, 0, src.width, src.height)
+    region = Window(*(options.window or (0, 0, src.width, src.height)))
+    classes = spec.active_classes if argmax else spec.classes
     out_spec = raster_io.OutputSpec(
-        width=width, height=height, count=1 if argmax else spec.n_classes, crs=src.crs,
-        transform=src.window_transform(Window(col0, row0, width, height)), classes=spec.active_classes if argmax else (),
+        width=int(region.width), height=int(region.height), count=1 if argmax else spec.n_classes,
+        crs=src.crs, transform=src.window_transform(region), classes=classes if argmax else (),
         band_names=("class",) if argmax else tuple(c.name for c in spec.classes),
         nodata=0 if argmax else None,
         tags={"FLAIR_MODEL": spec.name, "FLAIR_OUTPUT_TYPE": options.output_type,
-              "FLAIR_CLASSES": json.dumps([c.as_list() for c in (spec.active_classes if argmax else spec.classes)]),
-              "FLAIR_TILING": f"{spec.tile_size}/{spec.margin}"})
+              "FLAIR_CLASSES": json.dumps([c.as_list() for c in classes]),
+              "FLAIR_TILING": f"{spec.tile_size}/{spec.margin} {options.stitch}"})
+    with raster_io.AtomicRasterWriter(output, out_spec) as out:
+
+        def put(block: np.ndarray, window: Window, valid: np.ndarray | None) -> None:
+            """Write a block given in raster coordinates, nodata where ``valid`` is False."""
+            if valid is not None:
+                block = np.where(valid[None], block, 0).astype(np.uint8)
+            at = Window(window.col_off - region.col_off, window.row_off - region.row_off,
+                        window.width, window.height)
+            if valid is not None and not argmax:
+                out.write_mask(valid, at)
+            out.write(np.ascontiguousarray(block), at)
+
+        if options.stitch == "blend":
+            computed = _blend(src, bands, grid, predictor, spec, region, options, check_nodata, put, progress)
+        else:
+            computed = _pipeline(src, bands, grid, predictor, options, device, out_spec.count,
+                                 check_nodata, put, progress)
+        progress.check()
+        out.commit()
+    return computed
+
+
+def _blend(src, bands, grid, predictor: Predictor, spec: ModelSpec, region: Window,
+           options: SegmentOptions, check_nodata: bool, put, progress: Progress) -> int:
+    from . import blend
+
+    active = np.array(spec.active)
+    codes = np.array([c.code for c in spec.classes], dtype=np.uint8)
+
+    def finish(probs: np.ndarray, window: Window) -> None:
+        valid = raster_io.read_valid(src, bands, window) if check_nodata else None
+        if predictor.argmax:
+            block = codes[probs.argmax(-1)][None]
+        else:
+            block = np.rint(probs * 255.0).astype(np.uint8).transpose(2, 0, 1)
+        put(block, window, valid)
+
+    return blend.run(src, bands, grid, predictor.probabilities, active, finish, region,
+                     options.batch_size, check_nodata, progress)
+
+
+def _pipeline(src, bands: list[int], grid: list[Tile], predictor: Predictor, options: SegmentOptions,
+              device: torch.device, count: int, check_nodata: bool, put, progress: Progress) -> int:
+    """Centre-crop stitching: reader thread(s) → bounded queue → model (this thread) → bounded
+    queue → writer thread. Each tile writes the part of the output it owns."""
     chunks = _row_chunks(grid, max(options.batch_size, 2))
     n_readers = max(1, options.readers or (4 if device.type == "cuda" else 1))
     stop = threading.Event()
     tiles_in: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH * options.batch_size)
     batches_out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
-    done_readers = []
 
     def read(k: int) -> None:
         with raster_io.open_raster(src.name) as own:  # each thread its own GDAL handle
@@ -310,74 +363,65 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
                         return
         _put(tiles_in, None, stop)
 
-    computed = 0
-    with raster_io.AtomicRasterWriter(output, out_spec) as out:
-
-        def write() -> None:
-            while True:
-                try:
-                    batch = batches_out.get(timeout=0.1)
-                except queue.Empty:
-                    if stop.is_set():
-                        return
-                    continue
-                if batch is None:
+    def write() -> None:
+        while True:
+            try:
+                batch = batches_out.get(timeout=0.1)
+            except queue.Empty:
+                if stop.is_set():
                     return
-                for w in batch:
-                    window = Window(w.tile.out_col - col0, w.tile.out_row - row0, w.tile.out_width,
-                                    w.tile.out_height)
-                    if w.result is None:
-                        block = np.zeros((out_spec.count, w.tile.out_height, w.tile.out_width), np.uint8)
-                    else:
-                        rows, cols = w.tile.crop
-                        block = w.result[:, rows, cols]
-                        if w.valid is not None:
-                            block = np.where(w.valid[None], block, 0).astype(np.uint8)
-                    if w.valid is not None and not argmax:
-                        out.write_mask(w.valid, window)
-                    out.write(np.ascontiguousarray(block), window)
-
-        readers = [_Stage(lambda k=k: read(k), f"flair-reader-{k}") for k in range(n_readers)]
-        writer = _Stage(write, "flair-writer")
-        for t in (*readers, writer):
-            t.start()
-        try:
-            batch: list[_Work] = []
-            finished, handled = 0, 0
-            while finished < n_readers:
-                try:
-                    item = tiles_in.get(timeout=0.5)
-                except queue.Empty:
-                    _raise_first(readers, writer)
-                    progress.check()
-                    continue
-                if item is None:
-                    finished += 1
+                continue
+            if batch is None:
+                return
+            for w in batch:
+                t = w.tile
+                window = Window(t.out_col, t.out_row, t.out_width, t.out_height)
+                if w.result is None:
+                    put(np.zeros((count, t.out_height, t.out_width), np.uint8), window, w.valid)
                 else:
-                    batch.append(item)
-                if len(batch) == options.batch_size or (finished == n_readers and batch):
-                    progress.check()
-                    _raise_first(readers, writer)
-                    todo = [w for w in batch if w.pixels is not None]
-                    if todo:
-                        results = predictor(np.stack([w.pixels for w in todo]))
-                        for w, r in zip(todo, results):
-                            w.result, w.pixels = r, None
-                        computed += len(todo)
-                    if not _put(batches_out, batch, stop):
-                        break
-                    handled += len(batch)
-                    progress.fraction(handled / len(grid))
-                    batch = []
-            _put(batches_out, None, stop)
-            writer.join()
-            _raise_first(readers, writer)
-            progress.check()
-        finally:
-            stop.set()
-            for t in (*readers, writer):
-                t.join()
-        out.commit()
+                    rows, cols = t.crop
+                    put(w.result[:, rows, cols], window, w.valid)
+
+    computed = 0
+    readers = [_Stage(lambda k=k: read(k), f"flair-reader-{k}") for k in range(n_readers)]
+    writer = _Stage(write, "flair-writer")
+    for t in (*readers, writer):
+        t.start()
+    try:
+        batch: list[_Work] = []
+        finished, handled = 0, 0
+        while finished < n_readers:
+            try:
+                item = tiles_in.get(timeout=0.5)
+            except queue.Empty:
+                _raise_first(readers, writer)
+                progress.check()
+                continue
+            if item is None:
+                finished += 1
+            else:
+                batch.append(item)
+            if len(batch) == options.batch_size or (finished == n_readers and batch):
+                progress.check()
+                _raise_first(readers, writer)
+                todo = [w for w in batch if w.pixels is not None]
+                if todo:
+                    results = predictor(np.stack([w.pixels for w in todo]))
+                    for w, r in zip(todo, results):
+                        w.result, w.pixels = r, None
+                    computed += len(todo)
+                if not _put(batches_out, batch, stop):
+                    break
+                handled += len(batch)
+                progress.fraction(handled / len(grid))
+                batch = []
+        _put(batches_out, None, stop)
+        writer.join()
+        _raise_first(readers, writer)
+    finally:
+        stop.set()
+        for t in (*readers, writer):
+            t.join()
     return computed
 
 

@@ -59,15 +59,23 @@ class Predictor:
         self.codes = torch.tensor([c.code for c in self.spec.classes], dtype=torch.uint8, device=self.device)
 
     def __call__(self, tiles: np.ndarray) -> np.ndarray:
+        return self._halving(self._predict, tiles)
+
+    def probabilities(self, tiles: np.ndarray) -> np.ndarray:
+        """Class probabilities as float32, N×t×t×classes (for blending overlapping tiles)."""
+        return self._halving(self._probabilities, tiles)
+
+    def _halving(self, predict, tiles: np.ndarray) -> np.ndarray:
+        """``predict(tiles)``; on a CUDA out-of-memory error, the two halves one after the other."""
         try:
-            return self._predict(tiles)
+            return predict(tiles)
         except torch.cuda.OutOfMemoryError:
             if len(tiles) == 1:
                 raise FlairError("the GPU ran out of memory on a single tile: lower the tile size "
                                  "or use the CPU") from None
             torch.cuda.empty_cache()
             half = len(tiles) // 2
-            return np.concatenate([self(tiles[:half]), self(tiles[half:])])
+            return np.concatenate([self._halving(predict, tiles[:half]), self._halving(predict, tiles[half:])])
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
@@ -83,14 +91,23 @@ class Predictor:
         scores = self.logits(x).permute(0, 2, 3, 1).masked_fill(self.inactive, float("-inf"))
         return scores.flip([d - 1 for d in flip]) if flip else scores
 
-    def _predict(self, tiles: np.ndarray) -> np.ndarray:
+    def _input(self, tiles: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(self.spec.normalisation.apply(tiles))
-        x = x.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else x
+        return x.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else x
+
+    def _flips(self, x: torch.Tensor) -> torch.Tensor:
+        """Probabilities averaged over the four flips (test-time augmentation)."""
+        return sum(torch.softmax(self._scores(x, f), -1) for f in ([], [2], [3], [2, 3])) / 4
+
+    def _probabilities(self, tiles: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            if self.tta:  # average the class probabilities over the four flips
-                scores = sum(torch.softmax(self._scores(x, f), -1) for f in ([], [2], [3], [2, 3])) / 4
-            else:
-                scores = self._scores(x)
+            x = self._input(tiles)
+            return (self._flips(x) if self.tta else torch.softmax(self._scores(x), -1)).cpu().numpy()
+
+    def _predict(self, tiles: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            x = self._input(tiles)
+            scores = self._flips(x) if self.tta else self._scores(x)
             if self.argmax:
                 return self.codes[scores.argmax(-1)][:, None].cpu().numpy()
             probs = scores if self.tta else torch.softmax(scores, -1)

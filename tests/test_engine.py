@@ -448,3 +448,72 @@ def test_a_window_outside_the_raster_is_refused(tmp_path):
     with pytest.raises(FlairError, match="not inside"):
         segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)),
                      SegmentOptions(src, tmp_path / "o.tif", window=(30, 30, 20, 5)))
+
+
+# --- blend stitching ---------------------------------------------------------------------------
+
+def blended_by_hand(model, spec, pixels):
+    """Weighted average of every tile's probabilities over the whole raster, computed naively."""
+    from flair_qgis.blend import window_weights
+    from flair_qgis.tiling import tile_grid
+
+    bands, height, width = pixels.shape
+    size = spec.tile_size
+    padded = np.zeros((bands, height + 2 * size, width + 2 * size), np.uint8)
+    padded[:, size:size + height, size:size + width] = pixels
+    sums = np.zeros((19, height + 2 * size, width + 2 * size))
+    wsum = np.zeros((height + 2 * size, width + 2 * size))
+    w = window_weights(size)
+    for t in tile_grid(width, height, size, spec.margin):
+        logits = untiled_logits(model, spec, padded[:, t.row + size:t.row + 2 * size, t.col + size:t.col + 2 * size])
+        probs = torch.softmax(logits, 0).numpy()
+        sums[:, t.row + size:t.row + 2 * size, t.col + size:t.col + 2 * size] += probs * w
+        wsum[t.row + size:t.row + 2 * size, t.col + size:t.col + 2 * size] += w
+    codes = np.array([c.code for c in spec.classes])
+    return codes[sums[:, size:size + height, size:size + width].argmax(0)]
+
+
+def test_blend_of_a_per_pixel_model_equals_the_untiled_prediction(tmp_path):
+    pixels = random_image(150, 130, seed=41)
+    src = make_raster(tmp_path / "in.tif", pixels)
+    spec = small_spec(spec_for_entry(ENTRY))
+    model = PixelModel().eval()
+    out = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "b.tif", stitch="blend")).output)[0]
+    assert_same_classes(out, model, spec, pixels)
+
+
+@pytest.mark.parametrize("stripe", [2048, 45])
+def test_blend_averages_every_overlapping_tile_with_the_window(tmp_path, monkeypatch, stripe):
+    import flair_qgis.blend
+
+    monkeypatch.setattr(flair_qgis.blend, "STRIPE", stripe)
+    pixels = random_image(110, 140, seed=42)
+    src = make_raster(tmp_path / "in.tif", pixels)
+    spec = small_spec(spec_for_entry(ENTRY))
+    model = tiny_model()
+    out = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "b.tif", stitch="blend")).output)[0]
+    assert (out != blended_by_hand(model, spec, pixels)).mean() < 1e-3
+
+
+def test_blend_keeps_nodata_windows_and_probabilities(tmp_path):
+    pixels = random_image(120, 100, seed=43)
+    pixels[:, :50] = 0
+    src = make_raster(tmp_path / "in.tif", pixels, nodata=0)
+    spec = small_spec(spec_for_entry(ENTRY))
+    model = tiny_model()
+    whole = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "w.tif", stitch="blend")).output)[0]
+    assert (whole[:50] == 0).all() and (whole[50:] > 0).all()
+    part = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "p.tif", stitch="blend",
+                                                         window=(10, 40, 70, 60))).output)[0]
+    np.testing.assert_array_equal(part, whole[40:100, 10:80])
+    probs = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "c.tif", stitch="blend",
+                                                          output_type="class_prob")).output).astype(int)
+    assert probs.shape[0] == 19 and np.abs(probs[:, 50:].sum(0) - 255).max() <= 10
+    assert (probs[:, :50] == 0).all()
+
+
+def test_unknown_stitching_is_refused(tmp_path):
+    src = make_raster(tmp_path / "in.tif", random_image(40, 40))
+    with pytest.raises(FlairError, match="unknown stitching"):
+        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)),
+                     SegmentOptions(src, tmp_path / "o.tif", stitch="feather"))
