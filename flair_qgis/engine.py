@@ -303,7 +303,7 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
         nodata=0 if argmax else None,
         tags={"FLAIR_MODEL": spec.name, "FLAIR_OUTPUT_TYPE": options.output_type,
               "FLAIR_CLASSES": json.dumps([c.as_list() for c in classes]),
-              "FLAIR_TILING": f"{spec.tile_size}/{spec.margin} {options.stitch}"})
+              "FLAIR_TILING": f"{spec.tile_size}/{spec.margin}", "FLAIR_STITCH": options.stitch})
     with raster_io.AtomicRasterWriter(output, out_spec) as out:
 
         def put(block: np.ndarray, window: Window, valid: np.ndarray | None) -> None:

@@ -191,6 +191,16 @@ def test_tile_size_and_margin_given_override_the_checkpoints_own(provider, raste
         assert dst.tags()["FLAIR_TILING"] == "256/0"  # a margin of 0 is a setting, not "empty"
 
 
+def test_speed_and_quality_options_reach_the_engine(provider, raster, out_dir, flair_ckpt):
+    fast = _segment(INPUT=raster, CHECKPOINT=flair_ckpt, PRESET="fast", OUTPUT=out_dir / "fast.tif")
+    blend = _segment(INPUT=raster, CHECKPOINT=flair_ckpt, STITCH="blend", TTA=True, PRECISION="fp32",
+                     OUTPUT=out_dir / "blend.tif")
+    with rasterio.open(fast["OUTPUT"]) as f, rasterio.open(blend["OUTPUT"]) as b:
+        assert f.tags()["FLAIR_TILING"] == "256/32"  # the checkpoint's 128 px tiles, doubled
+        assert b.tags()["FLAIR_STITCH"] == "blend"
+        assert (f.width, f.height) == (b.width, b.height) == (420, 300)
+
+
 def test_bands_parameter_picks_and_orders_the_bands_fed_to_the_model(provider, tmp_path, out_dir, flair_ckpt):
     four = random_image(300, 420, bands=4, seed=3)
     rgbn = make_raster(tmp_path / "rgbn.tif", four)
