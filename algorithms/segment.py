@@ -118,8 +118,9 @@ class SegmentAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterEnum(
             self.PRESET, self.tr("Speed preset (when tile size is empty)"), options=PRESETS,
             defaultValue="reference", usesStaticStrings=True))
-        self.addParameter(QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size (tiles)"),
-                                                       QgsProcessingParameterNumber.Integer, 4, minValue=1))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.BATCH_SIZE, self.tr("Batch size (tiles); empty: automatic from free GPU memory"),
+            QgsProcessingParameterNumber.Integer, 4, optional=True, minValue=1))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=DEVICES,
                                                      defaultValue="auto", usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterEnum(self.OUTPUT_TYPE, self.tr("Output type"),
@@ -163,7 +164,7 @@ class SegmentAlgorithm(FlairAlgorithm):
             bands=self.parameterAsInts(parameters, self.BANDS, context) or None,
             tile_size=self._optional_int(parameters, self.TILE_SIZE, context),
             margin=self._optional_int(parameters, self.MARGIN, context),
-            batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+            batch_size=self._optional_int(parameters, self.BATCH_SIZE, context),
             device=self.parameterAsEnumString(parameters, self.DEVICE, context),
             output_type=self.parameterAsEnumString(parameters, self.OUTPUT_TYPE, context),
             normalisation=self._normalisation(parameters, context),

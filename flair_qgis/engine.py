@@ -24,7 +24,7 @@ from .errors import FlairError
 from .normalisation import Normalisation
 from .palette import style_path, write_qml
 from .progress import Progress
-from .prediction import Predictor, pick_device
+from .prediction import Predictor, auto_batch_size, pick_device
 from .tiling import Tile, check_tile_settings, clip_grid, tile_grid
 from .zoo import RGBIE, entry_for_file, fetch, get_entry
 
@@ -61,7 +61,7 @@ class SegmentOptions:
     bands: list[int] | None = None
     tile_size: int | None = None
     margin: int | None = None
-    batch_size: int = 4
+    batch_size: int | None = 4  # None: automatic (from the free GPU memory; 4 on the CPU)
     device: str = "auto"
     output_type: str = "argmax"
     normalisation: Normalisation | None = None
@@ -160,8 +160,8 @@ def _check_request(options: SegmentOptions) -> None:
         raise FlairError(f"unknown precision {options.precision!r}: use auto, fp32, fp16 or bf16")
     if options.stitch not in STITCHES:
         raise FlairError(f"unknown stitching {options.stitch!r}: use {' or '.join(STITCHES)}")
-    if options.batch_size < 1:
-        raise FlairError(f"batch size must be at least 1, got {options.batch_size}")
+    if options.batch_size is not None and options.batch_size < 1:
+        raise FlairError(f"batch size must be at least 1 (or empty for automatic), got {options.batch_size}")
     output = Path(options.output)
     if output.suffix.lower() not in {".tif", ".tiff"}:
         raise FlairError(f"output {output} must be a GeoTIFF (.tif)")
@@ -209,7 +209,7 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
             if options.stitch == "crop":  # blending needs every tile that overlaps the window
                 grid = clip_grid(grid, *window)
         progress.log(f"{src.width}×{src.height} px, {len(grid)} tiles of {spec.tile_size} px "
-                     f"(margin {spec.margin}), batch {options.batch_size}, on {device}")
+                     f"(margin {spec.margin}), batch {options.batch_size or 'auto'}, on {device}")
         computed = _run(src, bands, grid, model, spec, options, device, output, progress)
     style = None
     if options.output_type == "argmax" and options.write_style:
@@ -293,6 +293,9 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
     """Write the output with the chosen stitching; returns the number of tiles computed."""
     argmax = options.output_type == "argmax"
     predictor = Predictor(model, spec, device, argmax=argmax, precision=options.precision, tta=options.tta)
+    if options.batch_size is None:
+        options = replace(options, batch_size=auto_batch_size(predictor, spec.tile_size))
+        progress.log(f"Batch size {options.batch_size} (automatic, on {device})")
     check_nodata = raster_io.has_nodata(src)
     region = Window(*(options.window or (0, 0, src.width, src.height)))
     classes = spec.active_classes if argmax else spec.classes

@@ -88,7 +88,7 @@ class Predictor:
         where the argmax and softmax over classes run several times faster than over dim 1)."""
         if flip:
             x = x.flip(flip)
-        scores = self.logits(x).permute(0, 2, 3, 1).masked_fill(self.inactive, float("-inf"))
+        scores = self.logits(x).permute(0, 2, 3, 1).masked_fill_(self.inactive, float("-inf"))
         return scores.flip([d - 1 for d in flip]) if flip else scores
 
     def _input(self, tiles: np.ndarray) -> torch.Tensor:
@@ -112,3 +112,25 @@ class Predictor:
                 return self.codes[scores.argmax(-1)][:, None].cpu().numpy()
             probs = scores if self.tta else torch.softmax(scores, -1)
             return (probs * 255.0).round_().to(torch.uint8).permute(0, 3, 1, 2).contiguous().cpu().numpy()
+
+
+def batch_for_memory(free_bytes: int, per_tile_bytes: int, cap: int = 64, share: float = 0.6) -> int:
+    """How many tiles fit in ``share`` of the free memory, between 1 and ``cap``."""
+    if per_tile_bytes <= 0:
+        return cap
+    return max(1, min(cap, int(free_bytes * share) // per_tile_bytes))
+
+
+def auto_batch_size(predictor: Predictor, tile_size: int, cpu_default: int = 4) -> int:
+    """A batch size for the device: on CUDA, measured from one tile's peak memory and the free
+    memory; on the CPU, ``cpu_default`` (larger batches do not run faster there)."""
+    device = predictor.device
+    if device.type != "cuda":
+        return cpu_default
+    torch.cuda.empty_cache()
+    free, _total = torch.cuda.mem_get_info(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    predictor(np.zeros((1, predictor.spec.in_channels, tile_size, tile_size), np.uint8))
+    per_tile = torch.cuda.max_memory_allocated(device) - before
+    return batch_for_memory(free, per_tile)

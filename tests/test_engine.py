@@ -517,3 +517,17 @@ def test_unknown_stitching_is_refused(tmp_path):
     with pytest.raises(FlairError, match="unknown stitching"):
         segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)),
                      SegmentOptions(src, tmp_path / "o.tif", stitch="feather"))
+
+
+def test_automatic_batch_size(tmp_path):
+    from flair_qgis.prediction import batch_for_memory
+
+    assert batch_for_memory(10 * 2**30, 2**30) == 6  # 60 % of 10 GiB, 1 GiB a tile
+    assert batch_for_memory(2**20, 2**30) == 1 and batch_for_memory(2**40, 2**20) == 64
+    src = make_raster(tmp_path / "in.tif", random_image(100, 100))
+    logs = []
+    result = segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)),
+                          SegmentOptions(src, tmp_path / "o.tif", batch_size=None), Progress(log=logs.append))
+    assert result.output.exists()
+    expected = 4 if not torch.cuda.is_available() else None
+    assert any(f"Batch size {expected or ''}" in m and "automatic" in m for m in logs)
