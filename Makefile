@@ -11,7 +11,7 @@ PLUGIN_PATH := $(CURDIR)/build/plugins
 QGIS_ENV := QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH=$(PLUGIN_PATH) PYTHONPATH=$(CURDIR)/$(SITE)
 EXAMPLE_OUT ?= $(CURDIR)/build/parking_landcover.tif
 
-.PHONY: setup system test test-core run plugin-link styles lint clean
+.PHONY: setup system test test-core run plugin-link styles lint clean bench
 
 setup: system $(VENV)/.installed plugin-link  ## install QGIS (apt) and the Python packages (venv)
 
@@ -41,6 +41,9 @@ run: plugin-link  ## segment the bundled example through qgis_process (downloads
 	$(QGIS_ENV) /usr/bin/qgis_process.bin run flair:segment -- \
 	  INPUT=$(CURDIR)/examples/parking_mosaic.tif MODEL=FLAIR-INC_rgb_15cl_resnet34-unet \
 	  OUTPUT=$(EXAMPLE_OUT)
+
+bench:  ## speed, agreement and memory figures, appended to bench/RESULTS.md (~12 min on 2 cores)
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 styles:  ## regenerate resources/styles/*.qml from resources/palettes.json
 	$(PY) -c "from flair_qgis.palette import palette, palette_names, write_qml; \
