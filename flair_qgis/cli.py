@@ -32,7 +32,13 @@ def _detect(args: argparse.Namespace) -> int:
     for name in ("device", "batch_size"):
         if getattr(args, name) is not None:
             setattr(options, name, getattr(args, name))
-    result = segment(options, progress)
+    if args.cluster or args.workers or args.block_size or args.cog or options.input.is_dir():
+        from .distributed import ZoneOptions, run_zone  # a zone cut into blocks, maybe on a cluster
+
+        result = run_zone(ZoneOptions(options, cluster=args.cluster, workers=args.workers,
+                                      block_size=args.block_size, cog=args.cog), progress)
+    else:
+        result = segment(options, progress)
     print(result.output)
     return 0
 
@@ -68,6 +74,11 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--conf", required=True, type=Path, help="flair-detect YAML configuration")
     d.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override the configuration's device")
     d.add_argument("--batch-size", dest="batch_size", type=int, help="override the batch size")
+    d.add_argument("--cluster", metavar="ADDRESS", help="Dask scheduler (tcp://host:8786) to run the zone's blocks on")
+    d.add_argument("--workers", type=int, help="run the blocks on a local cluster of N worker processes")
+    d.add_argument("--block-size", dest="block_size", type=int, metavar="PX",
+                   help="block (shard) size in px, a multiple of the tile step (default 16 steps)")
+    d.add_argument("--cog", action="store_true", help="also write the sharded mosaic as one COG with overviews")
     d.set_defaults(run=_detect)
     m = sub.add_parser("models", help="list the model zoo")
     m.set_defaults(run=_models)
