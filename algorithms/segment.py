@@ -64,6 +64,7 @@ class SegmentAlgorithm(FlairAlgorithm):
     NORM_TYPE = "NORM_TYPE"
     NORM_MEANS = "NORM_MEANS"
     NORM_STDS = "NORM_STDS"
+    CLUSTER = "CLUSTER"
     OUTPUT = "OUTPUT"
 
     def name(self):
@@ -139,6 +140,8 @@ class SegmentAlgorithm(FlairAlgorithm):
                                          optional=True),
             QgsProcessingParameterString(self.NORM_STDS, self.tr("Custom standard deviations, one per band"),
                                          optional=True),
+            QgsProcessingParameterString(self.CLUSTER, self.tr(
+                "Dask scheduler for a sharded run (tcp://host:8786); empty: this machine"), optional=True),
         ]
         for p in advanced:
             p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -173,7 +176,13 @@ class SegmentAlgorithm(FlairAlgorithm):
             tta=self.parameterAsBoolean(parameters, self.TTA, context),
             precision=self.parameterAsEnumString(parameters, self.PRECISION, context) or "auto",
         )
-        result = self.run_core(engine.segment, options, self.progress(feedback))
+        cluster = (self.parameterAsString(parameters, self.CLUSTER, context) or "").strip()
+        if cluster:  # blocks on the cluster's workers, shards beside the output, assembled as a COG
+            distributed = import_core("distributed")
+            result = self.run_core(distributed.run_zone, distributed.ZoneOptions(options, cluster=cluster, cog=True),
+                                   self.progress(feedback))
+        else:
+            result = self.run_core(engine.segment, options, self.progress(feedback))
         if result.style and context.willLoadLayerOnCompletion(output):
             details = context.layerToLoadOnCompletionDetails(output)
             details.name = self.tr("FLAIR land cover")
