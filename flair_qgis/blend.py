@@ -24,13 +24,15 @@ def window_weights(size: int) -> np.ndarray:
     return np.outer(w, w).astype(np.float32)
 
 
-def run(src, bands: list[int], tiles: list[Tile], probabilities: Callable[[np.ndarray], np.ndarray],
+def run(src, bands: list[int], tiles: list[Tile], read_tile: Callable[[Tile], np.ndarray],
+        probabilities: Callable[[np.ndarray], np.ndarray],
         active: np.ndarray, finish: Callable[[np.ndarray, Window], None], region: Window,
         batch_size: int, check_nodata: bool, progress: Progress) -> int:
     """Blend ``tiles`` (the full grid) over ``region`` of ``src``; hand each finished band of rows
     to ``finish(probabilities (rows×cols×classes, zero for inactive classes), window)``.
 
-    ``probabilities(tiles)`` maps N×bands×t×t raw pixels to N×t×t×classes float32."""
+    ``read_tile(tile)`` gives a tile's pixels; ``probabilities(tiles)`` maps N×bands×t×t pixels to
+    N×t×t×classes float32."""
     size = tiles[0].size
     weights = window_weights(size)
     col0, row0 = int(region.col_off), int(region.row_off)
@@ -56,7 +58,7 @@ def run(src, bands: list[int], tiles: list[Tile], probabilities: Callable[[np.nd
                 batch = [t for t in row_tiles[i:i + batch_size] if _has_data(src, bands, t, check_nodata)]
                 if not batch:
                     continue
-                pixels = np.stack([raster_io.read_tile(src, bands, t.col, t.row, size) for t in batch])
+                pixels = np.stack([read_tile(t) for t in batch])
                 for t, p in zip(batch, probabilities(pixels)):
                     _accumulate(sums, wsum, t, p[..., active], weights, top, row_end, c0, c1)
                 computed += len(batch)

@@ -7,7 +7,10 @@ GeoTIFF (+ QML style). Memory holds one batch of tiles, whatever the raster's si
 from __future__ import annotations
 
 import json
+import os
 import queue
+import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -17,12 +20,12 @@ import numpy as np
 import torch
 from rasterio.windows import Window
 
-from . import raster_io
+from . import raster_io, resampling
 from .checkpoints import (Checkpoint, ModelSpec, default_classes, load_weights, read_checkpoint,
                           spec_for_entry)
 from .errors import FlairError
-from .normalisation import Normalisation
-from .palette import style_path, write_qml
+from .normalisation import Normalisation, Stretch, percentile_stretch
+from .palette import classes_from_lists, style_path, write_qml
 from .progress import Progress
 from .prediction import Predictor, auto_batch_size, pick_device
 from .tiling import Tile, check_tile_settings, clip_grid, tile_grid
@@ -52,6 +55,12 @@ class SegmentOptions:
     input, computed on the whole raster's tile grid: the pixels equal a full run's.
     ``stitch`` is ``crop`` (keep each tile's centre, as flair-detect) or ``blend`` (average the
     overlapping tiles' probabilities with a smooth window; slower, seamless).
+
+    An input whose pixel size differs from the model's by more than 10 % is resampled to the
+    model's (``resample``) and the result written back on the input's grid (``output_grid``
+    ``input``) or left at the model's (``model``). Imagery that is not 8-bit is mapped onto 0–255:
+    by ``value_range`` (low, high) for every band, or else by each band's 2–98 % percentiles
+    (``stretch`` holds the mapping once decided).
     """
 
     input: Path
@@ -75,6 +84,10 @@ class SegmentOptions:
     readers: int | None = None
     window: tuple[int, int, int, int] | None = None
     stitch: str = "crop"
+    resample: bool = True
+    output_grid: str = "input"
+    value_range: tuple[float, float] | None = None
+    stretch: Stretch | None = None
 
 
 @dataclass
@@ -162,15 +175,19 @@ def _check_request(options: SegmentOptions) -> None:
         raise FlairError(f"unknown stitching {options.stitch!r}: use {' or '.join(STITCHES)}")
     if options.batch_size is not None and options.batch_size < 1:
         raise FlairError(f"batch size must be at least 1 (or empty for automatic), got {options.batch_size}")
+    if options.output_grid not in ("input", "model"):
+        raise FlairError(f"unknown output grid {options.output_grid!r}: use input or model")
+    if options.value_range is not None and not options.value_range[1] > options.value_range[0]:
+        raise FlairError(f"value range {options.value_range}: the high value must exceed the low one")
     output = Path(options.output)
     if output.suffix.lower() not in {".tif", ".tiff"}:
         raise FlairError(f"output {output} must be a GeoTIFF (.tif)")
     with raster_io.open_raster(options.input) as src:
         if Path(options.input).resolve() == output.resolve():
             raise FlairError(f"the output {output} is the input raster: choose another output file")
-        if src.crs is None:
-            raise FlairError(f"input raster {options.input} has no CRS: assign one (in QGIS, Layer "
-                             "Properties → Source; or gdal_edit.py -a_srs EPSG:2154 FILE)")
+        resampling.check_crs(src)
+        if src.width < 1 or src.height < 1:
+            raise FlairError(f"input raster {options.input} is empty ({src.width}×{src.height} px)")
 
 
 def segment(options: SegmentOptions, progress: Progress | None = None) -> SegmentResult:
@@ -199,10 +216,10 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
         spec.normalisation.check_bands(len(bands))
         if not options.bands and src.count != len(bands):
             progress.log(f"Using bands {bands} of {src.count} as {', '.join(spec.bands)}")
-        res = abs(src.transform.a)
-        if src.crs.is_projected and abs(res - spec.resolution) > 0.25 * spec.resolution:
-            progress.warn(f"the input's pixel size is {res:g}, the model was trained at "
-                          f"{spec.resolution:g} m: results may be poor (resample the input first)")
+        if options.stretch is None:
+            options = replace(options, stretch=_stretch(src, bands, options, progress))
+        if options.resample and resampling.needs_resampling(src, spec.resolution):
+            return _segment_resampled(model, spec, replace(options, bands=bands), src, progress, start)
         grid = tile_grid(src.width, src.height, spec.tile_size, spec.margin)
         if options.window is not None:
             window = _check_window(options.window, src.width, src.height)
@@ -211,12 +228,87 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
         progress.log(f"{src.width}×{src.height} px, {len(grid)} tiles of {spec.tile_size} px "
                      f"(margin {spec.margin}), batch {options.batch_size or 'auto'}, on {device}")
         computed = _run(src, bands, grid, model, spec, options, device, output, progress)
+    return _finish(spec, options, output, str(device), len(grid), computed, start, progress)
+
+
+def _finish(spec: ModelSpec, options: SegmentOptions, output: Path, device: str, tiles: int, computed: int,
+            start: float, progress: Progress) -> SegmentResult:
     style = None
     if options.output_type == "argmax" and options.write_style:
         style = write_qml(style_path(output), spec.active_classes)
     seconds = time.perf_counter() - start
-    progress.log(f"Wrote {output} ({computed} of {len(grid)} tiles computed) in {seconds:.1f} s")
-    return SegmentResult(output, style, spec, str(device), len(grid), computed, seconds)
+    progress.log(f"Wrote {output} ({computed} of {tiles} tiles computed) in {seconds:.1f} s")
+    return SegmentResult(output, style, spec, device, tiles, computed, seconds)
+
+
+def _stretch(src, bands: list[int], options: SegmentOptions, progress: Progress) -> Stretch | None:
+    """How non-8-bit imagery is mapped onto 0–255 (None for 8-bit input)."""
+    if options.value_range is not None:
+        low, high = options.value_range
+        progress.log(f"Mapping values {low:g}–{high:g} onto 0–255 for every band")
+        return Stretch((float(low),) * len(bands), (float(high),) * len(bands), "user range")
+    if all(src.dtypes[b - 1] == "uint8" for b in bands):
+        return None
+    sample, valid = raster_io.overview_sample(src, bands)
+    stretch = percentile_stretch(sample, valid)
+    ranges = ", ".join(f"{lo:g}–{hi:g}" for lo, hi in zip(stretch.low, stretch.high))
+    progress.warn(f"the input is {src.dtypes[bands[0] - 1]}, the model expects 8-bit values: mapping "
+                  f"each band's 2–98 % percentiles ({ranges}) onto 0–255; give a value range to choose")
+    return stretch
+
+
+def _segment_resampled(model: torch.nn.Module, spec: ModelSpec, options: SegmentOptions, src,
+                       progress: Progress, start: float) -> SegmentResult:
+    """Segment a view of the input at the model's resolution, then put the result back on the
+    input's grid (nearest neighbour), nodata where the input has none."""
+    output = Path(options.output)
+    res = src.res
+    progress.log(f"The input's pixels are {res[0]:g}×{res[1]:g} m, the model's {spec.resolution:g} m: "
+                 f"resampling the input to {spec.resolution:g} m for inference"
+                 + (" and the result back onto the input's grid" if options.output_grid == "input" else ""))
+    window = Window(*_check_window(options.window, src.width, src.height)) if options.window else None
+    output.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{output.stem}.{os.getpid()}.", suffix=".resample", dir=output.parent))
+    try:
+        view = resampling.to_model_grid(src, spec.resolution, work / "input.vrt", window)
+        at_model = output if options.output_grid == "model" else work / "model_grid.tif"
+        inner = replace(options, input=view, output=at_model, resample=False, window=None,
+                        write_style=options.write_style and options.output_grid == "model")
+        result = segment_with(model, spec, inner, progress)
+        if options.output_grid == "model":
+            return result
+        back = resampling.to_input_grid(at_model, src, work / "back.vrt", window)
+        _copy_masked(back, at_model, src, options.bands or [], window, output)
+        return _finish(result.spec, options, output, result.device, result.tiles, result.tiles_computed,
+                       start, progress)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _copy_masked(view: Path, like: Path, src, bands: list[int], window: Window | None, output: Path) -> None:
+    """Copy ``view`` (a result seen on the input's grid) to ``output`` atomically, with ``like``'s
+    bands, classes and tags, and nodata wherever the input has no data."""
+    window = window or Window(0, 0, src.width, src.height)
+    check_nodata = raster_io.has_nodata(src)
+    with raster_io.open_raster(like) as r:
+        tags = r.tags()
+        argmax = r.count == 1
+        spec = raster_io.OutputSpec(
+            width=int(window.width), height=int(window.height), count=r.count, crs=src.crs,
+            transform=src.window_transform(window), band_names=tuple(d or "" for d in r.descriptions),
+            classes=classes_from_lists(json.loads(tags["FLAIR_CLASSES"])) if argmax else (),
+            nodata=r.nodata, tags=tags)
+    with raster_io.open_raster(view) as v, raster_io.AtomicRasterWriter(output, spec) as out:
+        for strip in resampling.strips(spec.width, spec.height):
+            data = v.read(window=strip)
+            if check_nodata:
+                at = Window(strip.col_off + window.col_off, strip.row_off + window.row_off, strip.width, strip.height)
+                valid = raster_io.read_valid(src, bands, at)
+                data = np.where(valid[None], data, 0).astype(np.uint8)
+                if not argmax:
+                    out.write_mask(valid, strip)
+            out.write(data, strip)
+        out.commit()
 
 
 @dataclass
@@ -241,7 +333,8 @@ def _row_chunks(grid: list[Tile], width: int) -> list[list[Tile]]:
     return chunks
 
 
-def _read_chunk(src, bands: list[int], chunk: list[Tile], check_nodata: bool) -> list[_Work]:
+def _read_chunk(src, bands: list[int], chunk: list[Tile], check_nodata: bool,
+                stretch: Stretch | None = None) -> list[_Work]:
     """Read a chunk's pixels once and cut its (overlapping) tiles from them."""
     first, last = chunk[0], chunk[-1]
     valid = None
@@ -253,6 +346,8 @@ def _read_chunk(src, bands: list[int], chunk: list[Tile], check_nodata: bool) ->
             return [_Work(t, None, valid[:, t.out_col - first.out_col:][:, :t.out_width]) for t in chunk]
     size = first.size
     block = raster_io.read_block(src, bands, first.col, first.row, last.col + size - first.col, size)
+    if stretch is not None:
+        block = stretch.apply(block)
     work = []
     for t in chunk:
         v = None if valid is None else valid[:, t.out_col - first.out_col:t.out_col - first.out_col + t.out_width]
@@ -344,7 +439,11 @@ def _blend(src, bands, grid, predictor: Predictor, spec: ModelSpec, region: Wind
             block = np.rint(probs * 255.0).astype(np.uint8).transpose(2, 0, 1)
         put(block, window, valid)
 
-    return blend.run(src, bands, grid, predictor.probabilities, active, finish, region,
+    def read_tile(t: Tile) -> np.ndarray:
+        pixels = raster_io.read_tile(src, bands, t.col, t.row, t.size)
+        return options.stretch.apply(pixels) if options.stretch is not None else pixels
+
+    return blend.run(src, bands, grid, read_tile, predictor.probabilities, active, finish, region,
                      options.batch_size, check_nodata, progress)
 
 
@@ -361,7 +460,7 @@ def _pipeline(src, bands: list[int], grid: list[Tile], predictor: Predictor, opt
     def read(k: int) -> None:
         with raster_io.open_raster(src.name) as own:  # each thread its own GDAL handle
             for i in range(k, len(chunks), n_readers):
-                for work in _read_chunk(own, bands, chunks[i], check_nodata):
+                for work in _read_chunk(own, bands, chunks[i], check_nodata, options.stretch):
                     if not _put(tiles_in, work, stop):
                         return
         _put(tiles_in, None, stop)

@@ -77,3 +77,33 @@ def _scale_to_unit(pixels: np.ndarray) -> np.ndarray:
     if np.issubdtype(pixels.dtype, np.integer):
         return pixels.astype(np.float64) / np.iinfo(pixels.dtype).max
     return pixels.astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """Maps other bit depths onto the 0–255 range the FLAIR models were trained on:
+    (x − low) / (high − low) × 255 per band, clipped, as uint8."""
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    rule: str = ""
+
+    def apply(self, pixels: np.ndarray) -> np.ndarray:
+        shape = (-1, 1, 1) if pixels.ndim == 3 else (1, -1, 1, 1)
+        low = np.asarray(self.low, np.float64).reshape(shape)
+        span = np.maximum(np.asarray(self.high, np.float64).reshape(shape) - low, 1e-9)
+        return np.clip(np.rint((pixels - low) / span * 255.0), 0, 255).astype(np.uint8)
+
+
+def percentile_stretch(sample: np.ndarray, valid: np.ndarray | None, low: float = 2.0,
+                       high: float = 98.0) -> Stretch:
+    """The ``low``–``high`` percentiles of each band of ``sample`` (bands first), nodata left out."""
+    lows, highs = [], []
+    for band in sample:
+        values = band[valid] if valid is not None else band.ravel()
+        if values.size == 0:
+            values = np.zeros(1)
+        lo, hi = np.percentile(values, [low, high])
+        lows.append(float(lo))
+        highs.append(float(hi) if hi > lo else float(lo) + 1.0)
+    return Stretch(tuple(lows), tuple(highs), f"per-band {low:g}–{high:g} % percentile stretch")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -96,6 +97,25 @@ class OutputSpec:
     block: int = 256
 
 
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary files that runs killed while writing ``path`` left behind (their
+    names carry the writing process's id; files of live processes are kept)."""
+    removed = []
+    for tmp in Path(path).parent.glob(f".{Path(path).stem}.*.tmp.tif"):
+        parts = tmp.name[len(Path(path).stem) + 2:].split(".")
+        if not parts or not parts[0].isdigit():
+            continue
+        try:
+            os.kill(int(parts[0]), 0)
+            continue  # still running
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+        except PermissionError:
+            continue
+    return removed
+
+
 class AtomicRasterWriter:
     """A tiled, compressed uint8 GeoTIFF written under a temporary name next to ``path`` and
     renamed to ``path`` only by :meth:`commit`; on error or cancel the temporary file is removed
@@ -117,7 +137,8 @@ class AtomicRasterWriter:
             raise FlairError(f"cannot create the output folder {folder}: {e}") from None
         if not os.access(folder, os.W_OK):
             raise FlairError(f"the output folder {folder} is not writable: choose another output path")
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.tif", dir=folder)
+        remove_stale_temporaries(self.path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.{os.getpid()}.", suffix=".tmp.tif", dir=folder)
         os.close(fd)
         self._tmp = Path(tmp)
         self._env.__enter__()
@@ -186,3 +207,14 @@ class AtomicRasterWriter:
                  tb: TracebackType | None) -> None:
         if self._tmp is not None:
             self._cleanup()
+
+
+def overview_sample(src: rasterio.DatasetReader, bands: list[int], max_side: int = 1024
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """A decimated read of the whole raster (at most ``max_side`` px a side) and its valid mask,
+    for statistics."""
+    factor = max(1, math.ceil(max(src.width, src.height) / max_side))
+    shape = (max(1, src.height // factor), max(1, src.width // factor))
+    data = src.read(bands, out_shape=(len(bands), *shape))
+    valid = src.read_masks(bands, out_shape=(len(bands), *shape)).any(axis=0)
+    return data, valid

@@ -1,0 +1,87 @@
+"""Inputs whose pixel size differs from the model's: a resampled view at the model's resolution
+(a VRT file, read window by window like any raster), and the way back to the input's grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import rasterio
+from rasterio.windows import Window
+
+from .errors import FlairError
+
+TOLERANCE = 0.1  # relative difference of pixel size below which the input is used as it is
+
+
+def check_crs(src: rasterio.DatasetReader) -> None:
+    """A CRS in metres is needed: none, or degrees, is refused with the fix."""
+    if src.crs is None:
+        raise FlairError(f"input raster {src.name} has no CRS: assign one (in QGIS, Layer "
+                         "Properties → Source; or gdal_edit.py -a_srs EPSG:2154 FILE)")
+    if src.crs.is_geographic:
+        raise FlairError(f"input raster {src.name} is in a geographic CRS ({src.crs.to_string()}, degrees): "
+                         "reproject it to a projected CRS in metres first, e.g. Lambert-93 (EPSG:2154) "
+                         "or its UTM zone (QGIS: Raster → Projections → Warp; or gdalwarp -t_srs EPSG:2154)")
+    if abs(src.transform.b) > 1e-12 or abs(src.transform.d) > 1e-12:
+        raise FlairError(f"input raster {src.name} is rotated: warp it to a north-up grid first (gdalwarp)")
+
+
+def needs_resampling(src: rasterio.DatasetReader, resolution: float, tolerance: float = TOLERANCE) -> bool:
+    xres, yres = src.res
+    return max(abs(xres - resolution), abs(yres - resolution)) > tolerance * resolution
+
+
+def _vrt(path: Path, source: str, src_rect: Window, size: tuple[int, int], transform,
+         crs_wkt: str, bands: list[tuple[int, str, float | None]], resampling: str) -> Path:
+    """A VRT showing the ``src_rect`` of ``source`` resized to ``size`` over the same extent."""
+    sx, sy, sw, sh = (int(v) for v in (src_rect.col_off, src_rect.row_off, src_rect.width, src_rect.height))
+    w, h = size
+    items = []
+    for band, dtype, nodata in bands:
+        nd = f"<NoDataValue>{nodata!r}</NoDataValue>" if nodata is not None else ""
+        src_nd = f"<NODATA>{nodata!r}</NODATA>" if nodata is not None else ""
+        items.append(
+            f'<VRTRasterBand dataType="{dtype}" band="{len(items) + 1}">{nd}'
+            f'<ComplexSource resampling="{resampling}"><SourceFilename relativeToVRT="0">{escape(source)}'
+            f"</SourceFilename><SourceBand>{band}</SourceBand>"
+            f'<SrcRect xOff="{sx}" yOff="{sy}" xSize="{sw}" ySize="{sh}"/>'
+            f'<DstRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>{src_nd}</ComplexSource></VRTRasterBand>')
+    gt = ", ".join(repr(v) for v in transform.to_gdal())
+    path.write_text(f'<VRTDataset rasterXSize="{w}" rasterYSize="{h}"><SRS>{escape(crs_wkt)}</SRS>'
+                    f"<GeoTransform>{gt}</GeoTransform>{''.join(items)}</VRTDataset>", encoding="utf-8")
+    return path
+
+
+_GDAL_TYPES = {"uint8": "Byte", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32", "int32": "Int32",
+               "float32": "Float32", "float64": "Float64"}
+
+
+def to_model_grid(src: rasterio.DatasetReader, resolution: float, path: Path,
+                  window: Window | None = None) -> Path:
+    """A VRT of ``src`` (or of a window of it) at ``resolution``: bilinear, same extent and CRS."""
+    window = window or Window(0, 0, src.width, src.height)
+    w0, h0 = int(window.width), int(window.height)
+    width = max(1, round(w0 * abs(src.transform.a) / resolution))
+    height = max(1, round(h0 * abs(src.transform.e) / resolution))
+    transform = src.window_transform(window) * src.transform.scale(w0 / width, h0 / height)
+    bands = [(i, _GDAL_TYPES.get(src.dtypes[i - 1], "Float32"), src.nodatavals[i - 1]) for i in range(1, src.count + 1)]
+    return _vrt(path, str(Path(src.name).resolve()), window, (width, height), transform, src.crs.to_wkt(),
+                bands, "bilinear")
+
+
+def to_input_grid(result: Path, src: rasterio.DatasetReader, path: Path, window: Window | None = None) -> Path:
+    """A VRT of a result made on the model's grid, seen on ``src``'s grid (or that of a window of
+    it), nearest neighbour."""
+    window = window or Window(0, 0, src.width, src.height)
+    with rasterio.open(result) as r:
+        bands = [(i, "Byte", r.nodatavals[i - 1]) for i in range(1, r.count + 1)]
+        return _vrt(path, str(Path(result).resolve()), Window(0, 0, r.width, r.height),
+                    (int(window.width), int(window.height)), src.window_transform(window), src.crs.to_wkt(),
+                    bands, "nearest")
+
+
+def strips(width: int, height: int, rows: int = 256) -> list[Window]:
+    """Full-width bands of rows, to copy a raster window by window."""
+    return [Window(0, r, width, min(rows, height - r)) for r in range(0, height, rows)]
+
