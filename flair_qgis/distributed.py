@@ -180,7 +180,8 @@ def plan_blocks(width: int, height: int, tile_size: int, margin: int, block_size
     """Blocks covering a width×height zone, their edges on the edges of the pixels the tiles own
     (so no tile is computed for two blocks), ``block_size`` px (rounded to a whole number of tile
     steps) wide and high. Columns are laid from the left and rows from the bottom, as the tile
-    grid is: the last column and the top row of blocks are the smaller ones. Top row first."""
+    grid is: only the blocks next to the right and top edges (where the grid's last tiles are
+    moved back) are smaller. Top row first."""
     from .tiling import tile_grid
 
     step = tile_size - 2 * margin
