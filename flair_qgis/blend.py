@@ -24,10 +24,10 @@ def window_weights(size: int) -> np.ndarray:
     return np.outer(w, w).astype(np.float32)
 
 
-def run(src, bands: list[int], tiles: list[Tile], read_tile: Callable[[Tile], np.ndarray],
+def run(src, tiles: list[Tile], read_tile: Callable[[Tile], np.ndarray],
         probabilities: Callable[[np.ndarray], np.ndarray],
         active: np.ndarray, finish: Callable[[np.ndarray, Window], None], region: Window,
-        batch_size: int, check_nodata: bool, progress: Progress) -> int:
+        batch_size: int, validity: raster_io.Validity, progress: Progress) -> int:
     """Blend ``tiles`` (the full grid) over ``region`` of ``src``; hand each finished band of rows
     to ``finish(probabilities (rows×cols×classes, zero for inactive classes), window)``.
 
@@ -55,7 +55,7 @@ def run(src, bands: list[int], tiles: list[Tile], read_tile: Callable[[Tile], np
             row_tiles = [t for t in mine if t.row == r]
             for i in range(0, len(row_tiles), batch_size):
                 progress.check()
-                batch = [t for t in row_tiles[i:i + batch_size] if _has_data(src, bands, t, check_nodata)]
+                batch = [t for t in row_tiles[i:i + batch_size] if _has_data(src, t, validity)]
                 if not batch:
                     continue
                 pixels = np.stack([read_tile(t) for t in batch])
@@ -73,12 +73,13 @@ def run(src, bands: list[int], tiles: list[Tile], read_tile: Callable[[Tile], np
     return computed
 
 
-def _has_data(src, bands: list[int], t: Tile, check_nodata: bool) -> bool:
-    if not check_nodata:
+def _has_data(src, t: Tile, validity: raster_io.Validity) -> bool:
+    """Whether any pixel the tile sees counts (else it is not computed)."""
+    if not validity.active:
         return True
     c0, r0 = max(t.col, 0), max(t.row, 0)
     c1, r1 = min(t.col + t.size, src.width), min(t.row + t.size, src.height)
-    return bool(raster_io.read_valid(src, bands, Window(c0, r0, c1 - c0, r1 - r0)).any())
+    return bool(validity(src, Window(c0, r0, c1 - c0, r1 - r0)).any())
 
 
 def _accumulate(sums: np.ndarray, wsum: np.ndarray, t: Tile, probs: np.ndarray, weights: np.ndarray,

@@ -60,7 +60,8 @@ class SegmentOptions:
     model's (``resample``) and the result written back on the input's grid (``output_grid``
     ``input``) or left at the model's (``model``). Imagery that is not 8-bit is mapped onto 0–255:
     by ``value_range`` (low, high) for every band, or else by each band's 2–98 % percentiles
-    (``stretch`` holds the mapping once decided).
+    (``stretch`` holds the mapping once decided). ``mask_geometries`` (GeoJSON-like polygons in
+    the input's CRS) limit the output to their inside; tiles wholly outside are not computed.
     """
 
     input: Path
@@ -88,6 +89,7 @@ class SegmentOptions:
     output_grid: str = "input"
     value_range: tuple[float, float] | None = None
     stretch: Stretch | None = None
+    mask_geometries: list[dict] | None = None
 
 
 @dataclass
@@ -278,18 +280,19 @@ def _segment_resampled(model: torch.nn.Module, spec: ModelSpec, options: Segment
         if options.output_grid == "model":
             return result
         back = resampling.to_input_grid(at_model, src, work / "back.vrt", window)
-        _copy_masked(back, at_model, src, options.bands or [], window, output)
+        _copy_masked(back, at_model, src, options.bands or [], window, output, options.mask_geometries)
         return _finish(result.spec, options, output, result.device, result.tiles, result.tiles_computed,
                        start, progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _copy_masked(view: Path, like: Path, src, bands: list[int], window: Window | None, output: Path) -> None:
+def _copy_masked(view: Path, like: Path, src, bands: list[int], window: Window | None, output: Path,
+                 geometries: list[dict] | None) -> None:
     """Copy ``view`` (a result seen on the input's grid) to ``output`` atomically, with ``like``'s
     bands, classes and tags, and nodata wherever the input has no data."""
     window = window or Window(0, 0, src.width, src.height)
-    check_nodata = raster_io.has_nodata(src)
+    validity = raster_io.Validity(src, bands, geometries)
     with raster_io.open_raster(like) as r:
         tags = r.tags()
         argmax = r.count == 1
@@ -301,9 +304,9 @@ def _copy_masked(view: Path, like: Path, src, bands: list[int], window: Window |
     with raster_io.open_raster(view) as v, raster_io.AtomicRasterWriter(output, spec) as out:
         for strip in resampling.strips(spec.width, spec.height):
             data = v.read(window=strip)
-            if check_nodata:
+            if validity.active:
                 at = Window(strip.col_off + window.col_off, strip.row_off + window.row_off, strip.width, strip.height)
-                valid = raster_io.read_valid(src, bands, at)
+                valid = validity(src, at)
                 data = np.where(valid[None], data, 0).astype(np.uint8)
                 if not argmax:
                     out.write_mask(valid, strip)
@@ -333,15 +336,15 @@ def _row_chunks(grid: list[Tile], width: int) -> list[list[Tile]]:
     return chunks
 
 
-def _read_chunk(src, bands: list[int], chunk: list[Tile], check_nodata: bool,
+def _read_chunk(src, bands: list[int], chunk: list[Tile], validity: raster_io.Validity,
                 stretch: Stretch | None = None) -> list[_Work]:
     """Read a chunk's pixels once and cut its (overlapping) tiles from them."""
     first, last = chunk[0], chunk[-1]
     valid = None
-    if check_nodata:
+    if validity.active:
         owned = Window(first.out_col, first.out_row, last.out_col + last.out_width - first.out_col,
                        first.out_height)
-        valid = raster_io.read_valid(src, bands, owned)
+        valid = validity(src, owned)
         if not valid.any():
             return [_Work(t, None, valid[:, t.out_col - first.out_col:][:, :t.out_width]) for t in chunk]
     size = first.size
@@ -391,7 +394,7 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
     if options.batch_size is None:
         options = replace(options, batch_size=auto_batch_size(predictor, spec.tile_size))
         progress.log(f"Batch size {options.batch_size} (automatic, on {device})")
-    check_nodata = raster_io.has_nodata(src)
+    validity = raster_io.Validity(src, bands, options.mask_geometries)
     region = Window(*(options.window or (0, 0, src.width, src.height)))
     classes = spec.active_classes if argmax else spec.classes
     out_spec = raster_io.OutputSpec(
@@ -415,24 +418,24 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
             out.write(np.ascontiguousarray(block), at)
 
         if options.stitch == "blend":
-            computed = _blend(src, bands, grid, predictor, spec, region, options, check_nodata, put, progress)
+            computed = _blend(src, bands, grid, predictor, spec, region, options, validity, put, progress)
         else:
             computed = _pipeline(src, bands, grid, predictor, options, device, out_spec.count,
-                                 check_nodata, put, progress)
+                                 validity, put, progress)
         progress.check()
         out.commit()
     return computed
 
 
 def _blend(src, bands, grid, predictor: Predictor, spec: ModelSpec, region: Window,
-           options: SegmentOptions, check_nodata: bool, put, progress: Progress) -> int:
+           options: SegmentOptions, validity: raster_io.Validity, put, progress: Progress) -> int:
     from . import blend
 
     active = np.array(spec.active)
     codes = np.array([c.code for c in spec.classes], dtype=np.uint8)
 
     def finish(probs: np.ndarray, window: Window) -> None:
-        valid = raster_io.read_valid(src, bands, window) if check_nodata else None
+        valid = validity(src, window)
         if predictor.argmax:
             block = codes[probs.argmax(-1)][None]
         else:
@@ -443,12 +446,12 @@ def _blend(src, bands, grid, predictor: Predictor, spec: ModelSpec, region: Wind
         pixels = raster_io.read_tile(src, bands, t.col, t.row, t.size)
         return options.stretch.apply(pixels) if options.stretch is not None else pixels
 
-    return blend.run(src, bands, grid, read_tile, predictor.probabilities, active, finish, region,
-                     options.batch_size, check_nodata, progress)
+    return blend.run(src, grid, read_tile, predictor.probabilities, active, finish, region,
+                     options.batch_size, validity, progress)
 
 
 def _pipeline(src, bands: list[int], grid: list[Tile], predictor: Predictor, options: SegmentOptions,
-              device: torch.device, count: int, check_nodata: bool, put, progress: Progress) -> int:
+              device: torch.device, count: int, validity: raster_io.Validity, put, progress: Progress) -> int:
     """Centre-crop stitching: reader thread(s) → bounded queue → model (this thread) → bounded
     queue → writer thread. Each tile writes the part of the output it owns."""
     chunks = _row_chunks(grid, max(options.batch_size, 2))
@@ -460,7 +463,7 @@ def _pipeline(src, bands: list[int], grid: list[Tile], predictor: Predictor, opt
     def read(k: int) -> None:
         with raster_io.open_raster(src.name) as own:  # each thread its own GDAL handle
             for i in range(k, len(chunks), n_readers):
-                for work in _read_chunk(own, bands, chunks[i], check_nodata, options.stretch):
+                for work in _read_chunk(own, bands, chunks[i], validity, options.stretch):
                     if not _put(tiles_in, work, stop):
                         return
         _put(tiles_in, None, stop)

@@ -218,3 +218,28 @@ def overview_sample(src: rasterio.DatasetReader, bands: list[int], max_side: int
     data = src.read(bands, out_shape=(len(bands), *shape))
     valid = src.read_masks(bands, out_shape=(len(bands), *shape)).any(axis=0)
     return data, valid
+
+
+class Validity:
+    """Where the input counts: pixels with data (nodata value, alpha band or mask) and, when
+    ``geometries`` are given (GeoJSON-like, in the raster's CRS), inside them. ``None`` from a
+    call means every pixel of the window counts."""
+
+    def __init__(self, src: rasterio.DatasetReader, bands: list[int], geometries: list[dict] | None = None):
+        self.bands = bands
+        self.nodata = has_nodata(src)
+        self.geometries = geometries or None
+
+    @property
+    def active(self) -> bool:
+        return self.nodata or self.geometries is not None
+
+    def __call__(self, src: rasterio.DatasetReader, window: Window) -> np.ndarray | None:
+        valid = read_valid(src, self.bands, window) if self.nodata else None
+        if self.geometries is not None:
+            from rasterio.features import geometry_mask
+
+            inside = geometry_mask(self.geometries, out_shape=(int(window.height), int(window.width)),
+                                   transform=src.window_transform(window), invert=True)
+            valid = inside if valid is None else valid & inside
+        return valid

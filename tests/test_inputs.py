@@ -105,3 +105,18 @@ def test_web_mercator_input_in_metres_is_accepted(tmp_path):
     result = segment_with(PixelModel().eval(), SPEC, SegmentOptions(src, tmp_path / "o.tif"))
     with rasterio.open(result.output) as o:
         assert o.crs.to_epsg() == 3857
+
+
+@pytest.mark.parametrize("stitch", ["crop", "blend"])
+def test_mask_polygons_limit_the_output_and_skip_tiles_outside(tmp_path, stitch):
+    src = make_raster(tmp_path / "in.tif", random_image(200, 200, seed=5))
+    x0, y0 = 650000.0, 6860000.0  # make_raster's origin, 0.2 m pixels
+    square = {"type": "Polygon", "coordinates": [[(x0 + 2, y0 - 2), (x0 + 10, y0 - 2), (x0 + 10, y0 - 10),
+                                                  (x0 + 2, y0 - 10), (x0 + 2, y0 - 2)]]}
+    result = segment_with(PixelModel().eval(), SPEC, SegmentOptions(src, tmp_path / "o.tif", stitch=stitch,
+                                                                    mask_geometries=[square]))
+    out = read(result.output)[0]
+    inside = np.zeros_like(out, bool)
+    inside[10:50, 10:50] = True  # 2..10 m from the origin = pixels 10..50
+    assert (out[~inside] == 0).all() and (out[inside] > 0).all()
+    assert result.tiles_computed < result.tiles
