@@ -28,7 +28,7 @@ import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -53,14 +53,20 @@ def zone_raster(path: Path | str, work_dir: Path, exclude: tuple[Path, ...] = ()
         raise FlairError(f"input {path} does not exist")
     if not path.is_dir():
         return path
-    skip = [p.resolve() for p in exclude]
-    files = sorted(p for p in path.rglob("*")
-                   if p.suffix.lower() in RASTER_SUFFIXES and p.is_file()
-                   and not any(part.startswith(".") or part.endswith(".shards") for part in p.relative_to(path).parts)
-                   and not any(p.resolve() == s or s in p.resolve().parents for s in skip))
+    files = zone_files(path, exclude)
     if not files:
         raise FlairError(f"the folder {path} holds no raster files ({', '.join(sorted(RASTER_SUFFIXES))})")
     return build_vrt(files, work_dir / "zone.vrt")
+
+
+def zone_files(folder: Path, exclude: tuple[Path, ...] = ()) -> list[Path]:
+    """The raster files of a folder of tiles, recursively, without hidden ones, shard folders and
+    ``exclude`` (files or folders)."""
+    skip = [p.resolve() for p in exclude]
+    return sorted(p for p in folder.rglob("*")
+                  if p.suffix.lower() in RASTER_SUFFIXES and p.is_file()
+                  and not any(part.startswith(".") or part.endswith(".shards") for part in p.relative_to(folder).parts)
+                  and not any(p.resolve() == s or s in p.resolve().parents for s in skip))
 
 
 def build_vrt(files: list[Path], vrt_path: Path) -> Path:
@@ -398,23 +404,54 @@ def _plan_spec(seg: Any, progress: Progress) -> Any:
     return with_tiling(spec, seg)
 
 
-def _job_identity(seg: Any, zone: Path, input_path: Path, src: Any, spec: Any, block_size: int) -> dict[str, Any]:
+def _on_model_grid(zone: Path, seg: Any, spec: Any, shards_dir: Path, progress: Progress) -> tuple[Path, Any]:
+    """The raster the blocks are cut from, and the options every block shares.
+
+    A zone at another resolution than the model's is segmented on a view of the whole zone at
+    the model's resolution (the mosaic is then on that grid): resampling each block on its own
+    would lay each block's own tile grid. Non-8-bit imagery is stretched with one mapping,
+    decided here once for the whole zone rather than by every block."""
+    from . import engine
+
+    with raster_io.open_raster(zone) as src:
+        if src.crs is None:
+            raise FlairError(f"input raster {zone} has no CRS: assign one (gdal_edit.py -a_srs EPSG:2154 FILE)")
+        bands = seg.bands or raster_io.default_bands(src, spec.in_channels)
+        if getattr(seg, "stretch", False) is None and hasattr(engine, "_stretch"):
+            seg = replace(seg, stretch=engine._stretch(src, bands, seg, progress))
+        if getattr(seg, "resample", False):
+            from . import resampling
+
+            if resampling.needs_resampling(src, spec.resolution):
+                view = resampling.to_model_grid(src, spec.resolution, shards_dir / "model_grid.vrt")
+                progress.log(f"The zone's pixels are {src.res[0]:g} m, the model's {spec.resolution:g} m: the "
+                             f"blocks are cut from a view of the zone at {spec.resolution:g} m, and the mosaic "
+                             "is written at that resolution")
+                return view, replace(seg, resample=False)
+    return zone, seg
+
+
+# options that do not change a shard's pixels (or that differ per block)
+_NOT_IN_IDENTITY = {"input", "output", "window", "write_style", "batch_size", "readers"}
+
+
+def _job_identity(seg: Any, zone: Path, input_path: Path, src: Any, spec: Any, block_size: int,
+                  exclude: tuple[Path, ...]) -> dict[str, Any]:
     """What the shards depend on: a manifest written for anything else is not reused."""
     def stamp(p: Path) -> list:
         s = p.stat()
         return [str(p.resolve()), s.st_size, s.st_mtime_ns]
 
-    inputs = ([stamp(p) for p in sorted(Path(input_path).rglob("*")) if p.suffix.lower() in RASTER_SUFFIXES]
-              if Path(input_path).is_dir() else [stamp(Path(input_path))])
+    inputs = ([stamp(p) for p in zone_files(Path(input_path), exclude)] if Path(input_path).is_dir()
+              else [stamp(Path(input_path))])
+
     ckpt = Path(seg.checkpoint) if seg.checkpoint else None
-    norm = seg.normalisation.as_dict() if seg.normalisation else None
+    settings = {f.name: repr(getattr(seg, f.name)) for f in fields(seg) if f.name not in _NOT_IN_IDENTITY}
     return {"zone": str(zone.resolve()), "inputs": hashlib.sha256(json.dumps(inputs).encode()).hexdigest(),
             "size": [src.width, src.height], "transform": list(src.transform)[:6],
             "crs": src.crs.to_string() if src.crs else None,
-            "model": seg.model, "checkpoint": stamp(ckpt) if ckpt and ckpt.exists() else None,
-            "spec": spec.as_dict(), "bands": seg.bands, "output_type": seg.output_type,
-            "normalisation": norm, "precision": seg.precision, "tta": seg.tta, "device": seg.device,
-            "stitch": getattr(seg, "stitch", "crop"), "block_size": block_size}
+            "checkpoint": stamp(ckpt) if ckpt and ckpt.exists() else None,
+            "spec": spec.as_dict(), "settings": settings, "block_size": block_size}
 
 
 def _fmt_eta(seconds: float) -> str:
@@ -470,15 +507,16 @@ def run_zone(options: ZoneOptions, progress: Progress | None = None,
         raise FlairError(f"unknown output type {seg.output_type!r}: use argmax or class_prob")
     vrt_path, shards_dir = zone_paths(options)
     shards_dir.mkdir(parents=True, exist_ok=True)
-    zone = zone_raster(seg.input, shards_dir, exclude=(shards_dir, out, vrt_path))
+    exclude = (shards_dir, out, vrt_path)
+    zone = zone_raster(seg.input, shards_dir, exclude=exclude)
     spec = _plan_spec(seg, progress)
+    zone, seg = _on_model_grid(zone, seg, spec, shards_dir, progress)
     with raster_io.open_raster(zone) as src:
-        if src.crs is None:
-            raise FlairError(f"input raster {zone} has no CRS: assign one (gdal_edit.py -a_srs EPSG:2154 FILE)")
         blocks = plan_blocks(src.width, src.height, spec.tile_size, spec.margin, options.block_size)
         step = spec.tile_size - 2 * spec.margin
         block_px = max(b.width for b in blocks)
-        identity = _job_identity(seg, zone, Path(seg.input), src, spec, options.block_size or step * DEFAULT_BLOCK_STEPS)
+        identity = json.loads(json.dumps(_job_identity(seg, zone, Path(seg.input), src, spec,
+                                                       options.block_size or step * DEFAULT_BLOCK_STEPS, exclude)))
         zone_size = (src.width, src.height)
     manifest = Manifest.open(shards_dir / "manifest.json", identity, progress)
     _remove_leftovers(shards_dir)

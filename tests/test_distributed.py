@@ -270,3 +270,16 @@ def test_tiles_that_do_not_share_one_grid_are_refused(tmp_path):
     make_raster(folder / "b.tif", random_image(40, 40), res=0.5)
     with pytest.raises(FlairError, match="pixel size differs"):
         build_vrt(sorted(folder.glob("*.tif")), tmp_path / "z.vrt")
+
+
+def test_a_zone_at_another_resolution_is_sharded_on_one_view_at_the_models(zone, tmp_path):
+    """Each block resampled on its own would lay its own tile grid: the blocks are cut from one
+    view of the whole zone at 0.2 m, and equal the single run on the model's grid."""
+    src = make_raster(tmp_path / "coarse.tif", random_image(180, 230, seed=5), res=0.25)
+    single = segment(_options(zone, tmp_path / "single.tif", source=src, output_grid="model")).output
+    log = _Log()
+    result = run_zone(ZoneOptions(_options(zone, tmp_path / "out.tif", source=src), block_size=BLOCK), log.progress())
+    assert result.blocks > 4 and any("view of the zone at 0.2 m" in line for line in log.lines)
+    np.testing.assert_array_equal(_read(result.vrt), _read(single))
+    with rasterio.open(result.vrt) as a, rasterio.open(single) as b:
+        assert (a.transform, a.crs) == (b.transform, b.crs)
