@@ -153,7 +153,7 @@ def test_two_worker_processes_write_exactly_the_single_process_output(zone, clus
         for out in (cog, vrt):
             assert (out.crs, out.transform, out.nodata) == (ref.crs, ref.transform, ref.nodata)
             assert out.colormap(1)[1] == ref.colormap(1)[1] and out.tags(1) == ref.tags(1)
-        assert cog.driver == "GTiff" and cog.overviews(1)  # a COG with overviews
+        assert cog.overviews(1) and cog.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
     assert result.style.name == "out.qml" and 'type="paletted"' in result.style.read_text()
     # both worker processes took blocks, and each loaded the model once for all of its blocks
     workers = {r["worker"] for r in result.records.values()}
@@ -283,3 +283,26 @@ def test_a_zone_at_another_resolution_is_sharded_on_one_view_at_the_models(zone,
     np.testing.assert_array_equal(_read(result.vrt), _read(single))
     with rasterio.open(result.vrt) as a, rasterio.open(single) as b:
         assert (a.transform, a.crs) == (b.transform, b.crs)
+
+
+@pytest.mark.qgis
+def test_processing_segment_with_a_cluster_writes_the_sharded_mosaic_as_a_styled_cog(zone, cluster, qgis_processing,
+                                                                                      tmp_path):
+    import processing
+    from qgis.core import QgsApplication
+
+    from flair_for_qgis.provider import FlairProvider
+
+    provider = FlairProvider()
+    assert QgsApplication.processingRegistry().addProvider(provider)
+    try:
+        out = tmp_path / "landcover.tif"
+        result = processing.run("flair:segment", {"INPUT": str(zone.vrt), "CHECKPOINT": str(zone.ckpt),
+                                                  "CLUSTER": cluster.scheduler_address, "OUTPUT": str(out)})
+    finally:
+        QgsApplication.processingRegistry().removeProvider(provider)
+    assert result["OUTPUT"] == str(out)
+    np.testing.assert_array_equal(_read(out), zone.expected)
+    with rasterio.open(out) as cog:
+        assert cog.overviews(1) and cog.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+    assert (tmp_path / "landcover.qml").exists() and (tmp_path / "landcover.shards" / "manifest.json").exists()
