@@ -1,8 +1,10 @@
 """flair:segment — a land-cover map of a raster layer with a FLAIR model."""
 
+import tempfile
 from pathlib import Path
 
-from qgis.core import (QgsProcessingException, QgsProcessingLayerPostProcessorInterface, QgsProcessingParameterBoolean,
+from qgis.core import (QgsProcessing, QgsProcessingParameterExtent, QgsProcessingParameterFeatureSource,
+                       QgsProcessingException, QgsProcessingLayerPostProcessorInterface, QgsProcessingParameterBoolean,
                        QgsProcessingParameterBand, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
@@ -12,6 +14,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from ..flair_qgis.normalisation import NORM_TYPES
 from ..flair_qgis.zoo import DEFAULT_MODEL, ZOO
+from . import layer_input
 from .base import FlairAlgorithm, import_core
 
 DEVICES = ["auto", "cpu", "cuda"]
@@ -65,6 +68,8 @@ class SegmentAlgorithm(FlairAlgorithm):
     NORM_MEANS = "NORM_MEANS"
     NORM_STDS = "NORM_STDS"
     CLUSTER = "CLUSTER"
+    EXTENT = "EXTENT"
+    MASK = "MASK"
     OUTPUT = "OUTPUT"
 
     def name(self):
@@ -116,6 +121,10 @@ class SegmentAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             self.MARGIN, self.tr("Margin cut from tile edges (px); empty: the model's (128)"),
             QgsProcessingParameterNumber.Integer, None, optional=True, minValue=0))
+        self.addParameter(QgsProcessingParameterExtent(
+            self.EXTENT, self.tr("Extent (empty: the whole raster)"), optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.MASK, self.tr("Only within these polygons"), [QgsProcessing.TypeVectorPolygon], optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.PRESET, self.tr("Speed preset (when tile size is empty)"), options=PRESETS,
             defaultValue="reference", usesStaticStrings=True))
@@ -153,15 +162,24 @@ class SegmentAlgorithm(FlairAlgorithm):
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None:
             raise QgsProcessingException(self.tr("Input raster: the layer could not be loaded"))
-        if layer.providerType() != "gdal":
-            raise QgsProcessingException(self.tr(
-                "Input raster: {} is a '{}' layer; save it as a GeoTIFF first (Export → Save As)"
-            ).format(layer.name(), layer.providerType()))
         checkpoint = self.parameterAsFile(parameters, self.CHECKPOINT, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        has_extent = parameters.get(self.EXTENT) not in (None, "")
+        extent = self.parameterAsExtent(parameters, self.EXTENT, context, layer.crs()) if has_extent else None
+        if layer_input.is_file_layer(layer):
+            grid = layer_input.file_grid(layer)
+        else:  # WMS/WMTS/XYZ, virtual, memory…: rendered to a GeoTIFF at 0.2 m first
+            grid = layer_input.render_to_file(layer, extent, Path(tempfile.mkdtemp(prefix="flair-input-")),
+                                              context, feedback)
+            extent = None
+        geometries, mask_extent = layer_input.mask_geometries(
+            self.parameterAsSource(parameters, self.MASK, context), grid[1], context)
+        window = layer_input.window_of(grid, extent, mask_extent)
         options = engine.SegmentOptions(
-            input=Path(layer.source().split("|")[0]),
+            input=grid[0],
             output=Path(output),
+            window=window,
+            mask_geometries=geometries,
             model=self.parameterAsEnumString(parameters, self.MODEL, context),
             checkpoint=Path(checkpoint) if checkpoint else None,
             bands=self.parameterAsInts(parameters, self.BANDS, context) or None,

@@ -59,8 +59,8 @@ class SegmentOptions:
     An input whose pixel size differs from the model's by more than 10 % is resampled to the
     model's (``resample``) and the result written back on the input's grid (``output_grid``
     ``input``) or left at the model's (``model``). Imagery that is not 8-bit is mapped onto 0–255:
-    by ``value_range`` (low, high) for every band, or else by each band's 2–98 % percentiles
-    (``stretch`` holds the mapping once decided). ``mask_geometries`` (GeoJSON-like polygons in
+    by ``value_range`` (low, high) for every band, or else — unless its values already lie within
+    0–255 — by each band's 2–98 % percentiles (``stretch`` holds the mapping once decided). ``mask_geometries`` (GeoJSON-like polygons in
     the input's CRS) limit the output to their inside; tiles wholly outside are not computed.
     """
 
@@ -252,6 +252,10 @@ def _stretch(src, bands: list[int], options: SegmentOptions, progress: Progress)
     if all(src.dtypes[b - 1] == "uint8" for b in bands):
         return None
     sample, valid = raster_io.overview_sample(src, bands)
+    values = sample[:, valid] if valid.any() else sample.reshape(len(bands), -1)
+    if values.size and values.min() >= 0 and 1 < values.max() <= 255:  # 8-bit values in a wider type
+        progress.log(f"The input is {src.dtypes[bands[0] - 1]} with values within 0–255: used as they are")
+        return None
     stretch = percentile_stretch(sample, valid)
     ranges = ", ".join(f"{lo:g}–{hi:g}" for lo, hi in zip(stretch.low, stretch.high))
     progress.warn(f"the input is {src.dtypes[bands[0] - 1]}, the model expects 8-bit values: mapping "
