@@ -151,82 +151,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_scores(scores) -> None:
-    def f(v):
-        return "   n/a" if v is None else f"{v:6.4f}"
-
-    print(f"{'code':>5}  {'class':<28} {'IoU':>6}  {'F1':>6}  {'prec.':>6}  {'recall':>6}  {'pixels':>10}")
-    for c in scores.classes:
-        print(f"{c.code:>5}  {c.name[:28]:<28} {f(c.iou)}  {f(c.f1)}  {f(c.precision)}  {f(c.recall)}  "
-              f"{c.reference_pixels:>10}")
-    print(f"mIoU {f(scores.miou)}   overall accuracy {f(scores.oa)}   ({scores.pixels} pixels)")
-
-
-def _train(args: argparse.Namespace) -> int:
-    import shutil
-    from dataclasses import replace
-
-    from .config import train_config
-    from .training import PatchEvaluation, evaluate_patches, train
-
-    progress = _console_progress()
-    conf = train_config(args.conf, warn=progress.warn)
-    checkpoint = conf.checkpoint
-    if conf.copy:
-        used = conf.out_folder / "used_csv_and_config"
-        used.mkdir(parents=True, exist_ok=True)
-        for path in conf.copy:
-            shutil.copy(path, used)
-    if conf.options is not None:
-        overrides = {k: getattr(args, k) for k in ("device", "epochs") if getattr(args, k) is not None}
-        result = train(replace(conf.options, **overrides), progress)
-        _print_scores(result.best_scores)
-        print(result.best)
-        checkpoint = result.best
-    if conf.test:
-        out = conf.out_folder / f"{conf.name}_test"
-        scores = evaluate_patches(PatchEvaluation(
-            sources=conf.test, checkpoint=checkpoint, bands=conf.bands, device=args.device or "auto",
-            json_path=out.with_suffix(".json"), csv_path=out.with_suffix(".csv"),
-            png_path=out.parent / f"{out.name}_confusion.png"), progress)
-        print(f"test patches ({', '.join(str(t) for t in conf.test)}):")
-        _print_scores(scores)
-    return 0
-
-
-def _evaluate(args: argparse.Namespace) -> int:
-    progress = _console_progress()
-    out = args.out / args.name
-    paths = dict(json_path=out.with_suffix(".json"), csv_path=out.with_suffix(".csv"),
-                 png_path=out.parent / f"{out.name}_confusion.png")
-    if args.prediction or args.reference:
-        from .metrics import RasterEvaluation, evaluate_rasters
-        from .palette import palette
-
-        if not (args.prediction and args.reference):
-            raise FlairError("give both --prediction and --reference class rasters")
-        scores = evaluate_rasters(RasterEvaluation(
-            prediction=args.prediction, reference=args.reference,
-            classes=palette(args.palette) if args.palette else None, ignored=tuple(args.ignore), **paths), progress)
-    else:
-        from .training import PatchEvaluation, evaluate_patches
-
-        checkpoint, model, sources, bands = args.checkpoint, args.model, list(args.patches), None
-        if args.conf:
-            from .config import train_config
-
-            conf = train_config(args.conf, warn=progress.warn)
-            checkpoint, sources, bands = checkpoint or conf.checkpoint, sources or conf.test, conf.bands
-        if not sources or not (checkpoint or model):
-            raise FlairError("give --prediction and --reference, or --patches with --checkpoint (or --model), "
-                             "or --conf with test_csv and ckpt_model_path")
-        scores = evaluate_patches(PatchEvaluation(sources=sources, checkpoint=checkpoint, model=model, bands=bands,
-                                                  device=args.device or "auto", **paths), progress)
-    _print_scores(scores)
-    print(paths["json_path"])
-    return 0
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m flair_qgis", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -248,24 +172,6 @@ def parser() -> argparse.ArgumentParser:
     g.set_defaults(run=_download)
     doc = sub.add_parser("doctor", help="versions, devices and the model cache, for a bug report")
     doc.set_defaults(run=_doctor)
-    t = sub.add_parser("train", help="train, fine-tune or resume a model, configured by a flair --conf YAML file")
-    t.add_argument("--conf", required=True, type=Path, help="FLAIR-1 flair --conf YAML configuration")
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override the configuration's device")
-    t.add_argument("--epochs", type=int, help="override num_epochs")
-    t.set_defaults(run=_train)
-    e = sub.add_parser("evaluate", help="scores of a class raster against a reference, or of a model on patches")
-    e.add_argument("--prediction", type=Path, help="class raster to evaluate")
-    e.add_argument("--reference", type=Path, help="reference class raster")
-    e.add_argument("--palette", help="classes evaluated (default: those recorded in the prediction)")
-    e.add_argument("--ignore", type=int, nargs="*", default=[], help="reference codes left out")
-    e.add_argument("--checkpoint", type=Path, help="model to evaluate on --patches")
-    e.add_argument("--model", help="zoo model to evaluate on --patches")
-    e.add_argument("--patches", type=Path, nargs="*", default=[], help="patch folders or FLAIR-1 CSV lists")
-    e.add_argument("--conf", type=Path, help="flair --conf YAML: its test_csv and ckpt_model_path")
-    e.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    e.add_argument("--out", type=Path, default=Path("."), help="folder of the JSON, CSV and PNG outputs")
-    e.add_argument("--name", default="evaluation", help="file name stem of the outputs")
-    e.set_defaults(run=_evaluate)
     t = sub.add_parser("train", help="train, fine-tune or resume a model, configured by a flair --conf YAML file")
     t.add_argument("--conf", required=True, type=Path, help="FLAIR-1 flair --conf YAML configuration")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override the configuration's device")
