@@ -7,6 +7,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from .algorithms.apply_style import ApplyStyleAlgorithm
 from .algorithms.download_model import DownloadModelAlgorithm
+from .algorithms.install_dependencies import InstallDependenciesAlgorithm
 from .algorithms.segment import SegmentAlgorithm
 
 ICON = str(Path(__file__).resolve().parent / "resources" / "icon.svg")
@@ -29,5 +30,6 @@ class FlairProvider(QgsProcessingProvider):
         return ICON
 
     def loadAlgorithms(self):  # noqa: N802 - QGIS's name
-        for alg in (SegmentAlgorithm(), DownloadModelAlgorithm(), ApplyStyleAlgorithm()):
+        for alg in (SegmentAlgorithm(), DownloadModelAlgorithm(), ApplyStyleAlgorithm(),
+                    InstallDependenciesAlgorithm()):
             self.addAlgorithm(alg)

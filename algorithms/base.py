@@ -8,10 +8,9 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..flair_qgis.errors import Cancelled, FlairError
 from ..flair_qgis.progress import Progress
+from ..i18n import CONTEXT
 
 ICON = str(Path(__file__).resolve().parent.parent / "resources" / "icon.svg")
-INSTALL_HINT = ("install the plugin's Python packages into QGIS's Python: "
-                "python3 -m pip install -r requirements.txt (from the plugin folder)")
 
 
 class FlairAlgorithm(QgsProcessingAlgorithm):
@@ -21,7 +20,7 @@ class FlairAlgorithm(QgsProcessingAlgorithm):
         return type(self)()
 
     def tr(self, text):
-        return QCoreApplication.translate(type(self).__name__, text)
+        return QCoreApplication.translate(CONTEXT, text)
 
     def group(self):
         return self.tr("Land cover")
@@ -52,8 +51,7 @@ class FlairAlgorithm(QgsProcessingAlgorithm):
         except FlairError as e:
             raise QgsProcessingException(str(e)) from None
         except ImportError as e:
-            raise QgsProcessingException(f"a Python package FLAIR needs is missing ({e.name or e}): "
-                                         f"{INSTALL_HINT}") from None
+            raise QgsProcessingException(missing_packages_message(e)) from None
         except MemoryError:
             raise QgsProcessingException("out of memory: lower the batch size or the tile size") from None
 
@@ -65,5 +63,15 @@ def import_core(module: str):
     try:
         return importlib.import_module(f"..flair_qgis.{module}", __package__)
     except ImportError as e:
-        raise QgsProcessingException(f"a Python package FLAIR needs is missing ({e.name or e}): "
-                                     f"{INSTALL_HINT}") from None
+        raise QgsProcessingException(missing_packages_message(e)) from None
+
+
+def missing_packages_message(error: ImportError) -> str:
+    """What is missing or too old, and the algorithm that installs it."""
+    from ..flair_qgis import dependencies
+
+    statuses = dependencies.check()
+    if dependencies.problems(statuses):
+        return dependencies.explain(statuses)
+    return (f"a Python package FLAIR needs cannot be imported ({error.name or error}: {error}). "
+            f"Run {dependencies.INSTALL_ALGORITHM}, then restart QGIS")

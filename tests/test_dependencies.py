@@ -1,0 +1,260 @@
+"""The plugin's Python packages inside QGIS: what is missing, the pip command that installs them,
+a real install from the package registry into a fresh profile's folder, imports from it in a fresh
+qgis_process, and a QGIS without torch that still lists the algorithms and says what to install."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import PLUGIN_NAME, PLUGINS_DIR, ROOT
+from flair_qgis import dependencies as deps
+from flair_qgis.errors import Cancelled, FlairError
+from flair_qgis.progress import Progress
+
+QGIS_PROCESS = "/usr/bin/qgis_process.bin"
+SITE_PACKAGES = ROOT / ".venv" / "lib" / "python3.11" / "site-packages"
+
+
+def _parse(line: str) -> deps.Requirement:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write(line + "\n")
+    try:
+        return deps.read_requirements(Path(f.name))[0]
+    finally:
+        os.unlink(f.name)
+
+
+# --- pure functions --------------------------------------------------------------------------
+
+def test_requirements_file_pins_every_package_the_plugin_checks():
+    reqs = {r.key: r for r in deps.read_requirements()}
+    for name in ("torch", "segmentation-models-pytorch", "rasterio", "torchmetrics", "huggingface-hub", "pyyaml"):
+        assert reqs[name].pinned, f"{name} is not pinned in requirements.txt"
+    assert reqs["pyyaml"].module == "yaml" and reqs["segmentation-models-pytorch"].module == "segmentation_models_pytorch"
+    assert reqs["numpy"].too_new("2.0.1") and not reqs["numpy"].too_new("1.24.2")
+
+
+def test_status_says_missing_too_old_or_fine():
+    torch = _parse("torch==2.14.1")
+    assert deps.Status(torch).problem == "missing"
+    assert deps.Status(torch, "2.0.1", "/x", True).problem == "too old"
+    assert deps.Status(torch, "2.5.0+cu121", "/x", True).problem is None
+    assert "too old, needs 2.1 or newer" in deps.Status(torch, "2.0.1", "/x", True).describe()
+
+
+def test_check_finds_installed_packages_and_misses_absent_ones():
+    statuses = deps.check([_parse("pyyaml==6.0.4"), _parse("surely-not-a-package-flair==1.0")])
+    yaml, absent = statuses
+    assert yaml.found and yaml.version and Path(yaml.location).name == "yaml"
+    assert not absent.found and absent.problem == "missing"
+
+
+def test_missing_packages_message_names_them_and_the_install_algorithm():
+    torch, smp = _parse("torch==2.14.1"), _parse("segmentation-models-pytorch==0.6.0")
+    numpy = _parse("numpy<2")
+    message = deps.explain([deps.Status(torch), deps.Status(smp, "0.3.0", "/x", True),
+                            deps.Status(numpy, "2.1.0", "/usr", True)])
+    assert "torch: missing" in message and "segmentation-models-pytorch 0.3.0: too old" in message
+    assert "flair:installdependencies" in message and "Install FLAIR dependencies" in message
+    assert "numpy" not in message  # QGIS's own: never ours to install
+
+
+def test_folder_is_private_to_the_profile_and_keyed_by_python_version(monkeypatch, tmp_path):
+    monkeypatch.delenv(deps.FOLDER_ENV, raising=False)
+    assert deps.deps_folder(tmp_path / "python", (3, 12)) == tmp_path / "python" / "flair_deps" / "py312"
+    monkeypatch.setenv(deps.FOLDER_ENV, str(tmp_path / "elsewhere"))
+    assert deps.deps_folder(tmp_path / "python") == tmp_path / "elsewhere"
+
+
+@pytest.mark.parametrize("requested, nvidia_smi, build", [
+    ("auto", "/usr/bin/nvidia-smi", "cuda"), ("auto", None, "cpu"), ("cpu", "/usr/bin/nvidia-smi", "cpu"),
+    ("cuda", None, "cuda")])
+def test_torch_build_follows_the_nvidia_driver_unless_forced(requested, nvidia_smi, build):
+    assert deps.torch_build(requested, nvidia_smi) == build
+
+
+def test_pip_command_for_cpu_takes_pytorchs_cpu_builds_and_keeps_numpy_out(tmp_path):
+    reqs = deps.installable(deps.read_requirements())
+    command = deps.pip_command("/usr/bin/python3.11", tmp_path / "py311", reqs, "cpu", tmp_path / "c.txt",
+                               platform="linux")
+    assert command[:5] == ["/usr/bin/python3.11", "-u", "-m", "pip", "install"]
+    assert command[command.index("--target") + 1] == str(tmp_path / "py311")
+    assert command[command.index("--extra-index-url") + 1] == deps.CPU_INDEX == "https://download.pytorch.org/whl/cpu"
+    assert command[command.index("--constraint") + 1] == str(tmp_path / "c.txt")
+    assert "torch==2.14.1+cpu" in command and "torchvision==0.29.1+cpu" in command
+    assert "rasterio==1.4.4" in command and not any(a.startswith("numpy") for a in command)
+
+
+def test_pip_command_for_cuda_uses_the_default_index():
+    reqs = deps.installable(deps.read_requirements())
+    command = deps.pip_command("python3", Path("/t"), reqs, "cuda", platform="linux")
+    assert "--extra-index-url" not in command and "torch==2.14.1" in command
+
+
+def test_pip_command_on_macos_needs_no_local_cpu_version():
+    command = deps.pip_command("python3", Path("/t"), [_parse("torch==2.14.1")], "cpu", platform="darwin")
+    assert "torch==2.14.1" in command
+
+
+def test_numpy_is_pinned_to_qgis_own_while_pip_resolves(tmp_path):
+    assert deps.constraints_text({"numpy": "1.24.2"}) == "numpy==1.24.2\n"
+    import numpy
+
+    assert deps.system_versions(tmp_path) == {"numpy": numpy.__version__}
+
+
+def test_python_found_is_one_of_qgis_version(tmp_path):
+    wrong, right = tmp_path / "a" / "python3", tmp_path / "b" / "python3"
+    for p in (wrong, right):
+        p.parent.mkdir()
+        p.write_text("")
+    versions = {wrong: (3, 9), right: (3, 11)}
+    assert deps.find_python((3, 11), [tmp_path / "none", wrong, right], versions.get) == right
+    candidates = deps.python_candidates((3, 11), "/usr/bin/qgis", ["/opt/qgis"], "linux")
+    assert candidates[0] == Path("/opt/qgis/bin/python3.11") and Path("/usr/bin/qgis") not in candidates
+
+
+def test_prune_removes_numpy_from_the_folder(tmp_path):
+    for d in ("numpy", "numpy.libs", "numpy-1.24.2.dist-info", "slugify"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "f2py").write_text("")
+    deps.prune(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "slugify"] and not list((tmp_path / "bin").iterdir())
+
+
+def test_pip_progress_rises_with_its_output_and_ends_at_one():
+    parser = deps.PipProgress()
+    values = [parser.feed(line) for line in ["Collecting torch==2.14.1", "  Downloading torch.whl (800 MB)",
+                                             "Collecting filelock", "Installing collected packages: filelock, torch",
+                                             "Successfully installed filelock-3 torch-2.14.1"]]
+    assert values == sorted(values) and 0 < values[0] < values[3] < values[4] == 1.0
+
+
+def _fake_pip(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "python3"
+    script.write_text("#!/bin/sh\n" + textwrap.dedent(body))
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return script
+
+
+def test_install_cancel_stops_pip_and_raises(tmp_path):
+    python = _fake_pip(tmp_path, """\
+        echo "Collecting torch==2.14.1"
+        sleep 30
+        echo "Successfully installed torch"
+    """)
+    logged = []
+    progress = Progress(log=logged.append, cancelled=lambda: any(m.startswith("Collecting") for m in logged))
+    with pytest.raises(Cancelled):
+        deps.install(tmp_path / "py311", [_parse("torch==2.14.1")], "cuda", progress, python=python)
+    assert "cancelled" in (tmp_path / "py311-install.log").read_text()
+
+
+def test_install_failure_shows_pips_error_and_the_log(tmp_path):
+    python = _fake_pip(tmp_path, """\
+        echo "ERROR: Could not find a version that satisfies the requirement torch==99"
+        exit 1
+    """)
+    with pytest.raises(FlairError, match="pip failed .*exit code 1.*\n.*torch==99"):
+        deps.install(tmp_path / "py311", [_parse("torch==99")], "cuda", Progress(), python=python)
+
+
+# --- inside QGIS, for real -------------------------------------------------------------------
+
+needs_qgis_process = pytest.mark.skipif(not Path(QGIS_PROCESS).is_file(), reason=f"{QGIS_PROCESS} missing")
+
+
+def _qgis(*args: str, profile: Path, pythonpath: list[Path], timeout: float = 300, **extra: str):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QGIS_PLUGINPATH": str(PLUGINS_DIR),
+           "QGIS_CUSTOM_CONFIG_PATH": str(profile), "PYTHONPATH": os.pathsep.join(map(str, pythonpath)), **extra}
+    env.pop(deps.FOLDER_ENV, None)
+    done = subprocess.run([QGIS_PROCESS, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return done, done.stdout + done.stderr
+
+
+def _fresh_profile(tmp_path: Path, pythonpath: list[Path]) -> Path:
+    profile = tmp_path / "profile"
+    done, text = _qgis("plugins", "enable", PLUGIN_NAME, profile=profile, pythonpath=pythonpath)
+    assert done.returncode == 0, text
+    return profile
+
+
+@pytest.mark.qgis
+@pytest.mark.slow
+@needs_qgis_process
+def test_install_from_the_registry_into_the_profile_and_import_in_a_fresh_qgis(tmp_path):
+    """Two small pure-Python distributions (one importing numpy) from the package registry, through
+    flair:installdependencies in qgis_process, into the fresh profile's own folder; then a new
+    qgis_process imports them from there, with QGIS's numpy."""
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("python-slugify==8.0.4\nnumpy-groupies==0.11.2\nnumpy<2\n")
+    path = [SITE_PACKAGES]
+    profile = _fresh_profile(tmp_path, path)
+    folder = profile / "profiles" / "default" / "python" / "flair_deps" / f"py{sys.version_info[0]}{sys.version_info[1]}"
+
+    done, text = _qgis("run", "flair:installdependencies", "--", f"REQUIREMENTS={requirements}",
+                       profile=profile, pythonpath=path)
+
+    assert done.returncode == 0, text
+    assert f"FOLDER:\t{folder}" in text and "Successfully installed" in text
+    assert {"slugify", "text_unidecode", "numpy_groupies"} <= {p.name for p in folder.iterdir()}
+    assert not list(folder.glob("numpy")) and not list(folder.glob("numpy-*"))  # QGIS's own stays in use
+    assert (folder.parent / f"{folder.name}-install.log").read_text().count("Successfully installed") == 1
+
+    done, text = _qgis("run", "flair:installdependencies", "--", f"REQUIREMENTS={requirements}", "CHECK_ONLY=true",
+                       profile=profile, pythonpath=path)
+
+    assert done.returncode == 0, text
+    assert f"python-slugify 8.0.4 ({folder / 'slugify'}): imports" in text
+    assert f"numpy-groupies 0.11.2 ({folder / 'numpy_groupies'}): imports" in text
+    numpy_line = next(line for line in text.splitlines() if line.startswith("numpy "))
+    assert str(folder) not in numpy_line and numpy_line.endswith(": imports")
+    assert "MISSING:\t\n" in text
+
+
+HIDE_TORCH = '''
+import sys
+
+class _HideTorch:
+    """A QGIS whose Python has no torch."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "torch":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, _HideTorch())
+'''
+
+
+@pytest.mark.qgis
+@pytest.mark.slow
+@needs_qgis_process
+def test_without_torch_the_provider_loads_and_segment_names_what_to_install(tmp_path, rgb_raster):
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(HIDE_TORCH)
+    path = [hide, SITE_PACKAGES]
+    profile = _fresh_profile(tmp_path, path)
+
+    done, text = _qgis("list", profile=profile, pythonpath=path)
+    assert done.returncode == 0, text
+    for alg in ("flair:segment", "flair:installdependencies", "flair:downloadmodel", "flair:applystyle"):
+        assert alg in text
+
+    out = tmp_path / "out" / "landcover.tif"
+    done, text = _qgis("run", "flair:segment", "--", f"INPUT={rgb_raster}", f"OUTPUT={out}",
+                       profile=profile, pythonpath=path)
+    assert done.returncode != 0 and "Traceback" not in text
+    assert "torch: missing" in text and "flair:installdependencies" in text
+    assert not out.exists()
