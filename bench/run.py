@@ -76,6 +76,25 @@ def the_model(checkpoint: Path | None):
     return build_model("unet", "resnet34", 3, 19).eval(), spec, "random weights"
 
 
+def trained_checkpoint(epochs: int = 3) -> Path:
+    """A ResNet34 U-Net trained from scratch on fnau-parking (parking lot / other), made once and
+    kept in build/bench/: agreement figures need a model whose predictions mean something."""
+    from flair_qgis.progress import Progress
+    from flair_qgis.training import TrainOptions, make_classes, train
+
+    target = ROOT / "build" / "bench" / f"parking_resnet34_{epochs}ep.pt"
+    if not target.exists():
+        print(f"training a ResNet34 U-Net on fnau-parking for {epochs} epochs (once; kept in {target.parent})",
+              flush=True)
+        result = train(TrainOptions(
+            train=[DATA.parent], out_folder=target.parent, name=target.stem, epochs=epochs, batch_size=4,
+            crop_size=256, val_fraction=0.1, seed=2022, save_last=False,
+            classes=make_classes([(1, "parking lot", 1, "#ff0000"), (2, "other", 1, "#dddddd")])),
+            Progress(warn=lambda m: print(f"warning: {m}")))
+        result.best.rename(target)
+    return target
+
+
 def read(path: Path) -> np.ndarray:
     with rasterio.open(path) as src:
         return src.read(1)
@@ -113,11 +132,18 @@ def memory_child(side: int, work: Path) -> None:
         def forward(self, x):
             return self.conv(x)
 
-    _, spec, _ = the_model(None)
+    spec = spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet"))
     src = repeat_vrt(work / f"in_{side}.vrt", build_ortho(work / "mem_src.tif", 2), side)
     start = time.perf_counter()
     segment_with(Pixel().eval(), spec, SegmentOptions(src, work / f"out_{side}.tif", batch_size=4))
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - start)
+
+
+def model_rss_child(checkpoint: str, work: Path) -> None:
+    """Run in a subprocess: the reference mode on the 1536² mosaic with the ResNet34; print peak RSS."""
+    model, spec, _ = the_model(Path(checkpoint) if checkpoint != "-" else None)
+    segment_with(model, spec, SegmentOptions(build_ortho(work / "rss_src.tif", 3), work / "rss_out.tif"))
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def machine() -> str:
@@ -128,17 +154,23 @@ def machine() -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--checkpoint", type=Path, help="a trained checkpoint for the agreement figures")
+    p.add_argument("--checkpoint", type=Path,
+                   help="a trained checkpoint for the figures (default: one trained on fnau-parking)")
+    p.add_argument("--random-weights", action="store_true", help="skip training: random ResNet34 weights")
     p.add_argument("--sides", default="2048,8192,32768", help="raster sides for the memory scaling")
     p.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--rss-child", help=argparse.SUPPRESS)
     p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.memory_child:
         return memory_child(args.memory_child, args.work)
+    if args.rss_child:
+        return model_rss_child(args.rss_child, args.work)
 
     torch.set_num_threads(os.cpu_count() or 1)
     work = Path(tempfile.mkdtemp(prefix="flair-bench-"))
-    model, spec, weights = the_model(args.checkpoint)
+    checkpoint = None if args.random_weights else (args.checkpoint or trained_checkpoint())
+    model, spec, weights = the_model(checkpoint)
     ortho = build_ortho(work / "ortho_1536.tif", 3)
     rows: list[tuple[str, str]] = []
 
@@ -161,6 +193,10 @@ def main() -> None:
     report("fast preset: speed-up over reference mode", f"{t_ref / t_fast:.2f}×")
     report(f"fast preset: agreement with reference mode ({weights})",
            f"{(read(work / 'fast.tif') == read(work / 'ref.tif')).mean():.4%}")
+    t_blend = timed(lambda: segment_with(model, spec, SegmentOptions(ortho, work / "blend.tif", stitch="blend")))
+    report("blend stitching: cost over reference mode", f"{t_blend / t_ref:.2f}×")
+    report(f"blend stitching: agreement with reference mode ({weights})",
+           f"{(read(work / 'blend.tif') == read(work / 'ref.tif')).mean():.4%}")
     small = build_ortho(work / "ortho_1024.tif", 2)
     t_plain = timed(lambda: segment_with(model, spec, SegmentOptions(small, work / "plain.tif")))
     t_tta = timed(lambda: segment_with(model, spec, SegmentOptions(small, work / "tta.tif", tta=True)))
@@ -179,6 +215,9 @@ def main() -> None:
         t_fwd = timed(lambda: [cl(x[i:i + 4]) for i in range(0, len(x), 4)], repeat=2)
     report("engine efficiency (bare forward ÷ end to end, margin 0, 9 tiles)", f"{t_fwd / t_e2e:.2f}")
 
+    rss = float(subprocess.run([sys.executable, __file__, "--rss-child", str(checkpoint or "-"), "--work", str(work)],
+                               capture_output=True, text=True, check=True).stdout.split()[-1])
+    report("peak RSS, reference mode, 1536² RGB, ResNet34 U-Net, batch 4", f"{rss:.0f} MiB")
     base_rss = None
     for side in [int(s) for s in args.sides.split(",")]:
         out = subprocess.run([sys.executable, __file__, "--memory-child", str(side), "--work", str(work)],
