@@ -6,12 +6,10 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .algorithms.apply_style import ApplyStyleAlgorithm
-from .algorithms.class_areas import ClassAreasAlgorithm
 from .algorithms.download_model import DownloadModelAlgorithm
 from .algorithms.evaluate import EvaluateAlgorithm
 from .algorithms.export_patches import ExportPatchesAlgorithm
 from .algorithms.install_dependencies import InstallDependenciesAlgorithm
-from .algorithms.polygonize import PolygonizeAlgorithm
 from .algorithms.segment import SegmentAlgorithm
 from .algorithms.train import TrainAlgorithm
 
@@ -36,7 +34,7 @@ class FlairProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self):  # noqa: N802 - QGIS's name
         for alg in (SegmentAlgorithm(), DownloadModelAlgorithm(), ApplyStyleAlgorithm(),
-                    InstallDependenciesAlgorithm(), PolygonizeAlgorithm(), ClassAreasAlgorithm()):
+                    InstallDependenciesAlgorithm()):
             self.addAlgorithm(alg)
         for alg in (ExportPatchesAlgorithm(), TrainAlgorithm(), EvaluateAlgorithm()):
             self.addAlgorithm(alg)
