@@ -6,10 +6,12 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .algorithms.apply_style import ApplyStyleAlgorithm
+from .algorithms.class_areas import ClassAreasAlgorithm
 from .algorithms.download_model import DownloadModelAlgorithm
 from .algorithms.evaluate import EvaluateAlgorithm
 from .algorithms.export_patches import ExportPatchesAlgorithm
 from .algorithms.install_dependencies import InstallDependenciesAlgorithm
+from .algorithms.polygonize import PolygonizeAlgorithm
 from .algorithms.segment import SegmentAlgorithm
 from .algorithms.train import TrainAlgorithm
 
@@ -34,7 +36,7 @@ class FlairProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self):  # noqa: N802 - QGIS's name
         for alg in (SegmentAlgorithm(), DownloadModelAlgorithm(), ApplyStyleAlgorithm(),
-                    InstallDependenciesAlgorithm()):
+                    InstallDependenciesAlgorithm(), PolygonizeAlgorithm(), ClassAreasAlgorithm()):
             self.addAlgorithm(alg)
         for alg in (ExportPatchesAlgorithm(), TrainAlgorithm(), EvaluateAlgorithm()):
             self.addAlgorithm(alg)

@@ -1,0 +1,110 @@
+"""flair:classareas — a table of area (m², ha) and share (%) per class of a class raster, for the
+whole raster or within each polygon of a zone layer (communes, parcels…)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessing, QgsProcessingException,
+                       QgsProcessingMultiStepFeedback, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterRasterLayer, QgsProcessingUtils, QgsWkbTypes)
+from qgis.PyQt.QtCore import QVariant
+
+from .base import FlairAlgorithm, import_core
+
+PREFIX = "FLAIRPX_"  # zonal histogram columns: FLAIRPX_<code>
+
+
+class ClassAreasAlgorithm(FlairAlgorithm):
+    INPUT = "INPUT"
+    ZONES = "ZONES"
+    ZONE_FIELD = "ZONE_FIELD"
+    OUTPUT = "OUTPUT"
+
+    def name(self):
+        return "classareas"
+
+    def displayName(self):  # noqa: N802 - QGIS's name
+        return self.tr("Land-cover areas per class")
+
+    def shortHelpString(self):  # noqa: N802 - QGIS's name
+        return self.tr(
+            "Counts the pixels of each class in a class raster (band 1 holds class codes, e.g. the output "
+            "of 'Segment land cover') and writes a table with one row per class: code, class (its name), "
+            "pixels, area_m2, area_ha and share_pct, the share of the classified area (nodata excluded). "
+            "The raster must be in a projected CRS (areas in metres).\n\n"
+            "Zones (optional): a polygon layer (communes, parcels…); the table then has one row per zone "
+            "and class, for the pixels whose centre lies in the zone, and a zone column holding the zone "
+            "field's value (or the feature's number, from 1, when no field is chosen). Shares are then "
+            "per zone. Without zones the whole raster is counted, window by window.\n\n"
+            "Class names come from the classes recorded in the raster by this plugin, else FLAIR's 19.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS's name
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Class raster")))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.ZONES, self.tr("Zones (polygons; empty: the whole raster)"), [QgsProcessing.TypeVectorPolygon],
+            optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            self.ZONE_FIELD, self.tr("Zone name field (empty: feature number)"), parentLayerParameterName=self.ZONES,
+            optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            self.OUTPUT, self.tr("Areas per class"), QgsProcessing.TypeVector))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS's name
+        areas, styling, palette = import_core("areas"), import_core("styling"), import_core("palette")
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        if layer is None or layer.providerType() != "gdal":
+            raise QgsProcessingException(self.tr("Class raster: the layer could not be loaded as a raster file"))
+        path = Path(layer.source().split("|")[0])
+        pixel_area = self.run_core(areas.pixel_area, path)
+        classes = self.run_core(styling.classes_of, path) or palette.palette("flair-19")
+        zones = self.parameterAsSource(parameters, self.ZONES, context)
+        zone_field = (self.parameterAsFields(parameters, self.ZONE_FIELD, context) or [None])[0]
+
+        fields = QgsFields()
+        if zones is not None:
+            fields.append(QgsField("zone", QVariant.String, len=254))
+        for name, kind in (("code", QVariant.Int), ("class", QVariant.String), ("pixels", QVariant.LongLong),
+                           ("area_m2", QVariant.Double), ("area_ha", QVariant.Double), ("share_pct", QVariant.Double)):
+            fields.append(QgsField(name, kind))
+        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.NoGeometry)
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
+
+        if zones is None:
+            counts, nodata = self.run_core(areas.count_classes, path, self.progress(feedback))
+            feedback.pushInfo(self.tr("{} classified pixels, {} nodata pixels, {} m² per pixel").format(
+                sum(counts.values()), nodata, pixel_area))
+            per_zone = [(None, counts)]
+        else:
+            per_zone = self._zone_counts(parameters, layer, zone_field, context, feedback)
+        for zone, counts in per_zone:
+            for row in areas.area_table(counts, pixel_area, classes):
+                feature = QgsFeature(fields)
+                values = [row.code, row.name, row.pixels, row.area_m2, row.area_ha, row.share_pct]
+                feature.setAttributes(([zone] if zones is not None else []) + values)
+                sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        return {self.OUTPUT: dest}
+
+    def _zone_counts(self, parameters, layer, zone_field, context, feedback):
+        """Pixels per class within each zone, from QGIS's zonal histogram (pixel centres in the zone)."""
+        import processing
+
+        steps = QgsProcessingMultiStepFeedback(2, feedback)
+        histogram = processing.run("native:zonalhistogram", {
+            "INPUT_RASTER": layer, "RASTER_BAND": 1, "INPUT_VECTOR": parameters[self.ZONES],
+            "COLUMN_PREFIX": PREFIX, "OUTPUT": "TEMPORARY_OUTPUT"},
+            context=context, feedback=steps, is_child_algorithm=True)["OUTPUT"]
+        steps.setCurrentStep(1)
+        table = QgsProcessingUtils.mapLayerFromString(histogram, context)
+        columns = [(f.name(), int(f.name()[len(PREFIX):])) for f in table.fields()
+                   if f.name().startswith(PREFIX) and f.name()[len(PREFIX):].lstrip("-").isdigit()]
+        out = []
+        for number, feature in enumerate(table.getFeatures(), start=1):
+            if steps.isCanceled():
+                break
+            label = feature[zone_field] if zone_field else number
+            counts = {code: int(feature[name] or 0) for name, code in columns if code != 0}
+            out.append((str(label), counts))
+        return out

@@ -1,0 +1,84 @@
+"""Area and share of each class in a class raster, counted window by window.
+
+Counts come either from the whole raster (:func:`count_classes`, bounded memory) or from the
+caller (per zone: the Processing algorithm gets them from QGIS's zonal histogram); :func:`area_table`
+turns counts into areas in m² and ha and shares in %.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from . import raster_io
+from .errors import FlairError
+from .palette import ClassInfo
+from .progress import Progress
+
+ROWS = 1024  # rows per window
+
+
+@dataclass(frozen=True)
+class ClassArea:
+    """One class's pixels, area and share of the classified (non-nodata) pixels."""
+
+    code: int
+    name: str
+    pixels: int
+    area_m2: float
+    area_ha: float
+    share_pct: float
+
+
+def pixel_area(path: Path) -> float:
+    """Area of one pixel in m²; the raster's CRS must be projected in metres (or feet, converted)."""
+    with raster_io.open_raster(path) as src:
+        crs = src.crs
+        if crs is None:
+            raise FlairError(f"{path} has no CRS: areas cannot be measured")
+        if not crs.is_projected:
+            raise FlairError(f"{path} is in a geographic CRS ({crs.to_string()}): reproject it to a projected "
+                             "CRS in metres (e.g. Lambert-93, EPSG:2154) to measure areas")
+        factor = crs.linear_units_factor[1] if hasattr(crs, "linear_units_factor") else 1.0
+        t = src.transform
+        return abs(t.a * t.e - t.b * t.d) * factor * factor
+
+
+def count_classes(path: Path, progress: Progress | None = None, rows: int = ROWS) -> tuple[Counter, int]:
+    """Pixels of each code in band 1, and the number of nodata pixels (nodata value, else 0, and
+    masked pixels)."""
+    progress = progress or Progress()
+    counts: Counter = Counter()
+    nodata_pixels = 0
+    with raster_io.open_raster(path) as src:
+        if src.dtypes[0] not in ("uint8", "uint16", "int16", "int32", "uint32"):
+            raise FlairError(f"{path}: band 1 is {src.dtypes[0]}, not integer class codes")
+        nodata = 0 if src.nodata is None else int(src.nodata)
+        for row in range(0, src.height, rows):
+            progress.check()
+            window = ((row, min(row + rows, src.height)), (0, src.width))
+            codes = src.read(1, window=window).astype(np.int64, copy=False)
+            valid = src.read_masks(1, window=window) > 0
+            valid &= codes != nodata
+            nodata_pixels += int(valid.size - valid.sum())
+            values, n = np.unique(codes[valid], return_counts=True)
+            counts.update(dict(zip(values.tolist(), n.tolist())))
+            progress.fraction(min(row + rows, src.height) / src.height)
+    return counts, nodata_pixels
+
+
+def area_table(counts: Mapping[int, int], pixel_area_m2: float, classes: Sequence[ClassInfo] = ()) -> list[ClassArea]:
+    """One row per code counted, in code order, named after ``classes`` (else ``class N``)."""
+    names = {c.code: c.name for c in classes}
+    total = sum(counts.values())
+    rows = []
+    for code in sorted(int(c) for c, n in counts.items() if n):
+        pixels = int(counts.get(code, 0))
+        area = pixels * pixel_area_m2
+        rows.append(ClassArea(code, names.get(code, f"class {code}"), pixels, area, area / 10_000.0,
+                              100.0 * pixels / total if total else 0.0))
+    return rows

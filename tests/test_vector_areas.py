@@ -1,0 +1,210 @@
+"""Class polygons and area tables: the core's block-by-block vectorising and counting, and the
+flair:polygonize and flair:classareas algorithms on a class raster whose regions are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import make_raster
+from flair_qgis import areas, vectorize
+from flair_qgis.errors import FlairError
+
+PIXEL = 0.2  # m
+PIXEL_AREA = PIXEL * PIXEL
+
+
+def known_classes() -> np.ndarray:
+    """120 × 160 px: code 1 on the left with a 20 × 20 block of code 2 inside (a hole), code 6 on the
+    right with a 3 × 3 speck of code 10 (0.36 m², under 1 m²), and a nodata strip at the top."""
+    codes = np.ones((120, 160), dtype=np.uint8)
+    codes[:, 80:] = 6
+    codes[40:60, 20:40] = 2
+    codes[70:73, 120:123] = 10
+    codes[:10, :] = 0
+    return codes[None]
+
+
+@pytest.fixture
+def class_raster(tmp_path):
+    return make_raster(tmp_path / "classes.tif", known_classes(), nodata=0)
+
+
+def _ring_count(wkt: str) -> int:
+    return wkt.count("(") - 1
+
+
+# --- core ------------------------------------------------------------------------------------
+
+def test_polygons_have_holes_and_are_cut_at_block_edges(class_raster):
+    whole = list(vectorize.class_polygons(class_raster))
+    by_code = {}
+    for p in whole:
+        by_code.setdefault(p.code, []).append(p)
+    assert sorted(by_code) == [1, 2, 6, 10] and all(len(v) == 1 for v in by_code.values())
+    assert _ring_count(by_code[1][0].wkt) == 2 and _ring_count(by_code[6][0].wkt) == 2  # one hole each
+
+    blocks = list(vectorize.class_polygons(class_raster, block=64))
+    assert len([p for p in blocks if p.code == 1]) == 4  # 2 × 2 blocks hold code 1: the caller dissolves
+
+
+def test_regions_under_the_minimum_merge_into_their_neighbour(class_raster):
+    polygons = list(vectorize.class_polygons(class_raster, min_region=vectorize.min_pixels(1.0, PIXEL_AREA),
+                                             block=64))
+    assert {p.code for p in polygons} == {1, 2, 6}  # the 9 px speck (< 25 px) is now code 6
+
+
+def test_sieve_near_block_edges_judges_whole_regions(tmp_path):
+    codes = np.ones((1, 100, 100), dtype=np.uint8)
+    codes[0, 60:70, 30:33] = 5  # 30 px, across the edge of 64 px blocks: kept with a 25 px minimum
+    codes[0, 10:14, 62:66] = 7  # 16 px, across a vertical edge: merged
+    path = make_raster(tmp_path / "edges.tif", codes, nodata=0)
+    kept = {p.code for p in vectorize.class_polygons(path, min_region=25, block=64)}
+    assert kept == {1, 5}
+
+
+def test_min_pixels_rounds_up_and_zero_keeps_everything():
+    assert vectorize.min_pixels(1.0, 0.04) == 25 and vectorize.min_pixels(1.01, 0.04) == 26
+    assert vectorize.min_pixels(0, 0.04) == 0
+
+
+def test_polygon_wkt_writes_every_ring():
+    square = {"type": "Polygon", "coordinates": [[(0.0, 0.0), (0.0, 2.0), (2.0, 2.0), (0.0, 0.0)],
+                                                 [(0.5, 0.5), (1.0, 0.5), (0.5, 1.0), (0.5, 0.5)]]}
+    assert vectorize.polygon_wkt(square) == "POLYGON((0.0 0.0,0.0 2.0,2.0 2.0,0.0 0.0),(0.5 0.5,1.0 0.5,0.5 1.0,0.5 0.5))"
+
+
+def test_counts_by_window_equal_the_whole_raster_counts(class_raster):
+    counts, nodata = areas.count_classes(class_raster, rows=7)
+    values, n = np.unique(known_classes(), return_counts=True)
+    expected = dict(zip(values.tolist(), n.tolist()))
+    assert nodata == expected.pop(0) and dict(counts) == expected
+
+
+def test_area_table_gives_m2_ha_and_share_of_the_classified_area(class_raster):
+    from flair_qgis.palette import palette
+
+    counts, _ = areas.count_classes(class_raster)
+    rows = {r.code: r for r in areas.area_table(counts, areas.pixel_area(class_raster), palette("flair-19"))}
+    assert areas.pixel_area(class_raster) == pytest.approx(PIXEL_AREA)
+    assert rows[2].pixels == 400 and rows[2].area_m2 == pytest.approx(16.0) and rows[2].area_ha == pytest.approx(0.0016)
+    assert rows[2].name == "pervious surface"
+    assert sum(r.share_pct for r in rows.values()) == pytest.approx(100.0)
+    assert rows[6].share_pct == pytest.approx(100 * (110 * 80 - 9) / (110 * 160))
+
+
+def test_areas_refuse_a_geographic_crs(tmp_path):
+    path = make_raster(tmp_path / "wgs84.tif", known_classes(), nodata=0, crs="EPSG:4326", res=0.0001,
+                       origin=(2.0, 48.0))
+    with pytest.raises(FlairError, match="geographic CRS"):
+        areas.pixel_area(path)
+
+
+# --- in QGIS ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def provider(qgis_processing):
+    from qgis.core import QgsApplication
+
+    from flair_for_qgis.provider import FlairProvider
+
+    provider = FlairProvider()
+    assert QgsApplication.processingRegistry().addProvider(provider)
+    yield provider
+    QgsApplication.processingRegistry().removeProvider(provider)
+
+
+def _features(path):
+    from qgis.core import QgsVectorLayer
+
+    layer = QgsVectorLayer(str(path), "out", "ogr")
+    assert layer.isValid(), path
+    return layer, list(layer.getFeatures())
+
+
+@pytest.mark.qgis
+def test_polygonize_dissolves_blocks_keeps_holes_merges_specks_and_styles(provider, class_raster, tmp_path,
+                                                                          monkeypatch):
+    import processing
+
+    import flair_for_qgis.flair_qgis.vectorize as plugin_vectorize
+
+    monkeypatch.setattr(plugin_vectorize, "BLOCK", 64)  # cut the raster into 2 × 3 blocks
+    out = tmp_path / "polygons.gpkg"
+    result = processing.run("flair:polygonize", {"INPUT": str(class_raster), "TOLERANCE": 0, "MIN_AREA": 1.0,
+                                                 "SMALL_POLYGONS": "merge", "OUTPUT": str(out)})
+
+    layer, features = _features(result["OUTPUT"])
+    assert [f.name() for f in layer.fields()][-3:] == ["code", "class", "area_m2"]
+    by_code = {f["code"]: f for f in features}
+    assert sorted(by_code) == [1, 2, 6] and len(features) == 3  # one polygon per region, seams dissolved
+    assert by_code[1].geometry().constGet().numInteriorRings() == 1  # the hole of code 2
+    assert by_code[6].geometry().constGet().numInteriorRings() == 0  # the speck was merged
+    assert by_code[1]["area_m2"] == pytest.approx((110 * 80 - 400) * PIXEL_AREA)
+    assert by_code[6]["area_m2"] == pytest.approx(110 * 80 * PIXEL_AREA)
+    assert by_code[2]["class"] == "pervious surface"
+    renderer = layer.renderer()  # the GeoPackage's default style
+    assert renderer.type() == "categorizedSymbol" and renderer.classAttribute() == "code"
+    assert {str(c.value()): c.label() for c in renderer.categories()}["2"] == "pervious surface"
+
+
+@pytest.mark.qgis
+def test_polygonize_drops_small_polygons_and_simplifies(provider, class_raster, tmp_path):
+    import processing
+
+    exact = processing.run("flair:polygonize", {"INPUT": str(class_raster), "TOLERANCE": 0, "MIN_AREA": 0,
+                                                "OUTPUT": str(tmp_path / "exact.gpkg")})
+    dropped = processing.run("flair:polygonize", {"INPUT": str(class_raster), "TOLERANCE": 1.0, "MIN_AREA": 1.0,
+                                                  "SMALL_POLYGONS": "drop", "OUTPUT": str(tmp_path / "dropped.gpkg")})
+
+    _, exact_features = _features(exact["OUTPUT"])
+    _, dropped_features = _features(dropped["OUTPUT"])
+    assert sorted(f["code"] for f in exact_features) == [1, 2, 6, 10]
+    assert sorted(f["code"] for f in dropped_features) == [1, 2, 6]
+    vertices = {f["code"]: len(list(f.geometry().vertices())) for f in exact_features}
+    simpler = {f["code"]: len(list(f.geometry().vertices())) for f in dropped_features}
+    assert all(simpler[c] <= vertices[c] for c in simpler)
+
+
+@pytest.mark.qgis
+def test_classareas_of_the_whole_raster_match_the_pixel_counts(provider, class_raster, tmp_path):
+    import processing
+
+    result = processing.run("flair:classareas", {"INPUT": str(class_raster), "OUTPUT": str(tmp_path / "areas.csv")})
+
+    layer, features = _features(result["OUTPUT"])
+    rows = {int(f["code"]): f for f in features}
+    assert sorted(rows) == [1, 2, 6, 10]
+    assert float(rows[10]["area_m2"]) == pytest.approx(9 * PIXEL_AREA)
+    assert float(rows[2]["area_ha"]) == pytest.approx(0.0016)
+    assert sum(float(f["share_pct"]) for f in features) == pytest.approx(100.0)
+
+
+@pytest.mark.qgis
+def test_classareas_per_zone_counts_each_polygon(provider, class_raster, tmp_path):
+    from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsVectorLayer
+    from qgis.PyQt.QtCore import QVariant
+
+    import processing
+
+    x0, y0 = 650000.0, 6860000.0  # make_raster's origin (top left)
+    zones = QgsVectorLayer("Polygon?crs=EPSG:2154", "communes", "memory")
+    zones.dataProvider().addAttributes([QgsField("name", QVariant.String)])
+    zones.updateFields()
+    for name, (c0, c1) in (("west", (0, 80)), ("east", (80, 160))):
+        f = QgsFeature(zones.fields())
+        f.setAttributes([name])
+        f.setGeometry(QgsGeometry.fromWkt(
+            f"POLYGON(({x0 + c0 * PIXEL} {y0},{x0 + c1 * PIXEL} {y0},{x0 + c1 * PIXEL} {y0 - 120 * PIXEL},"
+            f"{x0 + c0 * PIXEL} {y0 - 120 * PIXEL},{x0 + c0 * PIXEL} {y0}))"))
+        zones.dataProvider().addFeature(f)
+
+    result = processing.run("flair:classareas", {"INPUT": str(class_raster), "ZONES": zones, "ZONE_FIELD": "name",
+                                                 "OUTPUT": str(tmp_path / "zones.gpkg")})
+
+    _, features = _features(result["OUTPUT"])
+    rows = {(f["zone"], f["code"]): f for f in features}
+    assert sorted(rows) == [("east", 6), ("east", 10), ("west", 1), ("west", 2)]
+    assert rows[("west", 2)]["pixels"] == 400 and rows[("east", 10)]["pixels"] == 9
+    assert rows[("west", 1)]["share_pct"] + rows[("west", 2)]["share_pct"] == pytest.approx(100.0)
+    assert rows[("west", 2)]["share_pct"] == pytest.approx(100 * 400 / (110 * 80))
