@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from .errors import FlairError
 from .normalisation import Normalisation, Stretch, percentile_stretch
 from .palette import classes_from_lists, style_path, write_qml
 from .progress import Progress
-from .prediction import Predictor, auto_batch_size, pick_device
+from .prediction import PRECISIONS, Predictor, auto_batch_size, pick_device
 from .tiling import Tile, check_tile_settings, clip_grid, tile_grid
 from .zoo import RGBIE, entry_for_file, fetch, get_entry
 
@@ -101,7 +101,6 @@ class SegmentResult:
     tiles: int
     tiles_computed: int
     seconds: float
-    messages: list[str] = field(default_factory=list)
 
 
 def resolve_model(options: SegmentOptions, progress: Progress) -> tuple[Checkpoint, ModelSpec]:
@@ -171,8 +170,8 @@ def _check_request(options: SegmentOptions) -> None:
     """Refuse bad settings and a bad input before any model is downloaded or loaded."""
     if options.output_type not in OUTPUT_TYPES:
         raise FlairError(f"unknown output type {options.output_type!r}: use {' or '.join(OUTPUT_TYPES)}")
-    if options.precision not in ("auto", "fp32", "fp16", "bf16"):
-        raise FlairError(f"unknown precision {options.precision!r}: use auto, fp32, fp16 or bf16")
+    if options.precision not in PRECISIONS:
+        raise FlairError(f"unknown precision {options.precision!r}: use {', '.join(PRECISIONS)}")
     if options.stitch not in STITCHES:
         raise FlairError(f"unknown stitching {options.stitch!r}: use {' or '.join(STITCHES)}")
     if options.batch_size is not None and options.batch_size < 1:
