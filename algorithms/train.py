@@ -41,7 +41,12 @@ def matrix_rows(values, width):
     """A matrix parameter's flat list of cells as rows of ``width`` cells (empty rows dropped)."""
     values = list(values or [])
     rows = [values[i:i + width] for i in range(0, len(values), width)]
-    return [r for r in rows if any(str(v).strip() for v in r if v is not None)]
+    return [r for r in rows if any(str(v).strip() for v in r if not _null(v))]
+
+
+def _null(value):
+    """None, or QGIS's NULL: an unset matrix parameter arrives as [NULL] (processing.run, models)."""
+    return value is None or (isinstance(value, QVariant) and value.isNull())
 
 
 class TrainAlgorithm(FlairAlgorithm):
