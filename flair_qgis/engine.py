@@ -180,6 +180,8 @@ def _check_request(options: SegmentOptions) -> None:
         raise FlairError(f"unknown output grid {options.output_grid!r}: use input or model")
     if options.value_range is not None and not options.value_range[1] > options.value_range[0]:
         raise FlairError(f"value range {options.value_range}: the high value must exceed the low one")
+    if options.tile_size is not None and options.margin is not None:
+        check_tile_settings(options.tile_size, options.margin)
     output = Path(options.output)
     if output.suffix.lower() not in {".tif", ".tiff"}:
         raise FlairError(f"output {output} must be a GeoTIFF (.tif)")
@@ -188,7 +190,8 @@ def _check_request(options: SegmentOptions) -> None:
             raise FlairError(f"the output {output} is the input raster: choose another output file")
         resampling.check_crs(src)
         if src.width < 1 or src.height < 1:
-            raise FlairError(f"input raster {options.input} is empty ({src.width}×{src.height} px)")
+            raise FlairError(f"input raster {options.input} is empty ({src.width}×{src.height} px): "
+                             "choose a raster with data")
 
 
 def segment(options: SegmentOptions, progress: Progress | None = None) -> SegmentResult:
@@ -236,7 +239,12 @@ def _finish(spec: ModelSpec, options: SegmentOptions, output: Path, device: str,
             start: float, progress: Progress) -> SegmentResult:
     style = None
     if options.output_type == "argmax" and options.write_style:
-        style = write_qml(style_path(output), spec.active_classes)
+        try:
+            style = write_qml(style_path(output), spec.active_classes)
+        except OSError as e:
+            raise FlairError(f"{output} was written but its style {style_path(output)} could not be "
+                             f"({e.strerror or e}): free some space, then style the map with "
+                             "'Apply FLAIR style' (flair:applystyle)") from None
     seconds = time.perf_counter() - start
     progress.log(f"Wrote {output} ({computed} of {tiles} tiles computed) in {seconds:.1f} s")
     return SegmentResult(output, style, spec, device, tiles, computed, seconds)
@@ -272,10 +280,19 @@ def _segment_resampled(model: torch.nn.Module, spec: ModelSpec, options: Segment
                  f"resampling the input to {spec.resolution:g} m for inference"
                  + (" and the result back onto the input's grid" if options.output_grid == "input" else ""))
     window = Window(*_check_window(options.window, src.width, src.height)) if options.window else None
-    output.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output.stem}.{os.getpid()}.", suffix=".resample", dir=output.parent))
+    folder = raster_io.prepare_output_folder(output)
+    raster_io.remove_stale_temporaries(output)
     try:
-        view = resampling.to_model_grid(src, spec.resolution, work / "input.vrt", window)
+        work = Path(tempfile.mkdtemp(prefix=f".{output.stem}.{os.getpid()}.", suffix=".resample", dir=folder))
+    except OSError as e:
+        raise FlairError(f"cannot write in the output folder {folder} ({e.strerror or e}): choose an "
+                         "output path in a folder you can write to, with free space") from None
+    try:
+        try:
+            view = resampling.to_model_grid(src, spec.resolution, work / "input.vrt", window)
+        except OSError as e:
+            raise FlairError(f"cannot write in the output folder {folder} ({e.strerror or e}): free some "
+                             "space or choose an output folder on another disk") from None
         at_model = output if options.output_grid == "model" else work / "model_grid.tif"
         inner = replace(options, input=view, output=at_model, resample=False, window=None,
                         write_style=options.write_style and options.output_grid == "model")
@@ -426,8 +443,20 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
             computed = _pipeline(src, bands, grid, predictor, options, device, out_spec.count,
                                  validity, put, progress)
         progress.check()
+        if computed == 0 and grid and options.window is None:
+            _refuse_no_data(src, bands, options)
         out.commit()
     return computed
+
+
+def _refuse_no_data(src, bands: list[int], options: SegmentOptions) -> None:
+    """Every pixel of the input is nodata (or outside the mask): there is nothing to segment."""
+    nodata = f"nodata value {src.nodata:g}" if src.nodata is not None else "alpha band or mask"
+    where = " or outside the mask polygons" if options.mask_geometries else ""
+    raise FlairError(f"input raster {options.input} has no data to segment: every pixel of bands {bands} is "
+                     f"nodata ({nodata}){where}. Check the bands chosen and the raster's nodata setting (if "
+                     f"{'that value' if src.nodata is not None else 'the alpha band'} is real imagery, remove it, "
+                     "e.g. gdal_edit.py -unsetnodata FILE). No output was written")
 
 
 def _blend(src, bands, grid, predictor: Predictor, spec: ModelSpec, region: Window,

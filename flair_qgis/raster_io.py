@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -24,11 +27,16 @@ def open_raster(path: Path | str) -> rasterio.DatasetReader:
     """Open a raster for reading; a missing or unreadable file gives a :class:`FlairError`."""
     path = Path(path)
     if not path.exists():
-        raise FlairError(f"input raster {path} does not exist")
+        raise FlairError(f"input raster {path} does not exist: check the path (was the file moved, "
+                         "renamed or on a drive not mounted?)")
     try:
         return rasterio.open(path)
     except RasterioError as e:
-        raise FlairError(f"input raster {path} cannot be read as a raster ({e})") from None
+        if "dimensions" in str(e):
+            raise FlairError(f"input raster {path} is empty (it has no pixels: {e}): choose a raster "
+                             "with data") from None
+        raise FlairError(f"input raster {path} cannot be read as a raster ({e}): check that it opens in "
+                         "QGIS; if the file is damaged or incomplete, copy or export it again (GeoTIFF)") from None
 
 
 def default_bands(src: rasterio.DatasetReader, needed: int) -> list[int]:
@@ -43,6 +51,12 @@ def check_bands(src: rasterio.DatasetReader, bands: list[int], needed: int, role
     if bad:
         raise FlairError(f"band {bad[0]} does not exist in {src.name}, which has {src.count} band(s): "
                          f"choose bands between 1 and {src.count}")
+    usable = len(default_bands(src, src.count))
+    if len(bands) != needed and usable < needed:
+        alpha = " besides its alpha band" if usable < src.count else ""
+        raise FlairError(f"the model takes {needed} bands ({', '.join(roles)}) but {src.name} has only "
+                         f"{usable}{alpha}: use a raster that has these bands, or a model made for the "
+                         f"bands it has")
     if len(bands) != needed:
         raise FlairError(f"the model takes {needed} bands ({', '.join(roles)}) but {len(bands)} "
                          f"{'was' if len(bands) == 1 else 'were'} given ({bands}) from {src.name}, which has "
@@ -97,23 +111,99 @@ class OutputSpec:
     block: int = 256
 
 
+def prepare_output_folder(path: Path | str) -> Path:
+    """Create the folder of the output ``path`` if needed; a clear error when that fails or it
+    cannot be written to."""
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FlairError(f"cannot create the output folder {folder} ({e.strerror or e}): choose an output "
+                         "path in a folder you can write to") from None
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise FlairError(f"the output folder {folder} is not writable: choose an output path in a folder "
+                         "you can write to")
+    return folder
+
+
+def _writer_pid(name: str, stem: str) -> int | None:
+    """The process id in a temporary name ``.{stem}.{pid}.{random}.tmp.tif`` or
+    ``.{stem}.{pid}.{random}.resample``; None for any other name."""
+    if not name.startswith(f".{stem}."):
+        return None
+    parts = name[len(stem) + 2:].split(".")
+    if parts[-2:] == ["tmp", "tif"] and len(parts) == 4 or parts[-1:] == ["resample"] and len(parts) == 3:
+        return int(parts[0]) if parts[0].isdigit() else None
+    return None
+
+
 def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Delete the temporary files that runs killed while writing ``path`` left behind (their
-    names carry the writing process's id; files of live processes are kept)."""
+    """Delete the temporary files (and resampling folders) that runs killed while writing
+    ``path`` left behind (their names carry the writing process's id; live processes' are kept)."""
     removed = []
-    for tmp in Path(path).parent.glob(f".{Path(path).stem}.*.tmp.tif"):
-        parts = tmp.name[len(Path(path).stem) + 2:].split(".")
-        if not parts or not parts[0].isdigit():
+    stem = Path(path).stem
+    for tmp in Path(path).parent.glob(f".{stem}.*"):
+        pid = _writer_pid(tmp.name, stem)
+        if pid is None:
             continue
         try:
-            os.kill(int(parts[0]), 0)
+            os.kill(pid, 0)
             continue  # still running
         except ProcessLookupError:
-            tmp.unlink(missing_ok=True)
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+                Path(str(tmp) + ".aux.xml").unlink(missing_ok=True)
             removed.append(tmp)
         except PermissionError:
             continue
     return removed
+
+
+_GDAL_FAILURE = "GDAL signalled an error"
+_RASTERIO_LOGGERS = ("rasterio._env", "rasterio._err", "rasterio._io")
+
+
+class _GdalFailures(logging.Handler):
+    """GDAL failures that rasterio logs (at INFO) instead of raising, e.g. a block write or the
+    directory written at close failing on a full disk: collected while a file is written. The
+    log is the process's, so a failure while several files are written fails each of them."""
+
+    _lock = threading.Lock()
+    _users = 0
+    _levels: dict[str, int] = {}
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.failures: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith(_GDAL_FAILURE):
+            args = record.args if isinstance(record.args, tuple) else ()
+            self.failures.append(str(args[-1]) if args else record.getMessage())
+
+    def __enter__(self) -> "_GdalFailures":
+        with _GdalFailures._lock:
+            if _GdalFailures._users == 0:  # rasterio's INFO records are dropped unless asked for
+                for name in _RASTERIO_LOGGERS:
+                    log = logging.getLogger(name)
+                    _GdalFailures._levels[name] = log.level
+                    if log.getEffectiveLevel() > logging.INFO:
+                        log.setLevel(logging.INFO)
+            _GdalFailures._users += 1
+            for name in _RASTERIO_LOGGERS:
+                logging.getLogger(name).addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with _GdalFailures._lock:
+            for name in _RASTERIO_LOGGERS:
+                logging.getLogger(name).removeHandler(self)
+            _GdalFailures._users -= 1
+            if _GdalFailures._users == 0:
+                for name, level in _GdalFailures._levels.items():
+                    logging.getLogger(name).setLevel(level)
 
 
 class AtomicRasterWriter:
@@ -128,20 +218,20 @@ class AtomicRasterWriter:
         self._dst: rasterio.io.DatasetWriter | None = None
         # Masks go inside the TIFF, so that the one file moved into place carries them.
         self._env = rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True)
+        self._failures = _GdalFailures()
 
     def __enter__(self) -> "AtomicRasterWriter":
-        folder = self.path.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise FlairError(f"cannot create the output folder {folder}: {e}") from None
-        if not os.access(folder, os.W_OK):
-            raise FlairError(f"the output folder {folder} is not writable: choose another output path")
+        folder = prepare_output_folder(self.path)
         remove_stale_temporaries(self.path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.{os.getpid()}.", suffix=".tmp.tif", dir=folder)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.{os.getpid()}.", suffix=".tmp.tif", dir=folder)
+        except OSError as e:
+            raise FlairError(f"cannot write in the output folder {folder} ({e.strerror or e}): choose an "
+                             "output path in a folder you can write to, with free space") from None
         os.close(fd)
         self._tmp = Path(tmp)
         self._env.__enter__()
+        self._failures.__enter__()
         s = self.spec
         profile = dict(driver="GTiff", width=s.width, height=s.height, count=s.count, dtype="uint8",
                        crs=s.crs, transform=s.transform, nodata=s.nodata, tiled=True,
@@ -166,27 +256,47 @@ class AtomicRasterWriter:
         if s.tags:
             dst.update_tags(**s.tags)
 
+    def _failed(self, what: str, detail: object) -> FlairError:
+        return FlairError(f"{what} {self.path} failed ({detail}): the disk may be full (or the file too "
+                          f"large for it); free some space or choose an output folder on another disk, and "
+                          "run again. Nothing was written; an existing output is unchanged")
+
+    def _check_gdal(self, what: str) -> None:
+        if self._failures.failures:
+            raise self._failed(what, f"GDAL: {self._failures.failures[0]}")
+
     def write(self, data: np.ndarray, window: Window) -> None:
         assert self._dst is not None
         try:
             self._dst.write(data, window=window)
         except RasterioError as e:
-            raise FlairError(f"writing {self.path} failed (is the disk full?): {e}") from None
+            raise self._failed("writing", e) from None
+        self._check_gdal("writing")
 
     def write_mask(self, valid: np.ndarray, window: Window) -> None:
         assert self._dst is not None
-        self._dst.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
+        try:
+            self._dst.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
+        except RasterioError as e:
+            raise self._failed("writing", e) from None
+        self._check_gdal("writing")
 
     def commit(self) -> Path:
-        """Close the file and move it into place."""
+        """Close the file and move it into place (only if GDAL reported no failure)."""
         assert self._dst is not None and self._tmp is not None
         try:
             self._dst.close()
+            self._dst = None
+            self._check_gdal("finishing")
             os.replace(self._tmp, self.path)
         except (RasterioError, OSError) as e:
             self._cleanup()
-            raise FlairError(f"finishing {self.path} failed (is the disk full?): {e}") from None
-        self._dst = self._tmp = None
+            raise self._failed("finishing", e) from None
+        except FlairError:
+            self._cleanup()
+            raise
+        self._tmp = None
+        self._failures.__exit__()
         self._env.__exit__(None, None, None)
         return self.path
 
@@ -201,6 +311,7 @@ class AtomicRasterWriter:
             self._tmp.unlink(missing_ok=True)
             Path(str(self._tmp) + ".aux.xml").unlink(missing_ok=True)
             self._tmp = None
+            self._failures.__exit__()
             self._env.__exit__(None, None, None)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
