@@ -149,7 +149,7 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
         blocked = re.search(r"GLOBAL ([\w.]+)", str(e))
         if blocked is None:  # not a pickle of weights at all: garbage, text, a plain pickle
             raise FlairError(f"checkpoint {path} is corrupt, truncated or not a PyTorch file: the safe "
-                             f"loader cannot read it ({_unpickling_reason(e)}); nothing in it was run") from None
+                             f"loader cannot read it ({_unpickling_reason(e)}); nothing in it was run. {_REFETCH}") from None
         raise FlairError(
             f"checkpoint {path} was refused: it holds pickled Python code or objects "
             f"({blocked.group(1)}), not only weights, and was not run (torch.load weights_only=True). "
@@ -157,7 +157,7 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
         ) from None
     except Exception as e:  # torch.load fails in many ways on a damaged file (KeyError, EOFError, ...)
         raise FlairError(f"checkpoint {path} is corrupt, truncated or not a PyTorch file "
-                         f"({type(e).__name__}: {e})") from None
+                         f"({type(e).__name__}: {e}). {_REFETCH}") from None
     if not isinstance(raw, dict):
         raise FlairError(f"checkpoint {path} holds a {type(raw).__name__}, not a dict of weights")
     spec = None
@@ -172,6 +172,10 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
     if not tensors:
         raise FlairError(f"checkpoint {path} holds no weights")
     return Checkpoint(path, strip_prefix(tensors), spec, extra)
+
+
+_REFETCH = ("Download or copy the file again (an interrupted copy leaves it truncated), or choose the "
+            "right file: a .pth/.ckpt/.pt of model weights")
 
 
 def _unpickling_reason(e: pickle.UnpicklingError) -> str:
@@ -210,9 +214,12 @@ def load_weights(ckpt: Checkpoint, spec: ModelSpec, device: torch.device | str =
     except RuntimeError as e:
         found = guess_architecture(ckpt, also=spec.encoder)
         looks = f"it looks like {found[0]}/{found[1]}" if found else "its layers match no known smp architecture"
+        fix = (f"give its architecture (arch {found[0]}, encoder {found[1]}; flair-detect keys model_name/"
+               "encoder_name) or pick the zoo model it belongs to" if found else
+               "use a checkpoint of a whole segmentation model of the chosen architecture")
         detail = str(e).split("\n\t", 2)
         raise FlairError(f"{where} does not fit a {spec.arch}/{spec.encoder} model: {looks} "
-                         f"({'; '.join(d.strip()[:200] for d in detail[1:]) or detail[0][:200]})") from None
+                         f"({'; '.join(d.strip()[:200] for d in detail[1:]) or detail[0][:200]}): {fix}") from None
     return model.to(device).eval()
 
 
