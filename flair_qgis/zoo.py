@@ -143,9 +143,27 @@ def fetch(entry: ModelEntry, progress: Progress | None = None, force: bool = Fal
         raise FlairError(f"model {entry.name}: {entry.repo_id}@{entry.revision}/{entry.filename} "
                          f"is not on the hub ({type(e).__name__}); check the zoo entry") from None
     except OSError as e:  # disk full, permissions, broken connection mid-file
-        raise FlairError(f"model {entry.name} could not be downloaded into {hub_cache_dir()}: {e}") from None
+        raise FlairError(f"model {entry.name} could not be downloaded into {hub_cache_dir()}: {e}. "
+                         "Check the free space there and the network, then run again") from None
+    except _network_errors() as e:  # the connection lost for good mid-file, after the resumes tried
+        raise FlairError(f"model {entry.name}: the download was interrupted and could not be resumed "
+                         f"({type(e).__name__}: {e}); nothing incomplete was kept in the cache. Check the "
+                         f"network connection and run again, or {how_to}") from None
     verify(entry, path, announced=None if entry.sha256 else _announced_sha256(entry, path))
     return path
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """The transport errors of the HTTP clients huggingface_hub may use (none is an OSError)."""
+    import importlib
+
+    found = []
+    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError"), ("requests", "RequestException")):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
 
 
 def _announced_sha256(entry: ModelEntry, path: Path) -> str | None:
