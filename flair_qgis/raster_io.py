@@ -72,8 +72,18 @@ def read_block(src: rasterio.DatasetReader, bands: list[int], col: int, row: int
     c1, r1 = min(col + width, src.width), min(row + height, src.height)
     if c1 > c0 and r1 > r0:
         window = Window(c0, r0, c1 - c0, r1 - r0)
-        out[:, r0 - row:r1 - row, c0 - col:c1 - col] = src.read(bands, window=window)
+        try:
+            out[:, r0 - row:r1 - row, c0 - col:c1 - col] = src.read(bands, window=window)
+        except RasterioError as e:
+            raise read_failed(src, e) from None
     return out
+
+
+def read_failed(src: rasterio.DatasetReader, error: Exception) -> FlairError:
+    """The error for pixels of a raster that opened but cannot be read: a damaged file."""
+    detail = error.__cause__ or error.__context__ or error
+    return FlairError(f"input raster {src.name} opens but its pixels cannot be read ({detail}): the file is "
+                      "damaged or incomplete (an interrupted copy or download?); copy or export it again")
 
 
 def read_tile(src: rasterio.DatasetReader, bands: list[int], col: int, row: int, size: int) -> np.ndarray:
@@ -84,7 +94,10 @@ def read_tile(src: rasterio.DatasetReader, bands: list[int], col: int, row: int,
 def read_valid(src: rasterio.DatasetReader, bands: list[int], window: Window) -> np.ndarray:
     """True where a pixel has data in at least one of ``bands`` (GDAL's nodata value, alpha band
     or mask), as a boolean array of the window's shape."""
-    masks = src.read_masks(bands, window=window)
+    try:
+        masks = src.read_masks(bands, window=window)
+    except RasterioError as e:
+        raise read_failed(src, e) from None
     return masks.any(axis=0)
 
 
@@ -326,8 +339,11 @@ def overview_sample(src: rasterio.DatasetReader, bands: list[int], max_side: int
     for statistics."""
     factor = max(1, math.ceil(max(src.width, src.height) / max_side))
     shape = (max(1, src.height // factor), max(1, src.width // factor))
-    data = src.read(bands, out_shape=(len(bands), *shape))
-    valid = src.read_masks(bands, out_shape=(len(bands), *shape)).any(axis=0)
+    try:
+        data = src.read(bands, out_shape=(len(bands), *shape))
+        valid = src.read_masks(bands, out_shape=(len(bands), *shape)).any(axis=0)
+    except RasterioError as e:
+        raise read_failed(src, e) from None
     return data, valid
 
 
