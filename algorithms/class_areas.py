@@ -74,7 +74,7 @@ class ClassAreasAlgorithm(FlairAlgorithm):
 
         if zones is None:
             counts, nodata = self.run_core(areas.count_classes, path, self.progress(feedback))
-            feedback.pushInfo(self.tr("{} classified pixels, {} nodata pixels, {} m² per pixel").format(
+            feedback.pushInfo(self.tr("{} classified pixels, {} nodata pixels, {:.6g} m² per pixel").format(
                 sum(counts.values()), nodata, pixel_area))
             per_zone = [(None, counts)]
         else:

@@ -60,7 +60,8 @@ def polygonize(raster: Path, output: str, tolerance: float, min_area: float, sma
     width, height = FlairAlgorithm.run_core(vectorize.pixel_size, raster)
     merge_below = vectorize.min_pixels(min_area, width * height) if small == "merge" else 0
     with tempfile.TemporaryDirectory(prefix="flair-polygons-") as tmp:
-        pieces = _write_pieces(raster, Path(tmp) / "pieces.gpkg", names, merge_below, vectorize, context,
+        # FlatGeobuf in between: no fid column, which single parts would duplicate in a GeoPackage
+        pieces = _write_pieces(raster, Path(tmp) / "pieces.fgb", names, merge_below, vectorize, context,
                                FlairAlgorithm.progress(steps))
         current = pieces
         runs = [("native:dissolve", {"FIELD": ["code"]}), ("native:multiparttosingleparts", {})]
@@ -75,20 +76,20 @@ def polygonize(raster: Path, output: str, tolerance: float, min_area: float, sma
             if steps.isCanceled():
                 raise QgsProcessingException(tr("cancelled by the user"))
             last = i == len(runs) - 1
-            current = _run(alg, {"INPUT": current, **params, "OUTPUT": output if last else "TEMPORARY_OUTPUT"},
+            current = _run(alg, {"INPUT": current, **params, "OUTPUT": output if last else f"{tmp}/step{i}.fgb"},
                            context, steps)
     style_polygons(current, classes, context)
     return current
 
 
 def _write_pieces(raster, path, names, merge_below, vectorize, context, progress) -> str:
-    """The core's block-by-block polygons, in a temporary GeoPackage (fields code, class)."""
+    """The core's block-by-block polygons, in a temporary file (fields code, class)."""
     fields = QgsFields()
     fields.append(QgsField("code", QVariant.Int))
     fields.append(QgsField("class", QVariant.String, len=80))
     crs = QgsCoordinateReferenceSystem.fromWkt(_crs_wkt(raster))
     options = QgsVectorFileWriter.SaveVectorOptions()
-    options.driverName = "GPKG"
+    options.driverName = "FlatGeobuf"
     writer = QgsVectorFileWriter.create(str(path), fields, QgsWkbTypes.Polygon, crs,
                                         context.transformContext(), options)
 
