@@ -142,7 +142,8 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
     """Load a checkpoint file safely (``weights_only=True``) and normalise its keys."""
     path = Path(path)
     if not path.is_file():
-        raise FlairError(f"checkpoint {path} does not exist")
+        raise FlairError(f"checkpoint {path} does not exist: check the path, or leave the checkpoint empty "
+                         "to use the zoo model")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:

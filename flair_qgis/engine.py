@@ -185,6 +185,7 @@ def _check_request(options: SegmentOptions) -> None:
     output = Path(options.output)
     if output.suffix.lower() not in {".tif", ".tiff"}:
         raise FlairError(f"output {output} must be a GeoTIFF (.tif)")
+    raster_io.check_output_folder(output)
     with raster_io.open_raster(options.input) as src:
         if Path(options.input).resolve() == output.resolve():
             raise FlairError(f"the output {output} is the input raster: choose another output file")

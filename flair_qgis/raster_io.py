@@ -124,6 +124,20 @@ class OutputSpec:
     block: int = 256
 
 
+def check_output_folder(path: Path | str) -> None:
+    """Refuse, creating nothing, an output whose folder could neither be made nor written to."""
+    folder = Path(path).absolute().parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise FlairError(f"cannot create the output folder {folder}: {existing} is a file, not a folder; "
+                         "choose an output path in a folder you can write to")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise FlairError(f"the output folder {existing} is not writable: choose an output path in a folder "
+                         "you can write to")
+
+
 def prepare_output_folder(path: Path | str) -> Path:
     """Create the folder of the output ``path`` if needed; a clear error when that fails or it
     cannot be written to."""
