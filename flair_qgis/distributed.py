@@ -282,7 +282,13 @@ def run_block(job: BlockJob, progress: Progress | None = None) -> dict[str, Any]
     return {"name": job.name, "window": list(job.options.window), "sha256": sha256_file(out),
             "bytes": out.stat().st_size, "seconds": round(time.perf_counter() - start, 3),
             "tiles": result.tiles, "computed": result.tiles_computed, "device": result.device,
-            "worker": f"{socket.gethostname()}:{os.getpid()}"}
+            "worker": f"{socket.gethostname()}:{os.getpid()}", "torch_threads": _torch_threads()}
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 # --- the manifest ------------------------------------------------------------------------------
