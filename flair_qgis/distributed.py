@@ -599,9 +599,12 @@ def _executor(options: ZoneOptions, progress: Progress) -> Iterator[tuple[Submit
             cluster.close()
         raise FlairError(f"cannot reach the Dask scheduler at {options.cluster}: {e}") from None
     try:
+        import importlib.util
+
         dashboard = _dashboard(client)
+        plots = "" if importlib.util.find_spec("bokeh") else " (its plots need bokeh where the scheduler runs)"
         progress.log(f"Dask scheduler {client.scheduler.address}: {len(client.scheduler_info()['workers'])} "
-                     f"workers; dashboard {dashboard or 'not served (install bokeh where the scheduler runs)'}")
+                     f"workers; dashboard {dashboard + plots if dashboard else 'not served'}")
         yield _on_cluster(client, progress), dashboard
     finally:
         client.close()
