@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SITE := $(VENV)/lib/python3.11/site-packages
-APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin python3-gdal python3-venv xvfb
+APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin python3-gdal python3-venv xvfb qttools5-dev-tools
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PLUGIN_NAME := flair_for_qgis
 # qgis_process finds the plugin through QGIS_PLUGINPATH, a folder holding a folder of that name.
@@ -11,7 +11,7 @@ PLUGIN_PATH := $(CURDIR)/build/plugins
 QGIS_ENV := QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH=$(PLUGIN_PATH) PYTHONPATH=$(CURDIR)/$(SITE)
 EXAMPLE_OUT ?= $(CURDIR)/build/parking_landcover.tif
 
-.PHONY: setup system test test-core run plugin-link styles lint clean bench
+.PHONY: setup system test test-core run plugin-link styles lint clean bench package translations models
 
 setup: system $(VENV)/.installed plugin-link  ## install QGIS (apt) and the Python packages (venv)
 
@@ -49,8 +49,17 @@ styles:  ## regenerate resources/styles/*.qml from resources/palettes.json
 	$(PY) -c "from flair_qgis.palette import palette, palette_names, write_qml; \
 	  [write_qml(__import__('pathlib').Path('resources/styles')/f'{n}.qml', palette(n)) for n in palette_names()]"
 
+package:  ## the installable plugin ZIP: dist/flair_for_qgis-<version>.zip
+	$(PY) tools/package.py
+
+translations:  ## update i18n/flair_fr.ts from the code's tr() strings and compile i18n/flair_fr.qm (lrelease)
+	$(PY) tools/i18n.py
+
+models:  ## regenerate the graphical models shipped in resources/models/
+	QT_QPA_PLATFORM=offscreen $(PY) tools/make_models.py
+
 lint:
 	$(PY) -m ruff check . || echo "(pip install ruff to lint)"
 
 clean:
-	rm -rf build .pytest_cache
+	rm -rf build dist .pytest_cache

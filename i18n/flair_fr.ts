@@ -1,0 +1,861 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="fr_FR">
+  <context>
+    <name>FLAIR</name>
+    <message>
+      <location filename="../plugin.py" />
+      <source>Install FLAIR dependencies…</source>
+      <translation>Installer les dépendances de FLAIR…</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/apply_style.py" />
+      <source>Apply FLAIR style</source>
+      <translation>Appliquer le style FLAIR</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/apply_style.py" />
+      <source>Styles a class raster (band 1 holds class codes) with the FLAIR palette: one colour and name per class in the legend, 0 transparent. 'from raster' uses the classes recorded in rasters written by this plugin (including your own trained models' classes), else FLAIR's 19. The style is applied to the layer and saved beside the file as a .qml, so the raster opens styled next time.</source>
+      <translation>Applique la palette FLAIR à un raster de classes (la bande 1 contient les codes de classe) : une couleur et un nom par classe dans la légende, 0 transparent. « from raster » utilise les classes enregistrées dans les rasters écrits par cette extension (y compris celles de vos propres modèles entraînés), sinon les 19 classes de FLAIR. Le style est appliqué à la couche et enregistré à côté du fichier en .qml : le raster s'ouvrira stylé la prochaine fois.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/apply_style.py" />
+      <location filename="../algorithms/class_areas.py" />
+      <location filename="../algorithms/evaluate.py" />
+      <location filename="../algorithms/export_patches.py" />
+      <location filename="../algorithms/polygonize.py" />
+      <source>Class raster</source>
+      <translation>Raster de classes</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/apply_style.py" />
+      <source>Palette</source>
+      <translation>Palette</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/apply_style.py" />
+      <source>Styled raster</source>
+      <translation>Raster stylé</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/apply_style.py" />
+      <source>QML style file</source>
+      <translation>Fichier de style QML</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/apply_style.py" />
+      <source>Class raster: the layer could not be loaded</source>
+      <translation>Raster de classes : la couche n'a pas pu être chargée</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/apply_style.py" />
+      <source>{} classes: {}</source>
+      <translation>{} classes : {}</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/apply_style.py" />
+      <source>Class raster: {} is not a raster file</source>
+      <translation>Raster de classes : {} n'est pas un fichier raster</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/apply_style.py" />
+      <source>QGIS could not apply {}: {}</source>
+      <translation>QGIS n'a pas pu appliquer {} : {}</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/base.py" />
+      <location filename="../algorithms/segment.py" />
+      <source>Land cover</source>
+      <translation>Occupation du sol</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/class_areas.py" />
+      <source>Land-cover areas per class</source>
+      <translation>Surfaces d'occupation du sol par classe</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/class_areas.py" />
+      <source>Counts the pixels of each class in a class raster (band 1 holds class codes, e.g. the output of 'Segment land cover') and writes a table with one row per class: code, class (its name), pixels, area_m2, area_ha and share_pct, the share of the classified area (nodata excluded). The raster must be in a projected CRS (areas in metres).
+
+Zones (optional): a polygon layer (communes, parcels…); the table then has one row per zone and class, for the pixels whose centre lies in the zone, and a zone column holding the zone field's value (or the feature's number, from 1, when no field is chosen). Shares are then per zone. Without zones the whole raster is counted, window by window.
+
+Class names come from the classes recorded in the raster by this plugin, else FLAIR's 19.</source>
+      <translation>Compte les pixels de chaque classe d'un raster de classes (la bande 1 contient les codes de classe, par exemple la sortie de « Segmenter l'occupation du sol ») et écrit une table avec une ligne par classe : code, class (son nom), pixels, area_m2, area_ha et share_pct, la part de la surface classée (hors nodata). Le raster doit être dans un SCR projeté (surfaces en mètres).
+
+Zones (facultatif) : une couche de polygones (communes, parcelles…) ; la table a alors une ligne par zone et par classe, pour les pixels dont le centre est dans la zone, et une colonne zone contenant la valeur du champ de zone (ou le numéro de l'entité, à partir de 1, si aucun champ n'est choisi). Les parts sont alors calculées par zone. Sans zones, tout le raster est compté, fenêtre par fenêtre.
+
+Les noms de classe viennent des classes enregistrées dans le raster par cette extension, sinon des 19 classes de FLAIR.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/class_areas.py" />
+      <source>Zones (polygons; empty: the whole raster)</source>
+      <translation>Zones (polygones ; vide : tout le raster)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/class_areas.py" />
+      <source>Zone name field (empty: feature number)</source>
+      <translation>Champ du nom de zone (vide : numéro de l'entité)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/class_areas.py" />
+      <source>Areas per class</source>
+      <translation>Surfaces par classe</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/class_areas.py" />
+      <location filename="../algorithms/polygonize.py" />
+      <source>Class raster: the layer could not be loaded as a raster file</source>
+      <translation>Raster de classes : la couche n'a pas pu être chargée comme fichier raster</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/class_areas.py" />
+      <source>{} classified pixels, {} nodata pixels, {:.6g} m² per pixel</source>
+      <translation>{} pixels classés, {} pixels sans donnée, {:.6g} m² par pixel</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/diagnostics.py" />
+      <source>Diagnostics (for a bug report)</source>
+      <translation>Diagnostic (pour un rapport de bogue)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/diagnostics.py" />
+      <location filename="../algorithms/download_model.py" />
+      <source>Models</source>
+      <translation>Modèles</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/diagnostics.py" />
+      <source>Reports the versions of QGIS, GDAL, PyTorch, segmentation-models-pytorch and the other packages FLAIR uses, whether a CUDA GPU is usable and its free memory, and the model cache with each cached model's revision and sha256 check. Paste it into your bug report.</source>
+      <translation>Indique les versions de QGIS, GDAL, PyTorch, segmentation-models-pytorch et des autres paquets utilisés par FLAIR, si un GPU CUDA est utilisable et sa mémoire libre, ainsi que le cache des modèles avec la révision et la vérification sha256 de chaque modèle en cache. Collez-le dans votre rapport de bogue.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/diagnostics.py" />
+      <source>Report</source>
+      <translation>Rapport</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/download_model.py" />
+      <source>Download FLAIR model</source>
+      <translation>Télécharger un modèle FLAIR</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/download_model.py" />
+      <source>Downloads a pretrained IGNF FLAIR model from HuggingFace into the local cache (~/.cache/huggingface, or HF_HOME), checks its sha256 and returns its path. Run it while online; afterwards 'Segment land cover' works offline (HF_HUB_OFFLINE=1) with this model. A file already cached and intact is not downloaded again.</source>
+      <translation>Télécharge un modèle FLAIR pré-entraîné de l'IGNF depuis HuggingFace dans le cache local (~/.cache/huggingface, ou HF_HOME), vérifie son sha256 et renvoie son chemin. Lancez-le lorsque vous êtes en ligne ; ensuite « Segmenter l'occupation du sol » fonctionne hors ligne (HF_HUB_OFFLINE=1) avec ce modèle. Un fichier déjà en cache et intact n'est pas téléchargé à nouveau.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/download_model.py" />
+      <location filename="../algorithms/segment.py" />
+      <source>Model</source>
+      <translation>Modèle</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/download_model.py" />
+      <source>Cached weights file</source>
+      <translation>Fichier de poids en cache</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/download_model.py" />
+      <source>Verified {}</source>
+      <translation>Vérifié : {}</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Evaluate land-cover map (FLAIR)</source>
+      <translation>Évaluer une carte d'occupation du sol (FLAIR)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Measures how good a land-cover map is: either a class raster against a reference class raster (for example the output of 'Segment land cover' against your own labels), or a model checkpoint against a folder of labelled patches.
+
+Scores per class: IoU, F1, precision and recall; their mean IoU (mIoU) and the overall accuracy; the confusion matrix (rows: reference, columns: prediction), computed with torchmetrics. Nodata pixels of either raster and the ignored codes are left out; a class that is in the reference but never predicted there has IoU 0 and is reported in a warning.
+
+Classes: by default those recorded in the class raster by 'Segment land cover' (else FLAIR's 19); or one row per class (code, name, colour). The rasters must be on the same grid, or on aligned grids (then their overlap is evaluated); rasters on different grids are refused.
+
+Outputs: a table (one row per class, then the mIoU and the overall accuracy) the modeler can pass on, the full report as JSON, and the confusion matrix normalised by rows as a PNG heat map.</source>
+      <translation>Mesure la qualité d'une carte d'occupation du sol : soit un raster de classes comparé à un raster de classes de référence (par exemple la sortie de « Segmenter l'occupation du sol » comparée à vos propres étiquettes), soit un checkpoint de modèle évalué sur un dossier de patchs étiquetés.
+
+Scores par classe : IoU, F1, précision et rappel ; leur IoU moyen (mIoU) et la précision globale ; la matrice de confusion (lignes : référence, colonnes : prédiction), calculés avec torchmetrics. Les pixels sans donnée de l'un ou l'autre raster et les codes ignorés sont exclus ; une classe présente dans la référence mais jamais prédite à cet endroit a un IoU de 0 et fait l'objet d'un avertissement.
+
+Classes : par défaut celles enregistrées dans le raster de classes par « Segmenter l'occupation du sol » (sinon les 19 de FLAIR) ; ou une ligne par classe (code, nom, couleur). Les rasters doivent être sur la même grille, ou sur des grilles alignées (leur recouvrement est alors évalué) ; des rasters sur des grilles différentes sont refusés.
+
+Sorties : une table (une ligne par classe, puis le mIoU et la précision globale) que le modeleur peut transmettre, le rapport complet en JSON, et la matrice de confusion normalisée par ligne en carte de chaleur PNG.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Class raster to evaluate</source>
+      <translation>Raster de classes à évaluer</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Reference class raster</source>
+      <translation>Raster de classes de référence</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Or: model checkpoint to evaluate on patches</source>
+      <translation>Ou : checkpoint de modèle à évaluer sur des patchs</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Labelled patches folder</source>
+      <translation>Dossier de patchs étiquetés</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Classes (code, name, colour); empty: those recorded in the class raster</source>
+      <translation>Classes (code, nom, couleur) ; vide : celles enregistrées dans le raster de classes</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Reference codes to leave out, comma-separated</source>
+      <translation>Codes de référence à exclure, séparés par des virgules</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Patch image bands, comma-separated</source>
+      <translation>Bandes des images des patchs, séparées par des virgules</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <location filename="../algorithms/segment.py" />
+      <location filename="../algorithms/train.py" />
+      <source>Device</source>
+      <translation>Processeur de calcul</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Scores per class</source>
+      <translation>Scores par classe</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Report (JSON)</source>
+      <translation>Rapport (JSON)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Confusion matrix heat map (PNG)</source>
+      <translation>Matrice de confusion en carte de chaleur (PNG)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Mean IoU</source>
+      <translation>IoU moyen</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Overall accuracy</source>
+      <translation>Précision globale</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Give both the class raster and the reference class raster</source>
+      <translation>Donnez à la fois le raster de classes et le raster de classes de référence</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Give a class raster and a reference class raster, or a checkpoint and a patches folder</source>
+      <translation>Donnez un raster de classes et un raster de classes de référence, ou un checkpoint et un dossier de patchs</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Classes: each code must be an integer</source>
+      <translation>Classes : chaque code doit être un entier</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Reference</source>
+      <translation>Référence</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Export training patches (FLAIR)</source>
+      <translation>Exporter des patchs d'entraînement (FLAIR)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Cuts square image/label patch pairs from an image raster and its labels, for 'Train land-cover model': img/IMG_&lt;id&gt;.tif (the image bands) and msk/MSK_&lt;id&gt;.tif (class codes) in the output folder, FLAIR's layout, plus patches.csv listing the pairs (FLAIR-1 CSV).
+
+Labels: a class raster on the image's grid, or polygons with a numeric class field, which are rasterised onto the image's grid (reprojected if needed; later polygons win where they overlap). Unlabelled pixels get the label nodata value (the class raster's nodata, else 0), which training ignores. Patches of PATCH_SIZE px every PATCH_SIZE − OVERLAP px, within the extent if one is given; with 'Skip patches without labels', patches with no labelled pixel are not written. New patches are numbered after those already in the folder, so several rasters can be exported into one training set.</source>
+      <translation>Découpe des paires de patchs carrés image/étiquettes dans un raster image et ses étiquettes, pour « Entraîner un modèle d'occupation du sol » : img/IMG_&lt;id&gt;.tif (les bandes de l'image) et msk/MSK_&lt;id&gt;.tif (les codes de classe) dans le dossier de sortie, selon l'organisation de FLAIR, plus patches.csv qui liste les paires (CSV FLAIR-1).
+
+Étiquettes : un raster de classes sur la grille de l'image, ou des polygones avec un champ de classe numérique, rastérisés sur la grille de l'image (reprojetés si besoin ; là où ils se chevauchent, les derniers polygones l'emportent). Les pixels non étiquetés reçoivent la valeur nodata des étiquettes (le nodata du raster de classes, sinon 0), que l'entraînement ignore. Patchs de PATCH_SIZE px tous les PATCH_SIZE − OVERLAP px, dans l'emprise si elle est donnée ; avec « Ignorer les patchs sans étiquettes », les patchs sans aucun pixel étiqueté ne sont pas écrits. Les nouveaux patchs sont numérotés à la suite de ceux déjà présents dans le dossier : plusieurs rasters peuvent ainsi être exportés dans un même jeu d'entraînement.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Code of unlabelled pixels (empty: the class raster's nodata, else 0)</source>
+      <translation>Code des pixels non étiquetés (vide : le nodata du raster de classes, sinon 0)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Image raster</source>
+      <translation>Raster image</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Class raster (labels)</source>
+      <translation>Raster de classes (étiquettes)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Or: labelled polygons</source>
+      <translation>Ou : polygones étiquetés</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Class code field of the polygons</source>
+      <translation>Champ du code de classe des polygones</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Extent (empty: the whole image)</source>
+      <translation>Emprise (vide : toute l'image)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Patch size (px)</source>
+      <translation>Taille des patchs (px)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Overlap between patches (px)</source>
+      <translation>Chevauchement entre patchs (px)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Image bands (empty: all but alpha)</source>
+      <translation>Bandes de l'image (vide : toutes sauf alpha)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Skip patches without labels</source>
+      <translation>Ignorer les patchs sans étiquettes</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Patch folder</source>
+      <translation>Dossier des patchs</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>List of the patch pairs (FLAIR-1 CSV)</source>
+      <translation>Liste des paires de patchs (CSV FLAIR-1)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Number of patch pairs written</source>
+      <translation>Nombre de paires de patchs écrites</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Image raster: the layer could not be loaded</source>
+      <translation>Raster image : la couche n'a pas pu être chargée</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Give either a class raster or labelled polygons (one of them)</source>
+      <translation>Donnez soit un raster de classes, soit des polygones étiquetés (l'un des deux)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Labelled polygons: choose the class code field</source>
+      <translation>Polygones étiquetés : choisissez le champ du code de classe</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>Rasterising {} polygons onto the image's grid</source>
+      <translation>Rastérisation de {} polygones sur la grille de l'image</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/export_patches.py" />
+      <source>{} polygon(s) without a class code or a geometry were left out</source>
+      <translation>{} polygone(s) sans code de classe ou sans géométrie ont été exclus</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>Install FLAIR dependencies</source>
+      <translation>Installer les dépendances de FLAIR</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>Setup</source>
+      <translation>Installation</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>Installs the Python packages FLAIR needs (PyTorch, segmentation-models-pytorch, rasterio, torchmetrics, huggingface_hub, PyYAML…, the versions pinned in the plugin's requirements.txt) with pip into a folder of your QGIS profile reserved for the plugin (python/flair_deps/py3XX, one per Python version), which the plugin puts on Python's path when it loads. QGIS's own packages are never changed: numpy stays the one QGIS ships.
+
+Torch build: 'auto' picks the CUDA build when the NVIDIA driver (nvidia-smi) is present, else the much smaller CPU build; 'cpu' or 'cuda' force one. The download is large (about 1 GB for CPU, several GB for CUDA) and needs internet access; pip's output is shown in the log and saved beside the folder. Cancel stops pip and leaves the folder as it was.
+
+Check only: lists what is installed, missing or too old, and where each package is imported from, without installing. After an install that replaces packages QGIS had already loaded, restart QGIS.</source>
+      <translation>Installe avec pip les paquets Python dont FLAIR a besoin (PyTorch, segmentation-models-pytorch, rasterio, torchmetrics, huggingface_hub, PyYAML…, dans les versions fixées par le requirements.txt de l'extension) dans un dossier de votre profil QGIS réservé à l'extension (python/flair_deps/py3XX, un par version de Python), que l'extension ajoute au chemin de Python à son chargement. Les paquets de QGIS ne sont jamais modifiés : numpy reste celui fourni avec QGIS.
+
+Version de PyTorch : « auto » choisit la version CUDA si le pilote NVIDIA (nvidia-smi) est présent, sinon la version CPU, bien plus légère ; « cpu » ou « cuda » imposent l'une ou l'autre. Le téléchargement est volumineux (environ 1 Go pour CPU, plusieurs Go pour CUDA) et demande un accès à internet ; la sortie de pip s'affiche dans le journal et est enregistrée à côté du dossier. Annuler arrête pip et laisse le dossier tel qu'il était.
+
+Vérifier seulement : liste ce qui est installé, manquant ou trop ancien, et d'où chaque paquet est importé, sans rien installer. Après une installation qui remplace des paquets déjà chargés par QGIS, redémarrez QGIS.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>Requirements file (empty: the plugin's requirements.txt)</source>
+      <translation>Fichier des dépendances (vide : le requirements.txt de l'extension)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>PyTorch build</source>
+      <translation>Version de PyTorch</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>Only check what is installed (install nothing)</source>
+      <translation>Vérifier seulement ce qui est installé (ne rien installer)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>Packages folder</source>
+      <translation>Dossier des paquets</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>pip log</source>
+      <translation>Journal de pip</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>Still missing or too old</source>
+      <translation>Encore manquants ou trop anciens</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>All the packages FLAIR needs are installed.</source>
+      <translation>Tous les paquets dont FLAIR a besoin sont installés.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>Packages folder: {} ({})</source>
+      <translation>Dossier des paquets : {} ({})</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>on Python's path</source>
+      <translation>dans le chemin de Python</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>not created yet</source>
+      <translation>pas encore créé</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>Python for pip: {}</source>
+      <translation>Python utilisé pour pip : {}</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>not found</source>
+      <translation>introuvable</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>Installing into {} (PyTorch {} build)</source>
+      <translation>Installation dans {} (PyTorch version {})</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>{}: fails to import: {}</source>
+      <translation>{} : échec de l'import : {}</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>: imports</source>
+      <translation> : s'importe</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/layer_input.py" />
+      <source>EXTENT/MASK: the area chosen does not overlap the input raster</source>
+      <translation>EXTENT/MASK : la zone choisie ne recouvre pas le raster en entrée</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/layer_input.py" />
+      <source>MASK: the layer has no polygon to segment within</source>
+      <translation>MASK : la couche ne contient aucun polygone où segmenter</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/layer_input.py" />
+      <source>Reading {} ({} layer) at 0.2 m over {}×{} px in {} into a temporary GeoTIFF</source>
+      <translation>Lecture de {} (couche {}) à 0,2 m sur {}×{} px en {} dans un GeoTIFF temporaire</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/layer_input.py" />
+      <source>Input raster: {} is not a file; rendering it at 0.2 m would make {}×{} px. Choose a smaller EXTENT, or save the layer as a GeoTIFF first</source>
+      <translation>Raster en entrée : {} n'est pas un fichier ; le rendre à 0,2 m produirait {}×{} px. Choisissez une EXTENT plus petite, ou enregistrez d'abord la couche en GeoTIFF</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/layer_input.py" />
+      <source>Input raster: the {} layer cannot be read</source>
+      <translation>Raster en entrée : la couche {} ne peut pas être lue</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/layer_input.py" />
+      <source>Input raster: reading {} failed (error {}); check the layer loads in QGIS, or save it as a GeoTIFF first</source>
+      <translation>Raster en entrée : la lecture de {} a échoué (erreur {}) ; vérifiez que la couche se charge dans QGIS, ou enregistrez-la d'abord en GeoTIFF</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/polygonize.py" />
+      <source>Land-cover polygons</source>
+      <translation>Polygones d'occupation du sol</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/polygonize.py" />
+      <source>Turns a class raster (band 1 holds class codes, e.g. the output of 'Segment land cover') into polygons: one polygon per connected region of a class, holes kept, with the fields code, class (its name) and area_m2. The raster is read block by block (memory stays bounded) and the pieces are dissolved per class.
+
+Minimum area (m²): regions smaller than this are merged into their largest neighbouring class ('merge', done on the raster before vectorising, so the map has no gaps) or removed ('drop'). 0 keeps every region.
+
+Simplification tolerance (map units): polygon outlines are simplified (Douglas-Peucker) so that they no longer follow every pixel step; 0 keeps the exact pixel outlines (which never overlap). Simplified neighbours may overlap or leave slivers up to the tolerance.
+
+The output is styled with the class names and colours (the classes recorded in the raster, else FLAIR's 19); in a GeoPackage the style is saved as the layer's default.</source>
+      <translation>Transforme un raster de classes (la bande 1 contient les codes de classe, par exemple la sortie de « Segmenter l'occupation du sol ») en polygones : un polygone par région connexe d'une classe, trous conservés, avec les champs code, class (son nom) et area_m2. Le raster est lu bloc par bloc (la mémoire reste bornée) et les morceaux sont fusionnés par classe.
+
+Surface minimale (m²) : les régions plus petites sont fusionnées avec leur plus grande classe voisine (« merge », fait sur le raster avant la vectorisation : la carte n'a pas de trous) ou supprimées (« drop »). 0 garde toutes les régions.
+
+Tolérance de simplification (unités de la carte) : les contours des polygones sont simplifiés (Douglas-Peucker) pour ne plus suivre chaque marche de pixel ; 0 garde les contours exacts des pixels (qui ne se chevauchent jamais). Des voisins simplifiés peuvent se chevaucher ou laisser des interstices jusqu'à la tolérance.
+
+La sortie est stylée avec les noms et couleurs des classes (les classes enregistrées dans le raster, sinon les 19 de FLAIR) ; dans un GeoPackage, le style est enregistré comme style par défaut de la couche.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/polygonize.py" />
+      <source>Simplification tolerance</source>
+      <translation>Tolérance de simplification</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/polygonize.py" />
+      <source>Minimum polygon area (m²)</source>
+      <translation>Surface minimale des polygones (m²)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/polygonize.py" />
+      <source>Polygons under the minimum area</source>
+      <translation>Polygones sous la surface minimale</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/polygonize.py" />
+      <source>cancelled by the user</source>
+      <translation>annulé par l'utilisateur</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Segment land cover (FLAIR)</source>
+      <translation>Segmenter l'occupation du sol (FLAIR)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Predicts a FLAIR land-cover class for every pixel of a raster layer (an 8-bit aerial orthophoto at 0.2 m, like IGN's BD ORTHO) and writes a styled GeoTIFF on the input's grid.
+
+Model: a pretrained IGNF FLAIR-INC model, downloaded from HuggingFace on first use and cached (use 'Download FLAIR model' beforehand to work offline). Checkpoint: a local weights file instead (IGNF .pth, FLAIR-1 .ckpt, smp state dict, or a FLAIR-for-QGIS checkpoint, which carries its own classes and settings).
+
+Bands: the raster bands fed to the model, in the model's order (e.g. R, G, B); by default the first non-alpha bands. Tiles of TILE_SIZE px are predicted and only their centre, MARGIN px in from each edge, is kept, as IGN's flair-detect does; left empty, they are the model's own (512/128 for the IGNF models, or what a FLAIR-for-QGIS checkpoint says).
+
+Preset 'fast' doubles the tile size (same margin): about 2× faster, nearly the same map. Advanced: 'blend' stitching averages overlapping tiles with a smooth window instead of cropping; test-time augmentation averages four flips.
+
+Output type 'argmax' writes one band of FLAIR codes (1-19, 0 = nodata) with a colour table and a QML style; 'class_prob' writes one band per class, probability × 255. Nodata in the input stays nodata in the output.</source>
+      <translation>Prédit une classe d'occupation du sol FLAIR pour chaque pixel d'une couche raster (une orthophotographie aérienne 8 bits à 0,2 m, comme la BD ORTHO de l'IGN) et écrit un GeoTIFF stylé sur la grille de l'entrée.
+
+Modèle : un modèle FLAIR-INC pré-entraîné de l'IGNF, téléchargé depuis HuggingFace à la première utilisation puis mis en cache (utilisez « Télécharger un modèle FLAIR » au préalable pour travailler hors ligne). Checkpoint : un fichier de poids local à la place (.pth de l'IGNF, .ckpt de FLAIR-1, state dict smp, ou checkpoint FLAIR-for-QGIS, qui porte ses propres classes et réglages).
+
+Bandes : les bandes du raster données au modèle, dans l'ordre du modèle (par ex. R, V, B) ; par défaut les premières bandes non alpha. Des tuiles de TILE_SIZE px sont prédites et seul leur centre, à MARGIN px de chaque bord, est conservé, comme le fait flair-detect de l'IGN ; laissées vides, ce sont celles du modèle (512/128 pour les modèles de l'IGNF, ou ce qu'indique un checkpoint FLAIR-for-QGIS).
+
+Le préréglage « fast » double la taille des tuiles (même marge) : environ 2× plus rapide, carte presque identique. Avancé : l'assemblage « blend » moyenne les tuiles qui se chevauchent avec une fenêtre lissée au lieu de les découper ; l'augmentation au moment du test moyenne quatre retournements.
+
+Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans donnée) avec une table de couleurs et un style QML ; « class_prob » écrit une bande par classe, probabilité × 255. Les pixels sans donnée de l'entrée restent sans donnée en sortie.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Pretrained IGNF model from the zoo; ignored when the checkpoint describes its own model</source>
+      <translation>Modèle pré-entraîné de l'IGNF ; ignoré quand le checkpoint décrit son propre modèle</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>FLAIR land cover</source>
+      <translation>Occupation du sol FLAIR</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Input raster (orthophoto)</source>
+      <translation>Raster en entrée (orthophotographie)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Checkpoint file (instead of downloading the model)</source>
+      <translation>Fichier checkpoint (au lieu de télécharger le modèle)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Bands, in the model's order</source>
+      <translation>Bandes, dans l'ordre du modèle</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Tile size (px); empty: the model's (512)</source>
+      <translation>Taille des tuiles (px) ; vide : celle du modèle (512)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Margin cut from tile edges (px); empty: the model's (128)</source>
+      <translation>Marge retirée des bords des tuiles (px) ; vide : celle du modèle (128)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Extent (empty: the whole raster)</source>
+      <translation>Emprise (vide : tout le raster)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Only within these polygons</source>
+      <translation>Seulement dans ces polygones</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Speed preset (when tile size is empty)</source>
+      <translation>Préréglage de vitesse (si la taille des tuiles est vide)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Batch size (tiles); empty: automatic from free GPU memory</source>
+      <translation>Taille de lot (tuiles) ; vide : automatique selon la mémoire GPU libre</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Output type</source>
+      <translation>Type de sortie</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Stitching of overlapping tiles</source>
+      <translation>Assemblage des tuiles qui se chevauchent</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Test-time augmentation (4 flips, 4× slower)</source>
+      <translation>Augmentation au moment du test (4 retournements, 4× plus lent)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Precision (auto: fp16 on GPU, fp32 on CPU)</source>
+      <translation>Précision (auto : fp16 sur GPU, fp32 sur CPU)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <location filename="../algorithms/train.py" />
+      <source>Normalisation</source>
+      <translation>Normalisation</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Custom means, one per band (comma-separated)</source>
+      <translation>Moyennes personnalisées, une par bande (séparées par des virgules)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <location filename="../algorithms/train.py" />
+      <source>Custom standard deviations, one per band</source>
+      <translation>Écarts-types personnalisés, un par bande</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Dask scheduler for a sharded run (tcp://host:8786); empty: this machine</source>
+      <translation>Ordonnanceur Dask pour un calcul réparti (tcp://hôte:8786) ; vide : cette machine</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Input raster: the layer could not be loaded</source>
+      <translation>Raster en entrée : la couche n'a pas pu être chargée</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>{}: '{}' is not a comma-separated list of numbers</source>
+      <translation>{} : « {} » n'est pas une liste de nombres séparés par des virgules</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Train land-cover model (FLAIR)</source>
+      <translation>Entraîner un modèle d'occupation du sol (FLAIR)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Trains a segmentation model on your labelled patches: from scratch, by fine-tuning a pretrained IGNF FLAIR model, or resuming an interrupted run.
+
+Patches: image/label pairs of GeoTIFFs, found in the training folder at any depth in FLAIR's layout (img/IMG_&lt;id&gt;.tif with msk/MSK_&lt;id&gt;.tif, as 'Export training patches' writes) or as images/ and labels/ folders with the same file names, or listed in a FLAIR-1 CSV file (image,mask per line). Label rasters hold class codes; pixels equal to their nodata value are ignored. Unpaired files, size or CRS mismatches and label values outside the classes are reported with the files concerned.
+
+Classes: one row per code (code, name, weight, colour); weight 0 ignores a class; empty, FLAIR's 19 classes. Validation: a separate folder or list, or a seeded random fraction of the training patches. Training is seeded (reproducible on the CPU), uses flips and 90° rotations unless turned off, and stops early when the validation mIoU has not improved for PATIENCE epochs.
+
+Outputs, in the output folder: NAME_best.pt (the best epoch's model, usable as is by 'Segment land cover' with your class names and colours), NAME_last.pt (resumable), per-epoch metrics (CSV, JSON), loss and mIoU curves and the best epoch's confusion matrix (PNG). A warning names any class that is never predicted where it is on validation (IoU 0). Cancelling writes NAME_last.pt: give it as 'Resume from' to go on.</source>
+      <translation>Entraîne un modèle de segmentation sur vos patchs étiquetés : à partir de zéro, en affinant un modèle FLAIR pré-entraîné de l'IGNF, ou en reprenant un entraînement interrompu.
+
+Patchs : des paires image/étiquettes en GeoTIFF, trouvées à toute profondeur du dossier d'entraînement selon l'organisation de FLAIR (img/IMG_&lt;id&gt;.tif avec msk/MSK_&lt;id&gt;.tif, comme les écrit « Exporter des patchs d'entraînement ») ou dans des dossiers images/ et labels/ aux mêmes noms de fichiers, ou listées dans un fichier CSV FLAIR-1 (image,masque par ligne). Les rasters d'étiquettes contiennent des codes de classe ; les pixels égaux à leur valeur nodata sont ignorés. Les fichiers sans paire, les tailles ou SCR différents et les valeurs d'étiquettes hors des classes sont signalés avec les fichiers concernés.
+
+Classes : une ligne par code (code, nom, poids, couleur) ; un poids de 0 ignore une classe ; vide : les 19 classes de FLAIR. Validation : un dossier ou une liste à part, ou une fraction aléatoire (graine fixée) des patchs d'entraînement. L'entraînement a une graine fixe (reproductible sur CPU), utilise des retournements et des rotations de 90° sauf si désactivés, et s'arrête tôt quand le mIoU de validation ne s'est pas amélioré depuis PATIENCE époques.
+
+Sorties, dans le dossier de sortie : NAME_best.pt (le modèle de la meilleure époque, utilisable tel quel par « Segmenter l'occupation du sol » avec vos noms et couleurs de classes), NAME_last.pt (pour reprendre), les métriques par époque (CSV, JSON), les courbes de perte et de mIoU et la matrice de confusion de la meilleure époque (PNG). Un avertissement nomme toute classe jamais prédite là où elle est en validation (IoU 0). Annuler écrit NAME_last.pt : donnez-le comme « Reprendre depuis » pour continuer.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Training patches folder</source>
+      <translation>Dossier des patchs d'entraînement</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Training patches list (FLAIR-1 CSV)</source>
+      <translation>Liste des patchs d'entraînement (CSV FLAIR-1)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Validation patches folder</source>
+      <translation>Dossier des patchs de validation</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Validation patches list (FLAIR-1 CSV)</source>
+      <translation>Liste des patchs de validation (CSV FLAIR-1)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Fraction held out for validation (without validation patches)</source>
+      <translation>Fraction réservée à la validation (sans patchs de validation)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Classes (code, name, weight, colour); empty: FLAIR's 19</source>
+      <translation>Classes (code, nom, poids, couleur) ; vide : les 19 de FLAIR</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Start from</source>
+      <translation>Partir de</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Start from the weights of a checkpoint file</source>
+      <translation>Partir des poids d'un fichier checkpoint</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Resume from a last checkpoint (NAME_last.pt)</source>
+      <translation>Reprendre depuis un dernier checkpoint (NAME_last.pt)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Architecture (from scratch)</source>
+      <translation>Architecture (à partir de zéro)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Encoder (from scratch)</source>
+      <translation>Encodeur (à partir de zéro)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Image bands, comma-separated (empty: the first ones the model takes)</source>
+      <translation>Bandes de l'image, séparées par des virgules (vide : les premières que prend le modèle)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Epochs</source>
+      <translation>Époques</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Batch size (patches)</source>
+      <translation>Taille de lot (patchs)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Random crop size for training (px, multiple of 32; empty: whole patches)</source>
+      <translation>Taille du recadrage aléatoire à l'entraînement (px, multiple de 32 ; vide : patchs entiers)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Early stopping: epochs without a better validation mIoU (0: never stop early)</source>
+      <translation>Arrêt anticipé : époques sans meilleur mIoU de validation (0 : jamais)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Random seed</source>
+      <translation>Graine aléatoire</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Learning rate (empty: 0.001 AdamW, 0.02 SGD)</source>
+      <translation>Taux d'apprentissage (vide : 0,001 AdamW, 0,02 SGD)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Optimiser</source>
+      <translation>Optimiseur</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Learning-rate schedule</source>
+      <translation>Calendrier du taux d'apprentissage</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Weight decay</source>
+      <translation>Décroissance des poids</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Weight the loss by the class weights</source>
+      <translation>Pondérer la perte par les poids des classes</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Augment with flips and 90° rotations</source>
+      <translation>Augmenter par retournements et rotations de 90°</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Custom means, one per band</source>
+      <translation>Moyennes personnalisées, une par bande</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Model name (file names)</source>
+      <translation>Nom du modèle (noms des fichiers)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Output folder</source>
+      <translation>Dossier de sortie</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Best checkpoint</source>
+      <translation>Meilleur checkpoint</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Last checkpoint (resumable)</source>
+      <translation>Dernier checkpoint (pour reprendre)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Per-epoch metrics (CSV)</source>
+      <translation>Métriques par époque (CSV)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Per-epoch metrics (JSON)</source>
+      <translation>Métriques par époque (JSON)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Loss and mIoU curves (PNG)</source>
+      <translation>Courbes de perte et de mIoU (PNG)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
+      <source>Best validation mIoU</source>
+      <translation>Meilleur mIoU de validation</translation>
+    </message>
+  </context>
+</TS>
