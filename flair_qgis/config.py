@@ -259,7 +259,8 @@ def train_config(path: Path | str, warn: Any = print) -> TrainConfig:
                 device=str(conf.get("device") or accelerator),
                 save_last=bool(conf.get("ckpt_save_also_last", True)),
                 resumable=not conf.get("ckpt_weights_only", False),
-                tile_size=int(conf.get("tile_size", 512)), margin=int(conf.get("margin", 128)),
+                tile_size=int(conf["tile_size"]) if conf.get("tile_size") else None,
+                margin=int(conf["margin"]) if conf.get("margin") is not None else None,
             )
         except (TypeError, ValueError) as e:
             raise FlairError(f"configuration {path} has a value of the wrong type: {e}") from None

@@ -103,7 +103,9 @@ class TrainOptions:
     from scratch with ``arch``/``encoder``; ``resume`` continues a run from its last checkpoint.
     ``learning_rate`` defaults to 1e-3 for AdamW and 0.02 (IGN's) for SGD. ``patience``: epochs
     without improvement of ``monitor`` before stopping early (0: never). ``crop_size``: random
-    square crops of the patches for training (validation uses whole patches).
+    square crops of the patches for training (validation uses whole patches). ``tile_size`` and
+    ``margin`` are written in the checkpoint for segmenting with it; by default the training patch
+    (or crop) size and a quarter of it, so that the model sees tiles like those it learnt from.
     """
 
     train: list[Path]
@@ -135,8 +137,8 @@ class TrainOptions:
     device: str = "auto"
     save_last: bool = True
     resumable: bool = True
-    tile_size: int = 512
-    margin: int = 128
+    tile_size: int | None = None
+    margin: int | None = None
 
 
 @dataclass
@@ -251,8 +253,10 @@ def train(options: TrainOptions, progress: Progress | None = None) -> TrainResul
                          f"({', '.join(spec.bands)})")
     spec.normalisation.check_bands(len(bands))
     train_pairs, val_pairs, size = _pairs(options, classes, bands, progress)
-    spec = replace(spec, resolution=_resolution(train_pairs[0], spec.resolution))
     crop = _crop(options, size)
+    tile = options.tile_size or crop or (min(size) if size else 512)
+    spec = replace(spec, resolution=_resolution(train_pairs[0], spec.resolution), tile_size=tile,
+                   margin=tile // 4 if options.margin is None else options.margin)
     lut = label_lookup([c.code for c in classes], [c.code for c in classes if c.weight == 0])
     train_ds = PatchDataset(train_pairs, bands, spec.normalisation, lut, options.augment, crop, options.seed)
     val_ds = PatchDataset(val_pairs, bands, spec.normalisation, lut)
@@ -360,8 +364,7 @@ def _spec(options: TrainOptions, classes: Sequence[TrainClass], base: ModelSpec 
                              "(custom means and standard deviations, or scaling)")
         norm = Normalisation.for_bands(tuple(roles))
     return ModelSpec(arch=arch, encoder=encoder, bands=tuple(roles), classes=tuple(c.info() for c in classes),
-                     active=tuple(c.weight > 0 for c in classes), normalisation=norm,
-                     tile_size=options.tile_size, margin=options.margin, name=options.name)
+                     active=tuple(c.weight > 0 for c in classes), normalisation=norm, name=options.name)
 
 
 def _pairs(options: TrainOptions, classes: Sequence[TrainClass], bands: Sequence[int],

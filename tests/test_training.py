@@ -93,6 +93,7 @@ def test_outputs_best_checkpoint_describes_the_users_classes_and_metrics_files(p
     assert best.spec.classes == tuple(c.info() for c in CLASSES) and best.spec.active == (True, True, True)
     assert (best.spec.arch, best.spec.encoder, best.spec.bands) == ("unet", TINY_ENCODER, ("R", "G", "B"))
     assert best.spec.normalisation == Normalisation.for_bands(("R", "G", "B")) and best.spec.resolution == 0.2
+    assert (best.spec.tile_size, best.spec.margin) == (64, 16)  # segment with tiles like the training patches
     assert best.n_classes == 3 and "optimizer" not in best.extra["training"]  # small: not for resuming
     with open(result.metrics_csv, encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
