@@ -190,6 +190,7 @@ def _check_request(options: SegmentOptions) -> None:
         if Path(options.input).resolve() == output.resolve():
             raise FlairError(f"the output {output} is the input raster: choose another output file")
         resampling.check_crs(src)
+        raster_io.check_band_numbers(src, options.bands or [])
         if src.width < 1 or src.height < 1:
             raise FlairError(f"input raster {options.input} is empty ({src.width}×{src.height} px): "
                              "choose a raster with data")

@@ -45,12 +45,17 @@ def default_bands(src: rasterio.DatasetReader, needed: int) -> list[int]:
     return usable[:needed]
 
 
-def check_bands(src: rasterio.DatasetReader, bands: list[int], needed: int, roles: tuple[str, ...]) -> None:
-    """The chosen bands exist and are as many as the model takes."""
+def check_band_numbers(src: rasterio.DatasetReader, bands: list[int]) -> None:
+    """Every band number names a band of ``src``."""
     bad = [b for b in bands if not 1 <= b <= src.count]
     if bad:
         raise FlairError(f"band {bad[0]} does not exist in {src.name}, which has {src.count} band(s): "
                          f"choose bands between 1 and {src.count}")
+
+
+def check_bands(src: rasterio.DatasetReader, bands: list[int], needed: int, roles: tuple[str, ...]) -> None:
+    """The chosen bands exist and are as many as the model takes."""
+    check_band_numbers(src, bands)
     usable = len(default_bands(src, src.count))
     if len(bands) != needed and usable < needed:
         alpha = " besides its alpha band" if usable < src.count else ""
