@@ -8,6 +8,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from .algorithms.apply_style import ApplyStyleAlgorithm
 from .algorithms.class_areas import ClassAreasAlgorithm
+from .algorithms.diagnostics import DiagnosticsAlgorithm
 from .algorithms.download_model import DownloadModelAlgorithm
 from .algorithms.evaluate import EvaluateAlgorithm
 from .algorithms.export_patches import ExportPatchesAlgorithm
@@ -49,7 +50,8 @@ class FlairProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self):  # noqa: N802 - QGIS's name
         for alg in (SegmentAlgorithm(), DownloadModelAlgorithm(), ApplyStyleAlgorithm(),
-                    InstallDependenciesAlgorithm(), PolygonizeAlgorithm(), ClassAreasAlgorithm()):
+                    InstallDependenciesAlgorithm(), PolygonizeAlgorithm(), ClassAreasAlgorithm(),
+                    DiagnosticsAlgorithm()):
             self.addAlgorithm(alg)
         for alg in (ExportPatchesAlgorithm(), TrainAlgorithm(), EvaluateAlgorithm()):
             self.addAlgorithm(alg)

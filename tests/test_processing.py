@@ -115,9 +115,11 @@ def _palette_entries(layer) -> list[tuple[int, str]]:
 
 # --- what the toolbox shows ------------------------------------------------------------------
 
-def test_provider_lists_the_three_algorithms_with_lowercase_ids(provider):
+def test_provider_lists_its_algorithms_with_lowercase_ids(provider):
     ids = sorted(alg.id() for alg in provider.algorithms())
-    assert ids == ["flair:applystyle", "flair:downloadmodel", "flair:segment"]
+    assert ids == ["flair:applystyle", "flair:classareas", "flair:diagnostics", "flair:downloadmodel",
+                   "flair:evaluate", "flair:exportpatches", "flair:installdependencies", "flair:landcover_workflow",
+                   "flair:polygonize", "flair:segment", "flair:train", "flair:training_workflow"]
     assert all(alg.name() == alg.name().lower() and alg.groupId() == alg.groupId().lower()
                for alg in provider.algorithms())
 
@@ -159,6 +161,14 @@ def test_choice_parameters_store_names_not_indexes(provider):
             if isinstance(p, QgsProcessingParameterEnum):
                 assert p.usesStaticStrings(), f"{alg.id()}: {p.name()} stores an index"
                 assert p.defaultValue() in p.options(), f"{alg.id()}: {p.name()}"
+
+
+def test_diagnostics_reports_versions_and_the_cache(provider):
+    import processing
+
+    report = processing.run("flair:diagnostics", {})["REPORT"]
+    for word in ("QGIS 3.", "torch", "rasterio", "GDAL", "CUDA", "Model cache", "FLAIR-INC_rgb_15cl_resnet34-unet"):
+        assert word in report
 
 
 # --- flair:segment ---------------------------------------------------------------------------
