@@ -283,3 +283,17 @@ def test_cli_needs_a_configuration(capsys):
         cli.main(["detect"])
     assert exit_.value.code == 2
     assert "--conf" in capsys.readouterr().err
+
+
+def test_doctor_reports_versions_devices_and_the_cache(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    run = subprocess.run([sys.executable, "-m", "flair_qgis", "doctor"], cwd=ROOT, capture_output=True, text=True,
+                         env={**__import__("os").environ, "HF_HOME": str(tmp_path)})
+    assert run.returncode == 0, run.stderr
+    for word in ("torch 2.", "segmentation-models-pytorch", "GDAL", "CUDA", f"Model cache: {tmp_path}/hub",
+                 "FLAIR-INC_rgbie_15cl_resnet34-unet: not cached"):
+        assert word in run.stdout
