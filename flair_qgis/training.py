@@ -500,28 +500,36 @@ class _Run:
         self.inactive = torch.tensor([not a for a in spec.active], device=device)
         self.best_scores: Scores | None = None
         self.n_batches = math.ceil(len(train_ds) / options.batch_size)
-        self.val_batches = len(val_ds)  # validation counts like one batch per patch in the ETA
-        self.started = time.perf_counter()
-        self.done_units = 0
+        self.val_batches = len(val_ds)  # validation counts one unit per patch
+        self.seconds = {"train": 0.0, "val": 0.0}  # time spent per unit of each kind, for the ETA
+        self.units = {"train": 0, "val": 0}
+        self.last_tick = time.perf_counter()
         self.last_log = 0.0
 
     # -- progress --
-    def _units_total(self, state: _State) -> int:
-        return (self.o.epochs - state.epoch) * (self.n_batches + self.val_batches) - state.batch
-
-    def _tick(self, state: _State, epoch_units: float, what: str) -> None:
-        self.done_units += 1
-        total = self.o.epochs * (self.n_batches + self.val_batches)
-        self.progress.fraction(min(1.0, (state.epoch * (self.n_batches + self.val_batches) + epoch_units) / total))
+    def _tick(self, state: _State, kind: str, done: int, what: str) -> None:
+        """One training batch or validation patch done (``done`` of them in this epoch)."""
         now = time.perf_counter()
+        self.seconds[kind] += now - self.last_tick
+        self.units[kind] += 1
+        self.last_tick = now
+        per_epoch = self.n_batches + self.val_batches
+        epoch_units = done if kind == "train" else self.n_batches + done
+        self.progress.fraction(min(1.0, (state.epoch * per_epoch + epoch_units) / (self.o.epochs * per_epoch)))
         if now - self.last_log >= LOG_EVERY_S:
             self.last_log = now
-            left = self.remaining * (now - self.started) / max(self.done_units, 1)
-            self.progress.log(f"Epoch {state.epoch + 1}/{self.o.epochs}, {what}; ETA {_duration(left)}")
+            epochs_after = self.o.epochs - state.epoch - 1
+            left_train = epochs_after * self.n_batches + (self.n_batches - done if kind == "train" else 0)
+            left_val = epochs_after * self.val_batches + self.val_batches - (done if kind == "val" else 0)
+            per_batch = self.seconds["train"] / max(self.units["train"], 1)
+            per_patch = (self.seconds["val"] / self.units["val"]) if self.units["val"] else \
+                per_batch / self.o.batch_size
+            eta = left_train * per_batch + left_val * per_patch
+            self.progress.log(f"Epoch {state.epoch + 1}/{self.o.epochs}, {what}; ETA {_duration(eta)}")
 
     # -- the loop --
     def loop(self, state: _State) -> bool:
-        self.remaining = self._units_total(state)
+        self.last_tick = time.perf_counter()
         stopped = False
         while state.epoch < self.o.epochs:
             epoch_start = time.perf_counter()
@@ -564,18 +572,14 @@ class _Run:
                 state.loss_sum += float(loss.detach()) * float(weight)
                 state.weight_sum += float(weight)
             state.batch = b + 1
-            self.remaining -= 1
             mean = state.loss_sum / state.weight_sum if state.weight_sum else float("nan")
-            self._tick(state, b + 1, f"batch {b + 1}/{len(batches)}, loss {mean:.4f}")
+            self._tick(state, "train", b + 1, f"batch {b + 1}/{len(batches)}, loss {mean:.4f}")
 
     @torch.inference_mode()
     def _validate(self, state: _State | None = None) -> tuple[float, torch.Tensor]:
         return validate(self.model, self.val_ds, self.criterion, self.inactive, self.o.batch_size, self.device,
-                        self.progress, tick=None if state is None else lambda i: self._val_tick(state, i))
-
-    def _val_tick(self, state: _State, i: int) -> None:
-        self.remaining -= 1
-        self._tick(state, self.n_batches + i, f"validation {i}/{self.val_batches}")
+                        self.progress, tick=None if state is None else
+                        lambda i: self._tick(state, "val", i, f"validation {i}/{self.val_batches}"))
 
     def _end_epoch(self, state: _State, val_loss: float, cm: torch.Tensor, seconds: float) -> bool:
         scores = scores_from_confusion(cm.cpu().numpy(), self.spec.classes, self.spec.active)
