@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,6 +26,10 @@ class FakeHub:
     files: dict[tuple[str, str], HostedFile] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     url: str = ""
+    cut_after: int = 0  # bytes of body sent before a cut GET drops the connection
+    cuts: int = 0  # how many of the next GETs of file content are cut that way
+    delay: float = 0.0  # seconds before each body is sent (to make downloads overlap)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, repo_id: str, filename: str, data: bytes, announce_sha256: str | None = None) -> str:
         sha = announce_sha256 or hashlib.sha256(data).hexdigest()
@@ -70,6 +76,16 @@ class FakeHub:
                     self.send_header("Content-Range", f"bytes {rng.group(1)}-{int(rng.group(1)) + len(data) - 1}/{len(hosted.data)}")
                 self.end_headers()
                 if body:
+                    time.sleep(hub.delay)
+                    with hub._lock:
+                        cut = hub.cuts > 0
+                        hub.cuts -= cut
+                    if cut:  # the connection drops mid-file, as a flaky network does
+                        self.wfile.write(data[:hub.cut_after])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
                     self.wfile.write(data)
 
             def do_HEAD(self) -> None:  # noqa: N802
