@@ -26,6 +26,18 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """The tests' models are tiny: one thread runs them as fast as two, and far faster when other
+    work shares the two cores (subprocesses that need more set their own)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _private_hf_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own empty HF cache and no real hub: nothing touches the network."""
