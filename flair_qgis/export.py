@@ -103,6 +103,7 @@ def export_patches(options: ExportOptions, progress: Progress | None = None) -> 
             labels = lbl.read(1, window=lw)
             labels = np.where(lbl.read_masks(1, window=lw) > 0, labels, nodata)
             image = img.read(bands, window=iw)
+            progress.fraction((n + 1) / total)
             if options.skip_empty and ((labels == nodata).all() or not img.read_masks(bands, window=iw).any()):
                 result.skipped += 1
                 continue
@@ -113,7 +114,6 @@ def export_patches(options: ExportOptions, progress: Progress | None = None) -> 
             _write(pair.image, image, img.crs, transform, img.nodata)
             _write(pair.label, labels[None].astype(_label_dtype(labels, nodata)), img.crs, transform, nodata)
             result.pairs.append(pair)
-            progress.fraction((n + 1) / total)
     _append_csv(result.csv, result.pairs)
     progress.log(f"Wrote {len(result.pairs)} patch pairs into {out} ({result.skipped} without labels skipped)")
     return result

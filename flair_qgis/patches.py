@@ -249,6 +249,7 @@ def check_pairs(found: PairSet, bands: Sequence[int] | None = None, codes: Itera
                     bad[kind].append(pair.image)
                     continue
                 values, counts = _label_counts(lbl)
+                shape = (img.height, img.width)
         except FlairError:
             bad["unreadable"].append(pair.image)
             continue
@@ -259,7 +260,7 @@ def check_pairs(found: PairSet, bands: Sequence[int] | None = None, codes: Itera
                 pair_ok = False
         if pair_ok:
             pixels.update(dict(zip(values.tolist(), counts.tolist())))
-        sizes[(img.height, img.width)] += 1
+        sizes[shape] += 1
         kept.append(pair)
     progress.fraction(1.0)
     problems = list(found.problems)

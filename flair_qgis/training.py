@@ -288,8 +288,7 @@ def train(options: TrainOptions, progress: Progress | None = None) -> TrainResul
     stopped = run.loop(state)
     if not options.save_last and paths["last.pt"].exists():
         paths["last.pt"].unlink()
-    best = read_checkpoint(paths["best.pt"]).extra.get("training", {})
-    best_scores = run.best_scores or run.scores_of(best)
+    best_scores = run.best_scores or run.scores_of(read_checkpoint(paths["best.pt"]).extra.get("training", {}))
     warnings = [f"at the best epoch ({state.best_epoch}) {w}" for w in best_scores.warnings]
     for w in warnings:
         progress.warn(w)

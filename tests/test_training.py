@@ -150,6 +150,33 @@ def test_fine_tuning_keeps_the_encoder_and_reinitialises_a_head_of_another_size(
     assert any("Re-initialised the head for 3 classes (the starting model has 19)" in m for m in progress.logs)
 
 
+def test_fine_tuning_a_zoo_model_fetches_it_and_keeps_its_bands_and_normalisation(patches, tmp_path, fake_hub,
+                                                                                   monkeypatch):
+    import io
+
+    from conftest import ignf_state_dict
+    from flair_qgis import zoo
+
+    name = "FLAIR-INC_rgb_15cl_tiny-unet"
+    entry = replace(zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"], name=name, repo_id=f"IGNF/{name}",
+                    filename=f"{name}_weights.pth", encoder=TINY_ENCODER)
+    monkeypatch.setitem(zoo.ZOO, name, entry)
+    buffer = io.BytesIO()
+    torch.save(ignf_state_dict(tiny_model(3, 19, seed=3)), buffer)  # IGNF's layout: model.seg_model. keys
+    fake_hub.add(entry.repo_id, entry.filename, buffer.getvalue())
+    monkeypatch.setenv("HF_ENDPOINT", fake_hub.url)
+    progress = Recorder()
+
+    result = train(options(patches, tmp_path, epochs=1, init_model=name, encoder="resnet50"), progress)
+
+    spec = read_checkpoint(result.best).spec
+    assert (spec.arch, spec.encoder, spec.bands) == ("unet", TINY_ENCODER, ("R", "G", "B"))  # the zoo model's
+    assert spec.normalisation == entry.normalisation and spec.n_classes == 3
+    assert fake_hub.downloads() == 1
+    assert any("Fine-tuning zoo model FLAIR-INC_rgb_15cl_tiny-unet" in m for m in progress.logs)
+    assert any("Re-initialised the head for 3 classes (the starting model has 19)" in m for m in progress.logs)
+
+
 def test_a_weight_0_class_is_ignored_and_never_predicted(patches, tmp_path):
     classes = make_classes([(1, "grass"), (2, "roof"), (3, "water", 0)])
 
