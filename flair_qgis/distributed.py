@@ -603,8 +603,11 @@ def _executor(options: ZoneOptions, progress: Progress) -> Iterator[tuple[Submit
 
         dashboard = _dashboard(client)
         plots = "" if importlib.util.find_spec("bokeh") else " (its plots need bokeh where the scheduler runs)"
-        progress.log(f"Dask scheduler {client.scheduler.address}: {len(client.scheduler_info()['workers'])} "
-                     f"workers; dashboard {dashboard + plots if dashboard else 'not served'}")
+        n_workers = len(client.scheduler_info()["workers"])
+        progress.log(f"Dask scheduler {client.scheduler.address}: {n_workers} workers; dashboard "
+                     f"{dashboard + plots if dashboard else 'not served'}")
+        if not n_workers:
+            progress.warn("the scheduler has no workers yet: the blocks wait until workers join it")
         yield _on_cluster(client, progress), dashboard
     finally:
         client.close()
@@ -665,7 +668,7 @@ def _on_cluster(client: Any, progress: Progress) -> Submit:
                     continue
                 for f in ready:
                     if f.status == "error":
-                        f.result()  # raises the task's error, with its traceback
+                        _raise_task_error(f)
                     if f.status == "cancelled":
                         raise FlairError(f"block {f.key} was cancelled on the cluster")
                     record = f.result()
@@ -675,6 +678,19 @@ def _on_cluster(client: Any, progress: Progress) -> Submit:
         finally:
             client.cancel([f for f in futures if not f.done()])
     return submit_all
+
+
+def _raise_task_error(future: Any) -> None:
+    """Raise a failed block's error; a cluster that cannot import this plugin is told how to fix it."""
+    try:
+        future.result()
+    except (RuntimeError, ImportError) as e:
+        if "deserializ" in str(e) or "flair_qgis" in str(e):
+            raise FlairError(
+                "the Dask scheduler or workers cannot import flair_qgis: start `dask scheduler` and "
+                "`dask worker` with PYTHONPATH set to this plugin's folder and the same Python packages "
+                f"(requirements.txt) as here ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+        raise
 
 
 # --- assembling ----------------------------------------------------------------------------------
