@@ -27,7 +27,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -500,7 +500,6 @@ def run_zone(options: ZoneOptions, progress: Progress | None = None,
 
     ``task(job, progress)`` is what runs for each block (default :func:`run_block`); a wrapper
     of it must be importable on the workers."""
-    from .engine import SegmentOptions  # noqa: F401 - the options' type, imported for workers
     from .palette import style_path, write_qml
 
     progress = progress or Progress()
@@ -540,8 +539,9 @@ def run_zone(options: ZoneOptions, progress: Progress | None = None,
     records: dict[str, dict] = {}
     try:
         if todo:
-            with _executor(options, progress) as (submit_all, dashboard):
-                for name, record in submit_all(list(jobs.values()), task, tracker, by_name):
+            with _executor(options, progress) as (submit_all, dashboard), \
+                    closing(submit_all(list(jobs.values()), task, tracker, by_name)) as finished:
+                for name, record in finished:
                     manifest.shards[name] = record
                     records[name] = record
                     manifest.save(force=False)
@@ -675,7 +675,7 @@ def _on_cluster(client: Any, progress: Progress) -> Submit:
                     f.release()
                     yield record["name"], record
                 progress.check()
-        finally:
+        finally:  # a stopped job leaves nothing queued on the cluster
             client.cancel([f for f in futures if not f.done()])
     return submit_all
 
