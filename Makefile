@@ -11,7 +11,7 @@ PLUGIN_PATH := $(CURDIR)/build/plugins
 QGIS_ENV := QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH=$(PLUGIN_PATH) PYTHONPATH=$(CURDIR)/$(SITE)
 EXAMPLE_OUT ?= $(CURDIR)/build/parking_landcover.tif
 
-.PHONY: setup system test test-core run plugin-link styles lint clean bench package translations models
+.PHONY: setup system test test-core run plugin-link styles lint clean bench package translations models docs screenshots
 
 setup: system $(VENV)/.installed plugin-link  ## install QGIS (apt) and the Python packages (venv)
 
@@ -57,6 +57,12 @@ translations:  ## update i18n/flair_fr.ts from the code's tr() strings and compi
 
 models:  ## regenerate the graphical models shipped in resources/models/
 	QT_QPA_PLATFORM=offscreen $(PY) tools/make_models.py
+
+docs:  ## docs/algorithms.md and README.md's algorithm list, from the algorithms' own help
+	QT_QPA_PLATFORM=offscreen $(PY) docs/algorithms.py
+
+screenshots: plugin-link  ## docs/screenshot_*.png from a real QGIS desktop under Xvfb (xvfb-run)
+	$(PY) docs/screenshots.py
 
 lint:
 	$(PY) -m ruff check . || echo "(pip install ruff to lint)"

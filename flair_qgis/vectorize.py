@@ -56,6 +56,25 @@ def polygon_wkt(geometry: dict) -> str:
     return "POLYGON(" + ",".join(_ring_wkt(r) for r in geometry["coordinates"]) + ")"
 
 
+def sieve_progressively(codes: np.ndarray, min_region: int, valid: np.ndarray, connectivity: int = 4) -> np.ndarray:
+    """Merge regions under ``min_region`` pixels into their largest neighbour.
+
+    GDAL's sieve leaves a small region alone when all its neighbours are small too (salt and
+    pepper stays), so the threshold grows by doubling up to ``min_region``: specks join pairs,
+    pairs join larger regions, and so on. Nodata pixels (``valid`` False) take no part.
+    """
+    threshold = 2
+    while threshold < min_region:
+        codes = sieve(codes, threshold, connectivity=connectivity, mask=valid)
+        threshold *= 2
+    for _ in range(4):  # the last size until nothing changes (a few passes at most)
+        sieved = sieve(codes, min_region, connectivity=connectivity, mask=valid)
+        if np.array_equal(sieved, codes):
+            break
+        codes = sieved
+    return codes
+
+
 def _blocks(width: int, height: int, block: int) -> Iterator[Window]:
     for row in range(0, height, block):
         for col in range(0, width, block):
@@ -92,7 +111,7 @@ def class_polygons(path: Path, progress: Progress | None = None, min_region: int
                 codes = codes.astype(np.int32)  # shapes takes no uint32
             valid = codes != nodata
             if halo:
-                codes = sieve(codes, min_region, connectivity=connectivity, mask=valid)
+                codes = sieve_progressively(codes, min_region, valid, connectivity)
             r0, c0 = window.row_off - outer.row_off, window.col_off - outer.col_off
             codes = np.ascontiguousarray(codes[r0:r0 + window.height, c0:c0 + window.width])
             valid = valid[r0:r0 + window.height, c0:c0 + window.width]

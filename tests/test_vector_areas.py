@@ -63,6 +63,25 @@ def test_sieve_near_block_edges_judges_whole_regions(tmp_path):
     assert kept == {1, 5}
 
 
+def test_salt_and_pepper_is_merged_up_to_the_minimum(tmp_path):
+    """Noise has no large neighbour to merge into: GDAL's sieve alone would keep every speck."""
+    from rasterio.features import shapes
+
+    noise = np.random.default_rng(0).integers(1, 4, (1, 60, 60), dtype=np.uint8)
+    valid = np.ones((60, 60), dtype=bool)
+    merged = vectorize.sieve_progressively(noise[0], 16, valid)
+    sizes = [round(abs(_area(g))) for g, _ in shapes(merged, connectivity=4)]
+    assert len(sizes) < 100 and min(sizes) >= 16
+
+
+def _area(geometry) -> float:
+    """Shoelace area of a GeoJSON polygon in pixels (outer ring minus holes)."""
+    def ring(points):
+        return 0.5 * sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, points[1:]))
+    outer, *holes = geometry["coordinates"]
+    return abs(ring(outer)) - sum(abs(ring(h)) for h in holes)
+
+
 def test_min_pixels_rounds_up_and_zero_keeps_everything():
     assert vectorize.min_pixels(1.0, 0.04) == 25 and vectorize.min_pixels(1.01, 0.04) == 26
     assert vectorize.min_pixels(0, 0.04) == 0
