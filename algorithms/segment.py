@@ -8,7 +8,8 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterExtent, QgsProcessin
                        QgsProcessingParameterBand, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
+                       QgsProcessingParameterVectorDestination)
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QVariant
 
@@ -71,6 +72,7 @@ class SegmentAlgorithm(FlairAlgorithm):
     EXTENT = "EXTENT"
     MASK = "MASK"
     OUTPUT = "OUTPUT"
+    POLYGONS = "POLYGONS"
 
     def name(self):
         return "segment"
@@ -156,6 +158,12 @@ class SegmentAlgorithm(FlairAlgorithm):
             p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(p)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Land cover")))
+        polygons = QgsProcessingParameterVectorDestination(
+            self.POLYGONS, self.tr("Land-cover polygons"), QgsProcessing.TypeVectorPolygon, optional=True,
+            createByDefault=False)
+        polygons.setHelp(self.tr("Optional: the map as polygons too (flair:polygonize with its defaults: regions "
+                                 "under 1 m² merged, outlines simplified within 0.5 m), a styled GeoPackage"))
+        self.addParameter(polygons)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS's name
         engine = import_core("engine")
@@ -205,7 +213,16 @@ class SegmentAlgorithm(FlairAlgorithm):
             details = context.layerToLoadOnCompletionDetails(output)
             details.name = self.tr("FLAIR land cover")
             details.setPostProcessor(StyleFromFile.create(str(result.style)))
-        return {self.OUTPUT: str(result.output)}
+        outputs = {self.OUTPUT: str(result.output)}
+        polygons = self.parameterAsOutputLayer(parameters, self.POLYGONS, context)
+        if polygons and options.output_type != "argmax":
+            feedback.pushWarning(self.tr("Polygons are made of class codes: choose the output type 'argmax'"))
+        elif polygons:
+            from .polygonize import DEFAULT_MIN_AREA, DEFAULT_TOLERANCE, polygonize
+
+            outputs[self.POLYGONS] = polygonize(Path(result.output), polygons, DEFAULT_TOLERANCE, DEFAULT_MIN_AREA,
+                                                "merge", context, feedback)
+        return outputs
 
     def _optional_int(self, parameters, key, context):
         """An optional integer, or ``None`` when it is left empty (0 is a value: a margin of 0)."""
