@@ -502,6 +502,7 @@ Vérifier seulement : liste ce qui est installé, manquant ou trop ancien, et d'
     </message>
     <message>
       <location filename="../algorithms/polygonize.py" />
+      <location filename="../algorithms/segment.py" />
       <source>Land-cover polygons</source>
       <translation>Polygones d'occupation du sol</translation>
     </message>
@@ -572,6 +573,11 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
       <location filename="../algorithms/segment.py" />
       <source>Pretrained IGNF model from the zoo; ignored when the checkpoint describes its own model</source>
       <translation>Modèle pré-entraîné de l'IGNF ; ignoré quand le checkpoint décrit son propre modèle</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Optional: the map as polygons too (flair:polygonize with its defaults: regions under 1 m² merged, outlines simplified within 0.5 m), a styled GeoPackage</source>
+      <translation>Facultatif : la carte aussi en polygones (flair:polygonize avec ses réglages par défaut : régions de moins de 1 m² fusionnées, contours simplifiés à 0,5 m près), un GeoPackage stylé</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
@@ -669,6 +675,11 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
       <location filename="../algorithms/segment.py" />
       <source>Input raster: the layer could not be loaded</source>
       <translation>Raster en entrée : la couche n'a pas pu être chargée</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Polygons are made of class codes: choose the output type 'argmax'</source>
+      <translation>Les polygones sont faits de codes de classe : choisissez le type de sortie « argmax »</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />

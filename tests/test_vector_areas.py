@@ -227,3 +227,37 @@ def test_classareas_per_zone_counts_each_polygon(provider, class_raster, tmp_pat
     assert rows[("west", 2)]["pixels"] == 400 and rows[("east", 10)]["pixels"] == 9
     assert rows[("west", 1)]["share_pct"] + rows[("west", 2)]["share_pct"] == pytest.approx(100.0)
     assert rows[("west", 2)]["share_pct"] == pytest.approx(100 * 400 / (110 * 80))
+
+
+@pytest.mark.qgis
+def test_segment_writes_styled_polygons_when_asked(provider, tmp_path):
+    import processing
+    import torch
+
+    from conftest import TINY_ENCODER, random_image, tiny_model
+    from flair_qgis.checkpoints import ModelSpec, save_checkpoint
+    from flair_qgis.normalisation import Normalisation
+    from flair_qgis.palette import palette
+
+    rgb = ("R", "G", "B")
+    spec = ModelSpec(arch="unet", encoder=TINY_ENCODER, bands=rgb, classes=palette("flair-19"), active=(True,) * 19,
+                     normalisation=Normalisation.for_bands(rgb), tile_size=128, margin=32)
+    checkpoint = save_checkpoint(tmp_path / "tiny.pt", tiny_model(3, 19), spec)
+    raster = make_raster(tmp_path / "ortho.tif", random_image(160, 200))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = processing.run("flair:segment", {"INPUT": str(raster), "CHECKPOINT": str(checkpoint),
+                                                  "OUTPUT": str(tmp_path / "landcover.tif"),
+                                                  "POLYGONS": str(tmp_path / "landcover.gpkg")})
+        without = processing.run("flair:segment", {"INPUT": str(raster), "CHECKPOINT": str(checkpoint),
+                                                   "OUTPUT": str(tmp_path / "only_raster.tif")})
+    finally:
+        torch.set_num_threads(threads)
+
+    layer, features = _features(result["POLYGONS"])
+    codes, _ = areas.count_classes(tmp_path / "landcover.tif")
+    assert features and {f["code"] for f in features} <= set(codes)
+    assert sum(f["area_m2"] for f in features) == pytest.approx(160 * 200 * PIXEL_AREA, rel=0.02)
+    assert layer.renderer().type() == "categorizedSymbol"
+    assert "POLYGONS" not in without and not (tmp_path / "only_raster.gpkg").exists()
