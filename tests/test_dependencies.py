@@ -258,3 +258,50 @@ def test_without_torch_the_provider_loads_and_segment_names_what_to_install(tmp_
     assert done.returncode != 0 and "Traceback" not in text
     assert "torch: missing" in text and "flair:installdependencies" in text
     assert not out.exists()
+
+
+@pytest.mark.qgis
+def test_plugin_menu_action_opens_the_install_algorithm_and_deps_folder_goes_on_the_path(
+        qgis_processing, monkeypatch, tmp_path):
+    from qgis.core import QgsApplication
+    from qgis.PyQt.QtWidgets import QWidget
+
+    import processing
+
+    import flair_for_qgis
+
+    class Interface:
+        """What the plugin uses of QGIS's iface."""
+
+        def __init__(self):
+            self.window, self.menu = QWidget(), []
+
+        def mainWindow(self):  # noqa: N802 - QGIS's name
+            return self.window
+
+        def addPluginToMenu(self, name, action):  # noqa: N802 - QGIS's name
+            self.menu.append((name, action))
+
+        def removePluginMenu(self, name, action):  # noqa: N802 - QGIS's name
+            self.menu.remove((name, action))
+
+    folder = tmp_path / "py311"
+    folder.mkdir()
+    monkeypatch.setenv(deps.FOLDER_ENV, str(folder))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    opened = []
+    monkeypatch.setattr(processing, "execAlgorithmDialog", lambda alg_id, params=None: opened.append(alg_id))
+    iface = Interface()
+
+    plugin = flair_for_qgis.classFactory(iface)
+    assert sys.path[0] == str(folder)  # before any algorithm can import torch
+    plugin.initGui()
+    try:
+        assert QgsApplication.processingRegistry().algorithmById("flair:installdependencies") is not None
+        [(menu, action)] = iface.menu
+        assert menu == "&FLAIR" and action.text() == "Install FLAIR dependencies…"
+        action.trigger()
+        assert opened == ["flair:installdependencies"]
+    finally:
+        plugin.unload()
+    assert iface.menu == [] and QgsApplication.processingRegistry().providerById("flair") is None
