@@ -65,6 +65,7 @@ class TrainAlgorithm(FlairAlgorithm):
     EPOCHS = "EPOCHS"
     BATCH_SIZE = "BATCH_SIZE"
     CROP_SIZE = "CROP_SIZE"
+    BALANCED_CROPS = "BALANCED_CROPS"
     LEARNING_RATE = "LEARNING_RATE"
     OPTIMIZER = "OPTIMIZER"
     SCHEDULER = "SCHEDULER"
@@ -171,6 +172,8 @@ class TrainAlgorithm(FlairAlgorithm):
                                          QgsProcessingParameterNumber.Double, 1e-4, minValue=0),
             QgsProcessingParameterBoolean(self.CLASS_WEIGHTS, self.tr("Weight the loss by the class weights"), True),
             QgsProcessingParameterBoolean(self.AUGMENT, self.tr("Augment with flips and 90° rotations"), True),
+            QgsProcessingParameterBoolean(self.BALANCED_CROPS, self.tr(
+                "Centre crops near a pixel of a class drawn among those of the patch (rare classes seen more)"), True),
             QgsProcessingParameterEnum(self.NORM_TYPE, self.tr("Normalisation"), options=NORM_CHOICES,
                                        defaultValue="model", usesStaticStrings=True),
             QgsProcessingParameterString(self.NORM_MEANS, self.tr("Custom means, one per band"), optional=True),
@@ -231,6 +234,7 @@ class TrainAlgorithm(FlairAlgorithm):
             use_class_weights=self.parameterAsBoolean(parameters, self.CLASS_WEIGHTS, context),
             augment=self.parameterAsBoolean(parameters, self.AUGMENT, context),
             crop_size=None if crop is None else self.parameterAsInt(parameters, self.CROP_SIZE, context),
+            balanced_crops=self.parameterAsBoolean(parameters, self.BALANCED_CROPS, context),
             patience=self.parameterAsInt(parameters, self.PATIENCE, context),
             seed=self.parameterAsInt(parameters, self.SEED, context),
             device=self.parameterAsEnumString(parameters, self.DEVICE, context),

@@ -122,7 +122,7 @@ TRAIN_KEYS = {
     "progress_rate",
     # ours
     "model", "device", "train_folders", "val_folders", "test_folders", "val_fraction", "optimizer", "scheduler",
-    "weight_decay", "crop_size", "band_names", "tile_size", "margin",
+    "weight_decay", "crop_size", "balanced_crops", "band_names", "tile_size", "margin",
 }
 # Accepted and without effect here (one process, one device, no patch predictions written):
 # path_metadata_aerial, georeferencing_output, delete_preds, strategy, num_workers,
@@ -253,6 +253,7 @@ def train_config(path: Path | str, warn: Any = print) -> TrainConfig:
                 use_class_weights=bool(conf.get("use_weights", True)),
                 augment=bool(conf.get("use_augmentation", True)),
                 crop_size=int(conf["crop_size"]) if conf.get("crop_size") else None,
+                balanced_crops=bool(conf.get("balanced_crops", True)),
                 patience=int(conf.get("ckpt_earlystopping_patience", 10) or 0),
                 monitor="val_loss" if monitor == "val_loss" else "val_miou",
                 seed=int(conf.get("seed", 2022)),

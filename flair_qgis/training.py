@@ -103,7 +103,8 @@ class TrainOptions:
     from scratch with ``arch``/``encoder``; ``resume`` continues a run from its last checkpoint.
     ``learning_rate`` defaults to 1e-3 for AdamW and 0.02 (IGN's) for SGD. ``patience``: epochs
     without improvement of ``monitor`` before stopping early (0: never). ``crop_size``: random
-    square crops of the patches for training (validation uses whole patches). ``tile_size`` and
+    square crops of the patches for training (validation uses whole patches), centred near a pixel
+    of a class drawn among those of the patch with ``balanced_crops``. ``tile_size`` and
     ``margin`` are written in the checkpoint for segmenting with it; by default the training patch
     (or crop) size and a quarter of it, so that the model sees tiles like those it learnt from.
     """
@@ -131,6 +132,7 @@ class TrainOptions:
     use_class_weights: bool = True
     augment: bool = True
     crop_size: int | None = None
+    balanced_crops: bool = True
     patience: int = 10
     monitor: str = "val_miou"
     seed: int = 2022
@@ -258,7 +260,8 @@ def train(options: TrainOptions, progress: Progress | None = None) -> TrainResul
     spec = replace(spec, resolution=_resolution(train_pairs[0], spec.resolution), tile_size=tile,
                    margin=tile // 4 if options.margin is None else options.margin)
     lut = label_lookup([c.code for c in classes], [c.code for c in classes if c.weight == 0])
-    train_ds = PatchDataset(train_pairs, bands, spec.normalisation, lut, options.augment, crop, options.seed)
+    train_ds = PatchDataset(train_pairs, bands, spec.normalisation, lut, options.augment, crop, options.seed,
+                            options.balanced_crops)
     val_ds = PatchDataset(val_pairs, bands, spec.normalisation, lut)
     progress.log(f"{len(train_pairs)} training and {len(val_pairs)} validation patches; "
                  f"{sum(c.weight > 0 for c in classes)} classes learnt; {spec.arch}/{spec.encoder} on {device}"

@@ -192,3 +192,23 @@ def test_random_crops_are_cut_at_the_same_place_in_image_and_labels(tmp_path):
     assert tuple(x.shape) == (3, 32, 32) and tuple(y.shape) == (32, 32)
     hits = [(r, c) for r in range(33) for c in range(33) if torch.equal(x_full[:, r:r + 32, c:c + 32], x)]
     assert len(hits) == 1 and torch.equal(y_full[hits[0][0]:hits[0][0] + 32, hits[0][1]:hits[0][1] + 32], y)
+
+
+def test_balanced_crops_show_a_rare_class_as_often_as_the_common_one(tmp_path):
+    write_images_labels(tmp_path, 1)
+    _, labels = synthetic_patch(0, codes=(1,))
+    labels[0, 60:64, 60:64] = 3  # 16 px of water in a corner
+    make_raster(tmp_path / "labels" / "tile_0000.tif", labels)
+    pairs = find_pairs([tmp_path]).pairs
+
+    def share_with_water(balanced: bool) -> float:
+        ds = PatchDataset(pairs, [1, 2, 3], Normalisation("without"), label_lookup([1, 2, 3]), crop=32, seed=2,
+                          balanced=balanced)
+        hits = 0
+        for epoch in range(60):
+            ds.set_epoch(epoch)
+            hits += bool((ds[0][1] == 2).any())
+        return hits / 60
+
+    assert share_with_water(balanced=False) < 0.1
+    assert share_with_water(balanced=True) > 0.35
