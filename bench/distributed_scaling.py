@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -28,6 +29,12 @@ from rasterio.transform import from_origin
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PATCHES = ROOT.parent / "shared" / "data" / "fnau-parking" / "train" / "images"
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the local cluster's workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def make_zone(folder: Path, cols: int, rows: int) -> tuple[int, int]:
@@ -82,22 +89,27 @@ def main() -> None:
         vrt = build_vrt(sorted((work / "tiles").glob("*.tif")), work / "zone.vrt")
         segment(SegmentOptions(sorted((work / "tiles").glob("*.tif"))[0], work / "warm.tif", checkpoint=ckpt))
         load = os.getloadavg()[0]
+        cpu0 = cpu_seconds()
         t = time.perf_counter()
         single = segment(SegmentOptions(vrt, work / "single.tif", checkpoint=ckpt))
         base = time.perf_counter() - t
+        base_cpu = cpu_seconds() - cpu0
         with rasterio.open(single.output) as s:
             expected = s.read()
         tiles = single.tiles
         print(f"single process (engine.segment)   {base:7.1f} s  {tiles / base:5.2f} tiles/s  "
-              f"{width * height / base / 1e6:5.2f} Mpx/s  1.00×  (load before {load:.1f})", flush=True)
+              f"{width * height / base / 1e6:5.2f} Mpx/s  1.00×  (CPU {base_cpu / tiles:.2f} s/tile, "
+              f"load before {load:.1f})", flush=True)
 
         runs = [("sharded, in this process", None)] + [(f"LocalCluster, {n} worker process(es)", int(n))
                                                        for n in args.workers.split(",")] * args.repeat
         for k, (label, workers) in enumerate(runs):
             load = os.getloadavg()[0]
+            cpu0 = cpu_seconds()
             t = time.perf_counter()
             result = run_zone(ZoneOptions(opts(f"run{k}"), workers=workers, block_size=args.block))
             sec = time.perf_counter() - t
+            cpu = cpu_seconds() - cpu0  # the worker processes are this process's children, reaped by now
             with rasterio.open(result.vrt) as r:
                 same = np.array_equal(r.read(), expected)
             compute = sum(rec["seconds"] for rec in result.records.values())
@@ -105,7 +117,7 @@ def main() -> None:
                   f"{base / sec:4.2f}×  ({result.blocks} blocks, sum of block times {compute:.1f} s, "
                   f"median block {statistics.median(r['seconds'] for r in result.records.values()):.1f} s, "
                   f"torch threads {sorted({r['torch_threads'] for r in result.records.values()})}, "
-                  f"load before {load:.1f}, identical to single: {same})", flush=True)
+                  f"CPU {cpu / tiles:.2f} s/tile, load before {load:.1f}, identical to single: {same})", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
