@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from .errors import FlairError
+from .files import publish
 from .normalisation import Normalisation
 from .palette import ClassInfo, classes_from_lists, palette
 from .zoo import ModelEntry
@@ -275,7 +276,7 @@ def save_checkpoint(path: Path | str, model: torch.nn.Module, spec: ModelSpec, *
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        publish(tmp, path)
     except (OSError, RuntimeError) as e:  # torch reports a full disk as a RuntimeError
         Path(tmp).unlink(missing_ok=True)
         raise FlairError(f"saving checkpoint {path} failed ({e}): the disk may be full; free some space "

@@ -423,9 +423,9 @@ def _on_model_grid(zone: Path, seg: Any, spec: Any, shards_dir: Path, progress: 
         if src.crs is None:
             raise FlairError(f"input raster {zone} has no CRS: assign one (gdal_edit.py -a_srs EPSG:2154 FILE)")
         bands = seg.bands or raster_io.default_bands(src, spec.in_channels)
-        if getattr(seg, "stretch", False) is None and hasattr(engine, "_stretch"):
-            seg = replace(seg, stretch=engine._stretch(src, bands, seg, progress))
-        if getattr(seg, "resample", False):
+        if seg.stretch is None:
+            seg = replace(seg, stretch=engine.decide_stretch(src, bands, seg, progress))
+        if seg.resample:
             from . import resampling
 
             if resampling.needs_resampling(src, spec.resolution):

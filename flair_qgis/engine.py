@@ -28,7 +28,7 @@ from .normalisation import Normalisation, Stretch, percentile_stretch
 from .palette import classes_from_lists, style_path, write_qml
 from .progress import Progress
 from .prediction import PRECISIONS, Predictor, auto_batch_size, pick_device
-from .tiling import Tile, check_tile_settings, clip_grid, tile_grid
+from .tiling import Tile, check_tile_settings, tile_grid
 from .zoo import RGBIE, entry_for_file, fetch, get_entry
 
 OUTPUT_TYPES = ("argmax", "class_prob")
@@ -223,14 +223,13 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
         if not options.bands and src.count != len(bands):
             progress.log(f"Using bands {bands} of {src.count} as {', '.join(spec.bands)}")
         if options.stretch is None:
-            options = replace(options, stretch=_stretch(src, bands, options, progress))
+            options = replace(options, stretch=decide_stretch(src, bands, options, progress))
         if options.resample and resampling.needs_resampling(src, spec.resolution):
             return _segment_resampled(model, spec, replace(options, bands=bands), src, progress, start)
-        grid = tile_grid(src.width, src.height, spec.tile_size, spec.margin)
-        if options.window is not None:
-            window = _check_window(options.window, src.width, src.height)
-            if options.stitch == "crop":  # blending needs every tile that overlaps the window
-                grid = clip_grid(grid, *window)
+        window = _check_window(options.window, src.width, src.height) if options.window else None
+        # Blending needs every tile that overlaps the window, whole; cropping only those writing in it.
+        grid = tile_grid(src.width, src.height, spec.tile_size, spec.margin, window,
+                         whole_tiles=options.stitch == "blend")
         progress.log(f"{src.width}×{src.height} px, {len(grid)} tiles of {spec.tile_size} px "
                      f"(margin {spec.margin}), batch {options.batch_size or 'auto'}, on {device}")
         computed = _run(src, bands, grid, model, spec, options, device, output, progress)
@@ -252,7 +251,7 @@ def _finish(spec: ModelSpec, options: SegmentOptions, output: Path, device: str,
     return SegmentResult(output, style, spec, device, tiles, computed, seconds)
 
 
-def _stretch(src, bands: list[int], options: SegmentOptions, progress: Progress) -> Stretch | None:
+def decide_stretch(src, bands: list[int], options: SegmentOptions, progress: Progress) -> Stretch | None:
     """How non-8-bit imagery is mapped onto 0–255 (None for 8-bit input)."""
     if options.value_range is not None:
         low, high = options.value_range

@@ -15,6 +15,7 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from .errors import FlairError
+from .files import publish
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 PALETTES_FILE = RESOURCES / "palettes.json"
@@ -117,7 +118,7 @@ def write_qml(path: Path, classes: tuple[ClassInfo, ...] | list[ClassInfo]) -> P
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(qml(classes))
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -20,6 +20,7 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from .errors import FlairError
+from .files import publish
 from .palette import ClassInfo
 
 
@@ -320,7 +321,7 @@ class AtomicRasterWriter:
             self._dst.close()
             self._dst = None
             self._check_gdal("finishing")
-            os.replace(self._tmp, self.path)
+            publish(self._tmp, self.path)
         except (RasterioError, OSError) as e:
             self._cleanup()
             raise self._failed("finishing", e) from None

@@ -79,8 +79,14 @@ def _owned(starts: list[int], size: int, margin: int, extent: int) -> list[tuple
     return out
 
 
-def tile_grid(width: int, height: int, size: int = 512, margin: int = 128) -> list[Tile]:
-    """Tiles covering a ``width``×``height`` raster, top row first, left to right."""
+def tile_grid(width: int, height: int, size: int = 512, margin: int = 128,
+              window: tuple[int, int, int, int] | None = None, whole_tiles: bool = False) -> list[Tile]:
+    """Tiles covering a ``width``×``height`` raster, top row first, left to right.
+
+    With a ``window`` (col, row, width, height), only the tiles that write into it, their output
+    cut to it, exactly as the whole raster's grid would compute them (the cost follows the
+    window, not the raster); with ``whole_tiles``, every tile whose read window overlaps it,
+    output uncut (for blending)."""
     if width <= 0 or height <= 0:
         raise FlairError(f"the raster is empty ({width}×{height} px)")
     if 2 * margin >= size or margin < 0:
@@ -89,8 +95,21 @@ def tile_grid(width: int, height: int, size: int = 512, margin: int = 128) -> li
     # Rows are laid out from the bottom: flip, resolve, and flip back to top-based rows.
     rows_up = _owned(_starts(height, size, margin), size, margin, height)
     rows = [(height - s - size, height - hi, height - lo) for s, lo, hi in reversed(rows_up)]
+    if window is not None:
+        wc, wr, ww, wh = window
+        cols = _keep(cols, wc, wc + ww, size, whole_tiles)
+        rows = _keep(rows, wr, wr + wh, size, whole_tiles)
     return [Tile(col=c, row=r, size=size, out_col=c0, out_row=r0, out_width=c1 - c0, out_height=r1 - r0)
             for r, r0, r1 in rows for c, c0, c1 in cols]
+
+
+def _keep(axis: list[tuple[int, int, int]], lo: int, hi: int, size: int,
+          whole_tiles: bool) -> list[tuple[int, int, int]]:
+    """The (start, from, to) entries of one axis that touch [lo, hi): by their read extent with
+    ``whole_tiles``, else by their output, cut to [lo, hi)."""
+    if whole_tiles:
+        return [a for a in axis if a[0] < hi and a[0] + size > lo]
+    return [(s, max(a, lo), min(b, hi)) for s, a, b in axis if min(b, hi) > max(a, lo)]
 
 
 def clip_grid(tiles: list[Tile], col: int, row: int, width: int, height: int) -> list[Tile]:

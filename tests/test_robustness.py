@@ -349,3 +349,24 @@ def test_a_process_killed_while_saving_a_checkpoint_leaves_the_previous_file_int
     save_checkpoint(path, tiny_model(seed=2), _tiny_spec(), epoch=3)  # the next save cleans up after it
 
     assert os.listdir(tmp_path) == ["last.pt"] and read_checkpoint(path).extra == {"epoch": 3}
+
+
+def test_finished_files_get_the_umasks_permissions_not_mkstemps(tmp_path):
+    import os
+    import stat
+
+    from conftest import make_raster, random_image
+    from flair_qgis.checkpoints import spec_for_entry
+    from flair_qgis.engine import SegmentOptions, segment_with
+    from flair_qgis.zoo import get_entry
+    from test_engine import PixelModel, small_spec
+
+    src = make_raster(tmp_path / "in.tif", random_image(40, 40))
+    old = os.umask(0o022)
+    try:
+        result = segment_with(PixelModel().eval(), small_spec(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet"))),
+                              SegmentOptions(src, tmp_path / "o.tif"))
+    finally:
+        os.umask(old)
+    for path in (result.output, result.style):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -84,3 +84,15 @@ def test_invalid_settings_are_refused_with_a_reason(size, margin, words):
 def test_empty_raster_is_refused():
     with pytest.raises(FlairError, match="empty"):
         tile_grid(0, 10, 512, 128)
+
+
+@pytest.mark.parametrize("window", [(0, 0, 1018, 638), (37, 51, 300, 77), (900, 600, 118, 38), (5, 0, 1, 1)])
+def test_a_window_of_the_grid_equals_the_whole_grid_clipped(window):
+    from flair_qgis.tiling import clip_grid
+
+    whole = tile_grid(1018, 638, 512, 128)
+    assert tile_grid(1018, 638, 512, 128, window) == clip_grid(whole, *window)
+    col, row, w, h = window
+    overlapping = [t for t in whole if t.col < col + w and t.col + t.size > col and t.row < row + h
+                   and t.row + t.size > row]
+    assert tile_grid(1018, 638, 512, 128, window, whole_tiles=True) == overlapping
