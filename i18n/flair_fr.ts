@@ -825,6 +825,11 @@ Sorties, dans le dossier de sortie : NAME_best.pt (le modèle de la meilleure é
     </message>
     <message>
       <location filename="../algorithms/train.py" />
+      <source>Centre crops near a pixel of a class drawn among those of the patch (rare classes seen more)</source>
+      <translation>Centrer les découpes près d’un pixel d’une classe tirée parmi celles de la vignette (classes rares vues plus souvent)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/train.py" />
       <source>Custom means, one per band</source>
       <translation>Moyennes personnalisées, une par bande</translation>
     </message>
