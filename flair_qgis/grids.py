@@ -16,8 +16,8 @@ def aligned_windows(a, b) -> tuple[Window, Window]:
     number of pixels apart); then their overlap is used. Anything else is refused with a message
     that says how to put one on the other's grid.
     """
-    fix = (f"resample one onto the other's grid first (QGIS: Raster → Projections → Warp, with the "
-           f"other raster's CRS, pixel size and extent; or gdalwarp -tap)")
+    fix = ("resample one onto the other's grid first (QGIS: Raster → Projections → Warp, with the "
+           "other raster's CRS, pixel size and extent; or gdalwarp -tap)")
     if (a.crs is None) != (b.crs is None):
         lacking = a.name if a.crs is None else b.name
         raise FlairError(f"{lacking} has no CRS while the other raster has one: assign it (Layer "

@@ -38,6 +38,20 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture
+def provider(qgis_processing):
+    """Our Processing provider in the registry for the test, removed afterwards (pytest-qgis's
+    ``qgis_processing`` starts only QGIS's own providers)."""
+    from qgis.core import QgsApplication
+
+    from flair_for_qgis.provider import FlairProvider
+
+    provider = FlairProvider()
+    assert QgsApplication.processingRegistry().addProvider(provider)
+    yield provider
+    QgsApplication.processingRegistry().removeProvider(provider)
+
+
 @pytest.fixture(autouse=True)
 def _private_hf_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own empty HF cache and no real hub: nothing touches the network."""

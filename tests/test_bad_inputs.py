@@ -36,14 +36,6 @@ REVISION = "feedface0123456789abcdef0123456789abcdef"
 SPEC = small_spec(spec_for_entry(ENTRY))  # 64 px tiles, 16 px margin
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tiny_file() -> tuple[bytes, str]:
     buffer = io.BytesIO()

@@ -22,15 +22,6 @@ from flair_qgis.progress import Progress
 RGB = ("R", "G", "B")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models gain nothing from two threads, and spinning threads crawl on a busy 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny_spec(in_channels: int = 3, classes: int = 19, arch: str = "unet") -> ModelSpec:
     roles = zoo.RGBIE[:in_channels]
     return ModelSpec(arch=arch, encoder=TINY_ENCODER, bands=roles, classes=default_classes(classes),

@@ -55,17 +55,6 @@ def _write_tiles(folder: Path, img: np.ndarray, skip: tuple[tuple[int, int], ...
     return folder
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny models run several times faster on one thread here (as on each worker)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def zone(tmp_path_factory) -> Zone:
     """Four GeoTIFFs forming a 310×250 px zone, their VRT, a tiny 64/16 model, and the

@@ -24,30 +24,6 @@ CUSTOM_CLASSES = ((3, "Parking lot", "#ff0000"), (7, "Lawn", "#00ff00"), (12, "E
 # --- fixtures --------------------------------------------------------------------------------
 
 @pytest.fixture
-def provider(qgis_processing):
-    """Our provider in the Processing registry for the test, removed afterwards."""
-    from qgis.core import QgsApplication
-
-    from flair_for_qgis.provider import FlairProvider
-
-    provider = FlairProvider()
-    assert QgsApplication.processingRegistry().addProvider(provider)
-    yield provider
-    QgsApplication.processingRegistry().removeProvider(provider)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny models run faster on one thread, and far faster when other work shares the cores."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
 def project(qgis_app):
     from qgis.core import QgsProject
 

@@ -9,7 +9,7 @@ import pytest
 import rasterio
 
 from conftest import make_raster, random_image
-from test_processing import _segment, _one_torch_thread, flair_ckpt, out_dir, provider  # noqa: F401 - fixtures
+from test_processing import _segment, flair_ckpt, out_dir  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.qgis
 X0, Y0 = 650000.0, 6860000.0  # make_raster's origin; pixels of 0.2 m

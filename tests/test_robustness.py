@@ -110,14 +110,6 @@ def wait_for(condition, timeout: float, what: str, proc: subprocess.Popen | None
     pytest.fail(f"timed out waiting for {what}")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # --- a killed run ------------------------------------------------------------------------------
 
 def test_sigkill_during_write_leaves_the_previous_output_and_the_next_run_cleans_up(tmp_path):

@@ -23,15 +23,6 @@ from synthetic import COLOURS, write_flair, write_images_labels
 CLASSES = make_classes([(1, "grass", 1, "#46e483"), (2, "roof", 1, "#db0e9a"), (3, "water", 1, "#1553ae")])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny models train several times faster on one thread here; and equal runs need equal threads."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def patches(tmp_path_factory) -> Path:
     """40 patches of 64×64 px: grass with roof and water rectangles, each class its own colour."""

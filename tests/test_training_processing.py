@@ -20,28 +20,6 @@ CLASSES = [1, "grass", 1, "#46e483", 2, "roof", 1, "#db0e9a", 3, "water", 1, "#1
 NAMES = ["grass", "roof", "water"]
 
 
-@pytest.fixture
-def provider(qgis_processing):
-    from qgis.core import QgsApplication
-
-    from flair_for_qgis.provider import FlairProvider
-
-    provider = FlairProvider()
-    assert QgsApplication.processingRegistry().addProvider(provider)
-    yield provider
-    QgsApplication.processingRegistry().removeProvider(provider)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def scene(folder: Path, seed: int, size: int) -> tuple[Path, Path]:
     """An orthophoto with grass, roofs and water, and its class raster (nodata 0)."""
     image, labels = synthetic_patch(seed, size)

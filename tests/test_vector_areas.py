@@ -121,18 +121,6 @@ def test_areas_refuse_a_geographic_crs(tmp_path):
 
 # --- in QGIS ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def provider(qgis_processing):
-    from qgis.core import QgsApplication
-
-    from flair_for_qgis.provider import FlairProvider
-
-    provider = FlairProvider()
-    assert QgsApplication.processingRegistry().addProvider(provider)
-    yield provider
-    QgsApplication.processingRegistry().removeProvider(provider)
-
-
 def _features(path):
     from qgis.core import QgsVectorLayer
 

@@ -24,18 +24,6 @@ MODELS = ROOT / "resources" / "models"
 pytestmark = pytest.mark.qgis
 
 
-@pytest.fixture
-def provider(qgis_processing):
-    from qgis.core import QgsApplication
-
-    from flair_for_qgis.provider import FlairProvider
-
-    provider = FlairProvider()
-    assert QgsApplication.processingRegistry().addProvider(provider)
-    yield provider
-    QgsApplication.processingRegistry().removeProvider(provider)
-
-
 def test_shipped_models_are_in_the_toolbox_with_their_outputs(provider):
     from qgis.core import QgsApplication
 

@@ -33,15 +33,6 @@ BAND_CODES = {"rgb": ("R", "G", "B"), "rgbi": ("R", "G", "B", "NIR"), "rgbie": (
 NOT_ON_META = {"mit_b5"}  # its drop-path schedule calls Tensor.item(): built on the CPU instead
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models gain nothing from two threads, and spinning threads crawl on a busy 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # --- the zoo as data ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
