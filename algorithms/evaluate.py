@@ -29,6 +29,7 @@ class EvaluateAlgorithm(FlairAlgorithm):
     REFERENCE = "REFERENCE"
     CHECKPOINT = "CHECKPOINT"
     PATCHES = "PATCHES"
+    PATCHES_CSV = "PATCHES_CSV"
     CLASSES = "CLASSES"
     IGNORE = "IGNORE"
     BANDS = "BANDS"
@@ -49,7 +50,8 @@ class EvaluateAlgorithm(FlairAlgorithm):
         return self.tr(
             "Measures how good a land-cover map is: either a class raster against a reference class raster "
             "(for example the output of 'Segment land cover' against your own labels), or a model "
-            "checkpoint against a folder of labelled patches.\n\n"
+            "checkpoint against labelled patches (a folder, or a FLAIR-1 CSV list such as the validation "
+            "list 'Train land-cover model' writes).\n\n"
             "Scores per class: IoU, F1, precision and recall; their mean IoU (mIoU) and the overall "
             "accuracy; the confusion matrix (rows: reference, columns: prediction), computed with "
             "torchmetrics. Nodata pixels of either raster and the ignored codes are left out; a class that "
@@ -73,6 +75,8 @@ class EvaluateAlgorithm(FlairAlgorithm):
             fileFilter="PyTorch checkpoints (*.pt *.pth *.ckpt);;All files (*)"))
         self.addParameter(QgsProcessingParameterFile(self.PATCHES, self.tr("Labelled patches folder"),
                                                      behavior=QgsProcessingParameterFile.Folder, optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            self.PATCHES_CSV, self.tr("Or: labelled patches list (FLAIR-1 CSV)"), extension="csv", optional=True))
         self.addParameter(QgsProcessingParameterMatrix(
             self.CLASSES, self.tr("Classes (code, name, colour); empty: those recorded in the class raster"),
             headers=CLASS_COLUMNS, optional=True))
@@ -102,7 +106,8 @@ class EvaluateAlgorithm(FlairAlgorithm):
         prediction = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
         checkpoint = self.parameterAsFile(parameters, self.CHECKPOINT, context)
-        patches = self.parameterAsFile(parameters, self.PATCHES, context)
+        patches = [Path(p) for p in (self.parameterAsFile(parameters, self.PATCHES, context),
+                                     self.parameterAsFile(parameters, self.PATCHES_CSV, context)) if p]
         if prediction is not None or reference is not None:
             if prediction is None or reference is None:
                 raise QgsProcessingException(self.tr("Give both the class raster and the reference class raster"))
@@ -117,12 +122,12 @@ class EvaluateAlgorithm(FlairAlgorithm):
             training = import_core("training")
             bands = numbers(self.parameterAsString(parameters, self.BANDS, context), self.BANDS, int)
             scores = self.run_core(training.evaluate_patches, training.PatchEvaluation(
-                sources=[Path(patches)], checkpoint=Path(checkpoint), bands=bands or None,
+                sources=patches, checkpoint=Path(checkpoint), bands=bands or None,
                 device=self.parameterAsEnumString(parameters, self.DEVICE, context),
                 json_path=json_path, png_path=png_path), progress)
         else:
             raise QgsProcessingException(self.tr(
-                "Give a class raster and a reference class raster, or a checkpoint and a patches folder"))
+                "Give a class raster and a reference class raster, or a checkpoint and patches (folder or list)"))
         table = self._write_table(scores, parameters, context)
         return {self.TABLE: table, self.JSON: str(json_path), self.HEATMAP: str(png_path),
                 self.MIOU: scores.miou, self.OVERALL_ACCURACY: scores.oa}

@@ -85,6 +85,7 @@ class TrainAlgorithm(FlairAlgorithm):
     METRICS = "METRICS"
     METRICS_JSON = "METRICS_JSON"
     CURVES = "CURVES"
+    VAL_LIST = "VAL_LIST"
     BEST_MIOU = "BEST_MIOU"
 
     def name(self):
@@ -110,7 +111,8 @@ class TrainAlgorithm(FlairAlgorithm):
             "epochs.\n\n"
             "Outputs, in the output folder: NAME_best.pt (the best epoch's model, usable as is by 'Segment "
             "land cover' with your class names and colours), NAME_last.pt (resumable), per-epoch metrics "
-            "(CSV, JSON), loss and mIoU curves and the best epoch's confusion matrix (PNG). A warning names "
+            "(CSV, JSON), loss and mIoU curves and the best epoch's confusion matrix (PNG), and the lists of "
+            "the training and validation patches (FLAIR-1 CSV). A warning names "
             "any class that is never predicted where it is on validation (IoU 0). Cancelling writes "
             "NAME_last.pt: give it as 'Resume from' to go on.")
 
@@ -191,6 +193,7 @@ class TrainAlgorithm(FlairAlgorithm):
         self.addOutput(QgsProcessingOutputFile(self.METRICS, self.tr("Per-epoch metrics (CSV)")))
         self.addOutput(QgsProcessingOutputFile(self.METRICS_JSON, self.tr("Per-epoch metrics (JSON)")))
         self.addOutput(QgsProcessingOutputFile(self.CURVES, self.tr("Loss and mIoU curves (PNG)")))
+        self.addOutput(QgsProcessingOutputFile(self.VAL_LIST, self.tr("Validation patches list (FLAIR-1 CSV)")))
         self.addOutput(QgsProcessingOutputNumber(self.BEST_MIOU, self.tr("Best validation mIoU")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS's name
@@ -199,7 +202,8 @@ class TrainAlgorithm(FlairAlgorithm):
         return {self.OUTPUT_FOLDER: str(result.best.parent), self.BEST_CHECKPOINT: str(result.best),
                 self.LAST_CHECKPOINT: str(result.last) if result.last else None,
                 self.METRICS: str(result.metrics_csv), self.METRICS_JSON: str(result.metrics_json),
-                self.CURVES: str(result.curves_png), self.BEST_MIOU: result.best_miou}
+                self.CURVES: str(result.curves_png), self.VAL_LIST: str(result.val_csv),
+                self.BEST_MIOU: result.best_miou}
 
     def _options(self, training, parameters, context):
         def path(key):

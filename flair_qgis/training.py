@@ -3,7 +3,7 @@
 patch folders → pairs (``patches``) → checked → train/validation split → model (from scratch, a zoo
 model or a checkpoint; the head re-initialised when the class count differs) → epochs of seeded,
 augmented batches → validation confusion matrix (``metrics``) → best and last checkpoints in our
-self-describing format, per-epoch metrics (CSV, JSON) and curves (PNG).
+self-describing format, per-epoch metrics (CSV, JSON), curves (PNG) and the split (FLAIR-1 CSVs).
 
 Everything random comes from the seed: the initial weights, the split, each epoch's order and each
 patch's crop and flips (from (seed, epoch, index)). The last checkpoint holds the optimiser,
@@ -151,6 +151,8 @@ class TrainResult:
     metrics_json: Path
     curves_png: Path
     confusion_png: Path
+    train_csv: Path
+    val_csv: Path
     history: list[dict[str, Any]]
     best_epoch: int
     best_scores: Scores
@@ -285,7 +287,10 @@ def train(options: TrainOptions, progress: Progress | None = None) -> TrainResul
     out = Path(options.out_folder)
     out.mkdir(parents=True, exist_ok=True)
     paths = {k: out / f"{options.name}_{k}" for k in ("best.pt", "last.pt", "metrics.csv", "metrics.json",
-                                                      "curves.png", "confusion.png")}
+                                                      "curves.png", "confusion.png", "train.csv", "val.csv")}
+    for key, pairs in (("train.csv", train_pairs), ("val.csv", val_pairs)):  # FLAIR-1 lists of the split
+        with open(paths[key], "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows([[str(p.image.resolve()), str(p.label.resolve())] for p in pairs])
     run = _Run(options, spec, model, criterion, optimizer, scheduler, train_ds, val_ds, device, paths,
                progress, classes)
     stopped = run.loop(state)
@@ -299,8 +304,8 @@ def train(options: TrainOptions, progress: Progress | None = None) -> TrainResul
     progress.log(f"Best epoch {state.best_epoch}: validation mIoU {_fmt(best_scores.miou)}; "
                  f"wrote {paths['best.pt']} in {seconds:.0f} s")
     return TrainResult(paths["best.pt"], paths["last.pt"] if options.save_last else None, paths["metrics.csv"],
-                       paths["metrics.json"], paths["curves.png"], paths["confusion.png"], state.history,
-                       state.best_epoch, best_scores, stopped, seconds, warnings)
+                       paths["metrics.json"], paths["curves.png"], paths["confusion.png"], paths["train.csv"],
+                       paths["val.csv"], state.history, state.best_epoch, best_scores, stopped, seconds, warnings)
 
 
 def _resumed(given: TrainOptions, progress: Progress) -> tuple[Checkpoint, TrainOptions]:

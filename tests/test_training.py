@@ -79,7 +79,13 @@ def test_outputs_best_checkpoint_describes_the_users_classes_and_metrics_files(p
     result = train(options(patches, tmp_path, epochs=2, name="mine"))
 
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "mine_best.pt", "mine_confusion.png", "mine_curves.png", "mine_last.pt", "mine_metrics.csv", "mine_metrics.json"]
+        "mine_best.pt", "mine_confusion.png", "mine_curves.png", "mine_last.pt", "mine_metrics.csv",
+        "mine_metrics.json", "mine_train.csv", "mine_val.csv"]
+    from flair_qgis.patches import find_pairs
+
+    held_out = find_pairs([result.val_csv]).pairs
+    assert len(held_out) == 8 and len(find_pairs([result.train_csv]).pairs) == 32
+    assert not {p.image for p in held_out} & {p.image for p in find_pairs([result.train_csv]).pairs}
     best = read_checkpoint(result.best)
     assert best.spec.classes == tuple(c.info() for c in CLASSES) and best.spec.active == (True, True, True)
     assert (best.spec.arch, best.spec.encoder, best.spec.bands) == ("unet", TINY_ENCODER, ("R", "G", "B"))

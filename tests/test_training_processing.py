@@ -57,8 +57,11 @@ def test_export_train_segment_evaluate_loop(provider, tmp_path):
                   BATCH_SIZE=8, PATIENCE=0, SEED=1, NAME="loop", OUTPUT_FOLDER=tmp_path / "model")
     assert trained["BEST_CHECKPOINT"] == str(tmp_path / "model" / "loop_best.pt")
     assert trained["BEST_MIOU"] > 0.6
-    for key in ("LAST_CHECKPOINT", "METRICS", "METRICS_JSON", "CURVES"):
+    for key in ("LAST_CHECKPOINT", "METRICS", "METRICS_JSON", "CURVES", "VAL_LIST"):
         assert Path(trained[key]).is_file(), key
+    held_out = run("flair:evaluate", CHECKPOINT=trained["BEST_CHECKPOINT"], PATCHES_CSV=trained["VAL_LIST"],
+                   TABLE="TEMPORARY_OUTPUT", JSON=tmp_path / "val.json", HEATMAP=tmp_path / "val.png")
+    assert held_out["MIOU"] == pytest.approx(trained["BEST_MIOU"], abs=1e-3)  # the validation, measured again
 
     out = tmp_path / "map" / "landcover.tif"
     run("flair:segment", INPUT=new_ortho, CHECKPOINT=trained["BEST_CHECKPOINT"], OUTPUT=out)  # nothing else
