@@ -5,11 +5,11 @@ import tempfile
 from pathlib import Path
 
 from qgis.core import (NULL, QgsFeatureRequest, QgsProcessing, QgsProcessingException, QgsProcessingOutputFile,
-                       QgsProcessingOutputNumber, QgsRectangle, QgsProcessingParameterBand, QgsProcessingParameterBoolean,
+                       QgsProcessingOutputNumber, QgsProcessingParameterBand, QgsProcessingParameterBoolean,
                        QgsProcessingParameterDefinition, QgsProcessingParameterExtent,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFolderDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsProcessingUtils)
+                       QgsProcessingParameterRasterLayer, QgsProcessingUtils, QgsRectangle)
 
 from .base import FlairAlgorithm, import_core
 from .evaluate import raster_path

@@ -229,7 +229,8 @@ def train_config(path: Path | str, warn: Any = print) -> TrainConfig:
     if conf.get("train", True):
         arch, encoder = _provider(conf, path.name)
         monitor = str(conf.get("ckpt_monitor") or "val_miou").lower()
-        accelerator = {"gpu": "cuda", "cuda": "cuda", "cpu": "cpu"}.get(str(conf.get("accelerator", "")).lower(), "auto")
+        accelerator = {"gpu": "cuda", "cuda": "cuda", "cpu": "cpu"}.get(str(conf.get("accelerator", "")).lower(),
+                                                                        "auto")
         try:
             options = TrainOptions(
                 train=_sources(conf.get("train_csv"), base) + _sources(conf.get("train_folders"), base),

@@ -321,7 +321,7 @@ def _resumed(given: TrainOptions, progress: Progress) -> tuple[Checkpoint, Train
     options = replace(options, epochs=given.epochs, patience=given.patience, device=given.device,
                       out_folder=given.out_folder, name=given.name, save_last=given.save_last,
                       resume=given.resume, train=given.train or options.train, val=given.val or options.val)
-    progress.log(f"Resuming {given.resume.name} with its own settings (seed {options.seed}, "  # type: ignore[union-attr]
+    progress.log(f"Resuming {Path(str(given.resume)).name} with its own settings (seed {options.seed}, "
                  f"{options.optimizer} lr {options.learning_rate or DEFAULT_LR[options.optimizer]:g}, "
                  f"batch {options.batch_size}) for up to {options.epochs} epochs")
     return ckpt, options
@@ -453,8 +453,8 @@ def _model(spec: ModelSpec, base: Checkpoint | None, device: torch.device, progr
         model.load_state_dict(fitting, strict=not missing)
         if missing:
             head = all(k.startswith("segmentation_head.") for k in missing)
-            progress.log(f"Re-initialised {'the head for ' + str(spec.n_classes) + ' classes' if head else ', '.join(missing[:4])}"
-                         f" (the starting model has {base.n_classes})")
+            what = f"the head for {spec.n_classes} classes" if head else ", ".join(missing[:4])
+            progress.log(f"Re-initialised {what} (the starting model has {base.n_classes})")
     return model.to(device).train()
 
 

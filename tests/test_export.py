@@ -70,7 +70,8 @@ def test_overlap_extent_and_numbering_after_an_earlier_export(scene, tmp_path):
 
     result = export_patches(ExportOptions(ortho, labels_path, out, patch_size=64, overlap=32, extent=extent))
 
-    assert [p.image.name for p in result.pairs] == [f"IMG_{i:06d}.tif" for i in range(13, 22)]  # 3 × 3, the last ones moved back
+    # 3 × 3 patches, the last row and column moved back to end on the extent's edge
+    assert [p.image.name for p in result.pairs] == [f"IMG_{i:06d}.tif" for i in range(13, 22)]
     with rasterio.open(result.pairs[-1].image) as last:
         np.testing.assert_array_equal(last.read(), image[:, 10 + 36:10 + 100, 70 + 56:70 + 120])
     lines = result.csv.read_text(encoding="utf-8").splitlines()
@@ -80,7 +81,8 @@ def test_overlap_extent_and_numbering_after_an_earlier_export(scene, tmp_path):
 def test_labels_covering_part_of_the_image_on_the_same_grid(tmp_path):
     image = random_image(128, 128)
     ortho = make_raster(tmp_path / "ortho.tif", image)
-    part = make_raster(tmp_path / "labels.tif", np.full((1, 64, 96), 2, np.uint8), origin=(650000.0 + 32 * 0.2, 6860000.0))
+    part = make_raster(tmp_path / "labels.tif", np.full((1, 64, 96), 2, np.uint8),
+                       origin=(650000.0 + 32 * 0.2, 6860000.0))
 
     result = export_patches(ExportOptions(ortho, part, tmp_path / "p", patch_size=64))
 

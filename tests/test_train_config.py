@@ -154,7 +154,8 @@ def test_unsupported_choices_are_reported(tmp_path, dataset):
     assert any("num_nodes is 2" in w for w in warnings)
     assert any("unknown key 'bogus' ignored" in w for w in warnings)
     with pytest.raises(FlairError, match="model_provider HuggingFace is not supported"):
-        train_config(conf_file(tmp_path, dataset, **{"HuggingFace:\n        use: False": "HuggingFace:\n        use: True"}))
+        train_config(conf_file(tmp_path, dataset,
+                               **{"HuggingFace:\n        use: False": "HuggingFace:\n        use: True"}))
 
 
 def test_cli_train_then_test_metrics_and_evaluate(tmp_path, dataset):
