@@ -166,20 +166,14 @@ Les noms de classe viennent des classes enregistrées dans le raster par cette e
     </message>
     <message>
       <location filename="../algorithms/evaluate.py" />
-      <source>Measures how good a land-cover map is: either a class raster against a reference class raster (for example the output of 'Segment land cover' against your own labels), or a model checkpoint against a folder of labelled patches.
+      <source>Measures how good a land-cover map is: either a class raster against a reference class raster (for example the output of 'Segment land cover' against your own labels), or a model checkpoint against labelled patches (a folder, or a FLAIR-1 CSV list such as the validation list 'Train land-cover model' writes).
 
 Scores per class: IoU, F1, precision and recall; their mean IoU (mIoU) and the overall accuracy; the confusion matrix (rows: reference, columns: prediction), computed with torchmetrics. Nodata pixels of either raster and the ignored codes are left out; a class that is in the reference but never predicted there has IoU 0 and is reported in a warning.
 
 Classes: by default those recorded in the class raster by 'Segment land cover' (else FLAIR's 19); or one row per class (code, name, colour). The rasters must be on the same grid, or on aligned grids (then their overlap is evaluated); rasters on different grids are refused.
 
 Outputs: a table (one row per class, then the mIoU and the overall accuracy) the modeler can pass on, the full report as JSON, and the confusion matrix normalised by rows as a PNG heat map.</source>
-      <translation>Mesure la qualité d'une carte d'occupation du sol : soit un raster de classes comparé à un raster de classes de référence (par exemple la sortie de « Segmenter l'occupation du sol » comparée à vos propres étiquettes), soit un checkpoint de modèle évalué sur un dossier de patchs étiquetés.
-
-Scores par classe : IoU, F1, précision et rappel ; leur IoU moyen (mIoU) et la précision globale ; la matrice de confusion (lignes : référence, colonnes : prédiction), calculés avec torchmetrics. Les pixels sans donnée de l'un ou l'autre raster et les codes ignorés sont exclus ; une classe présente dans la référence mais jamais prédite à cet endroit a un IoU de 0 et fait l'objet d'un avertissement.
-
-Classes : par défaut celles enregistrées dans le raster de classes par « Segmenter l'occupation du sol » (sinon les 19 de FLAIR) ; ou une ligne par classe (code, nom, couleur). Les rasters doivent être sur la même grille, ou sur des grilles alignées (leur recouvrement est alors évalué) ; des rasters sur des grilles différentes sont refusés.
-
-Sorties : une table (une ligne par classe, puis le mIoU et la précision globale) que le modeleur peut transmettre, le rapport complet en JSON, et la matrice de confusion normalisée par ligne en carte de chaleur PNG.</translation>
+      <translation type="unfinished" />
     </message>
     <message>
       <location filename="../algorithms/evaluate.py" />
@@ -200,6 +194,11 @@ Sorties : une table (une ligne par classe, puis le mIoU et la précision globale
       <location filename="../algorithms/evaluate.py" />
       <source>Labelled patches folder</source>
       <translation>Dossier de patchs étiquetés</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Or: labelled patches list (FLAIR-1 CSV)</source>
+      <translation>Ou : liste de vignettes étiquetées (CSV FLAIR-1)</translation>
     </message>
     <message>
       <location filename="../algorithms/evaluate.py" />
@@ -255,8 +254,8 @@ Sorties : une table (une ligne par classe, puis le mIoU et la précision globale
     </message>
     <message>
       <location filename="../algorithms/evaluate.py" />
-      <source>Give a class raster and a reference class raster, or a checkpoint and a patches folder</source>
-      <translation>Donnez un raster de classes et un raster de classes de référence, ou un checkpoint et un dossier de patchs</translation>
+      <source>Give a class raster and a reference class raster, or a checkpoint and patches (folder or list)</source>
+      <translation>Donnez un raster de classes et un raster de référence, ou un point de contrôle et des vignettes (dossier ou liste)</translation>
     </message>
     <message>
       <location filename="../algorithms/evaluate.py" />
@@ -699,14 +698,8 @@ Patches: image/label pairs of GeoTIFFs, found in the training folder at any dept
 
 Classes: one row per code (code, name, weight, colour); weight 0 ignores a class; empty, FLAIR's 19 classes. Validation: a separate folder or list, or a seeded random fraction of the training patches. Training is seeded (reproducible on the CPU), uses flips and 90° rotations unless turned off, and stops early when the validation mIoU has not improved for PATIENCE epochs.
 
-Outputs, in the output folder: NAME_best.pt (the best epoch's model, usable as is by 'Segment land cover' with your class names and colours), NAME_last.pt (resumable), per-epoch metrics (CSV, JSON), loss and mIoU curves and the best epoch's confusion matrix (PNG). A warning names any class that is never predicted where it is on validation (IoU 0). Cancelling writes NAME_last.pt: give it as 'Resume from' to go on.</source>
-      <translation>Entraîne un modèle de segmentation sur vos patchs étiquetés : à partir de zéro, en affinant un modèle FLAIR pré-entraîné de l'IGNF, ou en reprenant un entraînement interrompu.
-
-Patchs : des paires image/étiquettes en GeoTIFF, trouvées à toute profondeur du dossier d'entraînement selon l'organisation de FLAIR (img/IMG_&lt;id&gt;.tif avec msk/MSK_&lt;id&gt;.tif, comme les écrit « Exporter des patchs d'entraînement ») ou dans des dossiers images/ et labels/ aux mêmes noms de fichiers, ou listées dans un fichier CSV FLAIR-1 (image,masque par ligne). Les rasters d'étiquettes contiennent des codes de classe ; les pixels égaux à leur valeur nodata sont ignorés. Les fichiers sans paire, les tailles ou SCR différents et les valeurs d'étiquettes hors des classes sont signalés avec les fichiers concernés.
-
-Classes : une ligne par code (code, nom, poids, couleur) ; un poids de 0 ignore une classe ; vide : les 19 classes de FLAIR. Validation : un dossier ou une liste à part, ou une fraction aléatoire (graine fixée) des patchs d'entraînement. L'entraînement a une graine fixe (reproductible sur CPU), utilise des retournements et des rotations de 90° sauf si désactivés, et s'arrête tôt quand le mIoU de validation ne s'est pas amélioré depuis PATIENCE époques.
-
-Sorties, dans le dossier de sortie : NAME_best.pt (le modèle de la meilleure époque, utilisable tel quel par « Segmenter l'occupation du sol » avec vos noms et couleurs de classes), NAME_last.pt (pour reprendre), les métriques par époque (CSV, JSON), les courbes de perte et de mIoU et la matrice de confusion de la meilleure époque (PNG). Un avertissement nomme toute classe jamais prédite là où elle est en validation (IoU 0). Annuler écrit NAME_last.pt : donnez-le comme « Reprendre depuis » pour continuer.</translation>
+Outputs, in the output folder: NAME_best.pt (the best epoch's model, usable as is by 'Segment land cover' with your class names and colours), NAME_last.pt (resumable), per-epoch metrics (CSV, JSON), loss and mIoU curves and the best epoch's confusion matrix (PNG), and the lists of the training and validation patches (FLAIR-1 CSV). A warning names any class that is never predicted where it is on validation (IoU 0). Cancelling writes NAME_last.pt: give it as 'Resume from' to go on.</source>
+      <translation type="unfinished" />
     </message>
     <message>
       <location filename="../algorithms/train.py" />
