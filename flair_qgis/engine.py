@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +18,7 @@ import numpy as np
 import torch
 from rasterio.windows import Window
 
-from . import raster_io, resampling
+from . import pipeline, raster_io, resampling
 from .checkpoints import (Checkpoint, ModelSpec, default_classes, load_weights, read_checkpoint,
                           spec_for_entry)
 from .errors import FlairError
@@ -34,7 +32,6 @@ from .zoo import RGBIE, entry_for_file, fetch, get_entry
 OUTPUT_TYPES = ("argmax", "class_prob")
 PRESETS = ("reference", "fast")
 STITCHES = ("crop", "blend")
-QUEUE_DEPTH = 2  # batches waiting between reader, model and writer: bounds the memory
 
 
 @dataclass
@@ -335,78 +332,6 @@ def _copy_masked(view: Path, like: Path, src, bands: list[int], window: Window |
         out.commit()
 
 
-@dataclass
-class _Work:
-    """One tile on its way through the pipeline: its pixels (None when it is all nodata), where
-    its input has data (None when the raster declares no nodata), and later its prediction."""
-
-    tile: Tile
-    pixels: np.ndarray | None
-    valid: np.ndarray | None
-    result: np.ndarray | None = None
-
-
-def _row_chunks(grid: list[Tile], width: int) -> list[list[Tile]]:
-    """Consecutive tiles of one tile row, ``width`` at most: each chunk is read in one go."""
-    chunks: list[list[Tile]] = []
-    for tile in grid:
-        if chunks and chunks[-1][0].row == tile.row and len(chunks[-1]) < width:
-            chunks[-1].append(tile)
-        else:
-            chunks.append([tile])
-    return chunks
-
-
-def _read_chunk(src, bands: list[int], chunk: list[Tile], validity: raster_io.Validity,
-                stretch: Stretch | None = None) -> list[_Work]:
-    """Read a chunk's pixels once and cut its (overlapping) tiles from them."""
-    first, last = chunk[0], chunk[-1]
-    valid = None
-    if validity.active:
-        owned = Window(first.out_col, first.out_row, last.out_col + last.out_width - first.out_col,
-                       first.out_height)
-        valid = validity(src, owned)
-        if not valid.any():
-            return [_Work(t, None, valid[:, t.out_col - first.out_col:][:, :t.out_width]) for t in chunk]
-    size = first.size
-    block = raster_io.read_block(src, bands, first.col, first.row, last.col + size - first.col, size)
-    if stretch is not None:
-        block = stretch.apply(block)
-    work = []
-    for t in chunk:
-        v = None if valid is None else valid[:, t.out_col - first.out_col:t.out_col - first.out_col + t.out_width]
-        if v is not None and not v.any():
-            work.append(_Work(t, None, v))
-        else:
-            work.append(_Work(t, block[:, :, t.col - first.col:t.col - first.col + size], v))
-    return work
-
-
-class _Stage(threading.Thread):
-    """A pipeline thread that keeps the first error it meets for the main thread to raise."""
-
-    def __init__(self, target, name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self._target_fn = target
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self._target_fn()
-        except BaseException as e:  # noqa: BLE001 - handed to the main thread
-            self.error = e
-
-
-def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
 def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: ModelSpec,
          options: SegmentOptions, device: torch.device, output: Path, progress: Progress) -> int:
     """Write the output with the chosen stitching; returns the number of tiles computed."""
@@ -441,8 +366,10 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
         if options.stitch == "blend":
             computed = _blend(src, bands, grid, predictor, spec, region, options, validity, put, progress)
         else:
-            computed = _pipeline(src, bands, grid, predictor, options, device, out_spec.count,
-                                 validity, put, progress)
+            readers = options.readers or (4 if device.type == "cuda" else 1)
+            computed = pipeline.run_cropped(src.name, bands, grid, predictor, out_spec.count, validity, put,
+                                            progress, batch_size=options.batch_size, readers=readers,
+                                            stretch=options.stretch)
         progress.check()
         if computed == 0 and grid and options.window is None:
             _refuse_no_data(src, bands, options)
@@ -481,89 +408,3 @@ def _blend(src, bands, grid, predictor: Predictor, spec: ModelSpec, region: Wind
 
     return blend.run(src, grid, read_tile, predictor.probabilities, active, finish, region,
                      options.batch_size, validity, progress)
-
-
-def _pipeline(src, bands: list[int], grid: list[Tile], predictor: Predictor, options: SegmentOptions,
-              device: torch.device, count: int, validity: raster_io.Validity, put, progress: Progress) -> int:
-    """Centre-crop stitching: reader thread(s) → bounded queue → model (this thread) → bounded
-    queue → writer thread. Each tile writes the part of the output it owns."""
-    chunks = _row_chunks(grid, max(options.batch_size, 2))
-    n_readers = max(1, options.readers or (4 if device.type == "cuda" else 1))
-    stop = threading.Event()
-    tiles_in: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH * options.batch_size)
-    batches_out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
-
-    def read(k: int) -> None:
-        with raster_io.open_raster(src.name) as own:  # each thread its own GDAL handle
-            for i in range(k, len(chunks), n_readers):
-                for work in _read_chunk(own, bands, chunks[i], validity, options.stretch):
-                    if not _put(tiles_in, work, stop):
-                        return
-        _put(tiles_in, None, stop)
-
-    def write() -> None:
-        while True:
-            try:
-                batch = batches_out.get(timeout=0.1)
-            except queue.Empty:
-                if stop.is_set():
-                    return
-                continue
-            if batch is None:
-                return
-            for w in batch:
-                t = w.tile
-                window = Window(t.out_col, t.out_row, t.out_width, t.out_height)
-                if w.result is None:
-                    put(np.zeros((count, t.out_height, t.out_width), np.uint8), window, w.valid)
-                else:
-                    rows, cols = t.crop
-                    put(w.result[:, rows, cols], window, w.valid)
-
-    computed = 0
-    readers = [_Stage(lambda k=k: read(k), f"flair-reader-{k}") for k in range(n_readers)]
-    writer = _Stage(write, "flair-writer")
-    for t in (*readers, writer):
-        t.start()
-    try:
-        batch: list[_Work] = []
-        finished, handled = 0, 0
-        while finished < n_readers:
-            try:
-                item = tiles_in.get(timeout=0.5)
-            except queue.Empty:
-                _raise_first(readers, writer)
-                progress.check()
-                continue
-            if item is None:
-                finished += 1
-            else:
-                batch.append(item)
-            if len(batch) == options.batch_size or (finished == n_readers and batch):
-                progress.check()
-                _raise_first(readers, writer)
-                todo = [w for w in batch if w.pixels is not None]
-                if todo:
-                    results = predictor(np.stack([w.pixels for w in todo]))
-                    for w, r in zip(todo, results):
-                        w.result, w.pixels = r, None
-                    computed += len(todo)
-                if not _put(batches_out, batch, stop):
-                    break
-                handled += len(batch)
-                progress.fraction(handled / len(grid))
-                batch = []
-        _put(batches_out, None, stop)
-        writer.join()
-        _raise_first(readers, writer)
-    finally:
-        stop.set()
-        for t in (*readers, writer):
-            t.join()
-    return computed
-
-
-def _raise_first(readers: list[_Stage], writer: _Stage) -> None:
-    for stage in (*readers, writer):
-        if stage.error is not None:
-            raise stage.error
