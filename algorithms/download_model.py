@@ -2,7 +2,7 @@
 
 from qgis.core import QgsProcessingOutputFile, QgsProcessingParameterEnum
 
-from ..flair_qgis.zoo import DEFAULT_MODEL, ZOO
+from ..flair_qgis.zoo import DEFAULT_MODEL, ZOO, unconfirmed
 from .base import FlairAlgorithm, import_core
 
 
@@ -27,11 +27,17 @@ class DownloadModelAlgorithm(FlairAlgorithm):
             "Downloads a pretrained IGNF FLAIR model from HuggingFace into the local cache "
             "(~/.cache/huggingface, or HF_HOME), checks its sha256 and returns its path. Run it while "
             "online; afterwards 'Segment land cover' works offline (HF_HUB_OFFLINE=1) with this model. "
-            "A file already cached and intact is not downloaded again.")
+            "A file already cached and intact is not downloaded again.\n\n"
+            "Not confirmed (the file was never seen at the entry's pinned revision, so the download may "
+            "fail; then download the file from the model's page and give it as a checkpoint): {}."
+        ).format(", ".join(e.name for e in unconfirmed()))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS's name
-        self.addParameter(QgsProcessingParameterEnum(self.MODEL, self.tr("Model"), options=list(ZOO),
-                                                     defaultValue=DEFAULT_MODEL, usesStaticStrings=True))
+        model = QgsProcessingParameterEnum(self.MODEL, self.tr("Model"), options=list(ZOO),
+                                           defaultValue=DEFAULT_MODEL, usesStaticStrings=True)
+        model.setHelp(self.tr("Pretrained IGNF model from the zoo. Not confirmed at their pinned revision "
+                              "(may fail to download): {}.").format(", ".join(e.name for e in unconfirmed())))
+        self.addParameter(model)
         self.addOutput(QgsProcessingOutputFile(self.FILE, self.tr("Cached weights file")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS's name

@@ -27,8 +27,11 @@ class ModelEntry:
     """One pretrained model: where its file lives on the hub and what it expects and predicts.
 
     ``revision`` pins a commit where one is known; ``sha256``/``size`` verify the file when known,
-    otherwise the hash the hub reports for the file (its LFS ETag) is used. ``head_classes`` is the
-    number of output channels (19 for every FLAIR-INC model); ``palette`` names the active classes.
+    otherwise the hash the hub reports for the file (its LFS ETag) is used. ``confirmed`` says
+    whether the file was seen at that revision (its hash, or a tree view listing it; by default:
+    when its sha256 is known); an unconfirmed entry may fail to download and says so.
+    ``head_classes`` is the number of output channels (19 for every FLAIR-INC model);
+    ``palette`` names the active classes.
     """
 
     name: str
@@ -46,8 +49,11 @@ class ModelEntry:
     resolution: float = 0.2
     notes: str = ""
     normalisation: Normalisation = field(default=None)  # type: ignore[assignment]
+    confirmed: bool = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        if self.confirmed is None:
+            object.__setattr__(self, "confirmed", self.sha256 is not None)
         if self.normalisation is None:
             object.__setattr__(self, "normalisation", Normalisation.for_bands(self.bands))
 
@@ -66,17 +72,24 @@ def _inc(code: str, bands: tuple[str, ...], palette: str, arch: str = "unet", en
 ZOO: dict[str, ModelEntry] = {
     e.name: e
     for e in (
+        _inc("rgb_15cl_resnet34-unet", RGBIE[:3], "flair-15",  # the default model
+             revision="fa3324006c8f88a7cb9a9bb5c97cccea254ac217",
+             notes="revision is the card commit listing the 15 active classes; file not confirmed there"),
         _inc("rgbie_15cl_resnet34-unet", RGBIE, "flair-15",
              revision="31b43f7d9c435ea59ba4914fbee113aaae177e12", size=97_957_843,
              sha256="e7be92484275ecb581a758fc8a7efa088f8b4201d62dcbc252094707bd025888",
              notes="mIoU 54.72, OA 76.37 on the FLAIR #1 test set (model card)"),
-        _inc("rgbi_15cl_resnet34-unet", RGBIE[:4], "flair-15"),
-        _inc("rgb_15cl_resnet34-unet", RGBIE[:3], "flair-15"),
-        _inc("rgb_12cl_resnet34-unet", RGBIE[:3], "flair-12"),
+        _inc("rgbi_15cl_resnet34-unet", RGBIE[:4], "flair-15",
+             revision="19b80d1ca5d9b8972bd25218e29aaf0de2b00b22", confirmed=True,
+             notes="the tree at this revision lists the file; its sha256 is checked against the hub's"),
+        _inc("rgb_12cl_resnet34-unet", RGBIE[:3], "flair-12",
+             revision="ac66bf5c7caaae93b96132fcae161cff7c3177a1",
+             notes="revision is the card commit listing the 12 active classes; file not confirmed there"),
         _inc("rgbie_12cl_resnet34-unet", RGBIE, "flair-12",
              revision="b46b81694e5f9da4aaa2b8d7d8327dcd6c9e829f", size=97_957_843,
              sha256="e28ac3605f26fac130eb2ad5fed1b546b7ea639db2795bda128b12c9d2b23981"),
-        _inc("rgb_15cl_resnet34-fpn", RGBIE[:3], "flair-15", arch="fpn"),
+        _inc("rgb_15cl_resnet34-fpn", RGBIE[:3], "flair-15", arch="fpn",
+             notes="no revision known: follows the hub's main branch"),
         _inc("rgb_15cl_resnet34-deeplabv3", RGBIE[:3], "flair-15", arch="deeplabv3",
              notes="file name and head size not confirmed"),
         _inc("rgb_15cl_mitb5-unet", RGBIE[:3], "flair-15", encoder="mit_b5",
@@ -140,8 +153,11 @@ def fetch(entry: ModelEntry, progress: Progress | None = None, force: bool = Fal
         raise FlairError(f"model {entry.name} is not in the cache {hub_cache_dir()} and {why}: {how_to}") from None
     except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError,
             hf_errors.EntryNotFoundError) as e:
+        advice = "check the zoo entry" if entry.confirmed else (
+            "this entry's file was never confirmed at that revision: download the file from "
+            f"{entry.url} and give it as a checkpoint file")
         raise FlairError(f"model {entry.name}: {entry.repo_id}@{entry.revision}/{entry.filename} "
-                         f"is not on the hub ({type(e).__name__}); check the zoo entry") from None
+                         f"is not on the hub ({type(e).__name__}); {advice}") from None
     except OSError as e:  # disk full, permissions, broken connection mid-file
         raise FlairError(f"model {entry.name} could not be downloaded into {hub_cache_dir()}: {e}. "
                          "Check the free space there and the network, then run again") from None
@@ -229,9 +245,18 @@ def _tqdm_reporting_to(progress: Progress) -> type:
     return _Reporting
 
 
+def unconfirmed() -> list[ModelEntry]:
+    """The entries whose file was never seen at their revision: they may fail to download."""
+    return [e for e in ZOO.values() if not e.confirmed]
+
+
 def describe(entry: ModelEntry) -> str:
-    pinned = "pinned" if entry.revision != "main" else "not pinned (hub's current file)"
+    """One line on ``entry`` for lists and logs: model, bands, classes, how its file is pinned."""
+    pinned = f"revision {entry.revision[:12]} pinned" if entry.revision != "main" else \
+        "revision not pinned (hub's current file)"
+    check = ("sha256 pinned" if entry.sha256 else "sha256 checked against the hub's") if entry.confirmed else \
+        "file NOT CONFIRMED at this revision (may fail to download)"
     return (f"{entry.name}: {entry.arch}/{entry.encoder}, bands {','.join(entry.bands)}, "
-            f"classes {entry.palette}, revision {pinned}, licence {entry.licence}")
+            f"classes {entry.palette}, {pinned}, {check}, licence {entry.licence}")
 
 

@@ -140,19 +140,28 @@ Les noms de classe viennent des classes enregistrées dans le raster par cette e
     </message>
     <message>
       <location filename="../algorithms/download_model.py" />
-      <source>Downloads a pretrained IGNF FLAIR model from HuggingFace into the local cache (~/.cache/huggingface, or HF_HOME), checks its sha256 and returns its path. Run it while online; afterwards 'Segment land cover' works offline (HF_HUB_OFFLINE=1) with this model. A file already cached and intact is not downloaded again.</source>
-      <translation>Télécharge un modèle FLAIR pré-entraîné de l'IGNF depuis HuggingFace dans le cache local (~/.cache/huggingface, ou HF_HOME), vérifie son sha256 et renvoie son chemin. Lancez-le lorsque vous êtes en ligne ; ensuite « Segmenter l'occupation du sol » fonctionne hors ligne (HF_HUB_OFFLINE=1) avec ce modèle. Un fichier déjà en cache et intact n'est pas téléchargé à nouveau.</translation>
-    </message>
-    <message>
-      <location filename="../algorithms/download_model.py" />
       <location filename="../algorithms/segment.py" />
       <source>Model</source>
       <translation>Modèle</translation>
     </message>
     <message>
       <location filename="../algorithms/download_model.py" />
+      <source>Downloads a pretrained IGNF FLAIR model from HuggingFace into the local cache (~/.cache/huggingface, or HF_HOME), checks its sha256 and returns its path. Run it while online; afterwards 'Segment land cover' works offline (HF_HUB_OFFLINE=1) with this model. A file already cached and intact is not downloaded again.
+
+Not confirmed (the file was never seen at the entry's pinned revision, so the download may fail; then download the file from the model's page and give it as a checkpoint): {}.</source>
+      <translation>Télécharge un modèle FLAIR pré-entraîné de l'IGNF depuis HuggingFace dans le cache local (~/.cache/huggingface, ou HF_HOME), vérifie son sha256 et renvoie son chemin. Lancez-le lorsque vous êtes en ligne ; ensuite « Segmenter l'occupation du sol » fonctionne hors ligne (HF_HUB_OFFLINE=1) avec ce modèle. Un fichier déjà en cache et intact n'est pas téléchargé à nouveau.
+
+Non confirmés (le fichier n'a jamais été vu à la révision épinglée du modèle, le téléchargement peut donc échouer ; téléchargez alors le fichier depuis la page du modèle et donnez-le comme checkpoint) : {}.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/download_model.py" />
       <source>Cached weights file</source>
       <translation>Fichier de poids en cache</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/download_model.py" />
+      <source>Pretrained IGNF model from the zoo. Not confirmed at their pinned revision (may fail to download): {}.</source>
+      <translation>Modèle pré-entraîné de l'IGNF du zoo. Non confirmés à leur révision épinglée (le téléchargement peut échouer) : {}.</translation>
     </message>
     <message>
       <location filename="../algorithms/download_model.py" />

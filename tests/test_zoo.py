@@ -26,7 +26,7 @@ from flair_qgis.palette import palette
 from flair_qgis.progress import Progress
 
 ENTRIES = list(zoo.ZOO.values())
-UNPINNED = zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"]
+UNHASHED = zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"]  # pinned revision, no sha256 known
 TINY_NAME = "FLAIR-INC_rgb_15cl_tiny-unet"
 TINY_REVISION = "c0ffee0123456789abcdef0123456789abcdef01"
 BAND_CODES = {"rgb": ("R", "G", "B"), "rgbi": ("R", "G", "B", "NIR"), "rgbie": ("R", "G", "B", "NIR", "Elevation")}
@@ -97,14 +97,46 @@ def test_entry_architecture_builds(entry):
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
 def test_entry_pinning(entry):
+    """A pinned commit, or an entry that says it follows the hub; a known hash and size with a pinned
+    commit only; a file never seen at its revision is marked as such wherever the entry is shown."""
     if entry.revision == "main":
-        assert entry.sha256 is None, "a file hash needs a pinned revision to belong to"
+        assert entry.sha256 is None and not entry.confirmed, "a confirmed file needs a revision to belong to"
         assert "not pinned" in zoo.describe(entry)
-        return
-    assert re.fullmatch(r"[0-9a-f]{40}", entry.revision)
-    assert entry.sha256 is not None and re.fullmatch(r"[0-9a-f]{64}", entry.sha256)
-    assert entry.size is not None and entry.size > 1_000_000
-    assert "revision pinned" in zoo.describe(entry)
+    else:
+        assert re.fullmatch(r"[0-9a-f]{40}", entry.revision)
+        assert f"revision {entry.revision[:12]} pinned" in zoo.describe(entry)
+    if entry.sha256 is not None:
+        assert re.fullmatch(r"[0-9a-f]{64}", entry.sha256) and entry.confirmed
+        assert entry.size is not None and entry.size > 1_000_000
+        assert "sha256 pinned" in zoo.describe(entry)
+    assert ("NOT CONFIRMED" in zoo.describe(entry)) == (not entry.confirmed)
+    assert (entry in zoo.unconfirmed()) == (not entry.confirmed)
+
+
+def test_the_default_model_is_listed_first_and_pinned():
+    assert next(iter(zoo.ZOO)) == zoo.DEFAULT_MODEL
+    assert zoo.ZOO[zoo.DEFAULT_MODEL].revision != "main"
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_every_entry_downloads_its_pinned_revision_and_checks_its_pinned_hash(entry, hub, tiny_file):
+    """Each entry asks the (loopback) hub for its own revision; a pinned sha256 refuses another file."""
+    data, sha = tiny_file
+    hub.add(entry.repo_id, entry.filename, data)
+    if entry.sha256 is None:
+        assert zoo.fetch(entry).read_bytes() == data
+    else:
+        with pytest.raises(FlairError, match=f"sha256 is {sha}, expected {entry.sha256}"):
+            zoo.fetch(entry)
+    asked = [path for _, path in hub.requests if "/resolve/" in path]
+    assert asked and all(f"/{entry.repo_id}/resolve/{entry.revision}/{entry.filename}" in p for p in asked)
+
+
+def test_an_unconfirmed_entry_missing_from_the_hub_says_what_to_do_instead(hub):
+    entry = zoo.unconfirmed()[0]
+    with pytest.raises(FlairError, match="never confirmed at that revision: download the file from "
+                                         f"{entry.url} and give it as a checkpoint file"):
+        zoo.fetch(entry)
 
 
 def test_zoo_lookups():
@@ -136,7 +168,7 @@ def hub(fake_hub, monkeypatch):
 @pytest.fixture
 def tiny_entry(tiny_file, monkeypatch) -> zoo.ModelEntry:
     """A pinned zoo entry for the tiny file, put in the zoo for the test."""
-    entry = replace(UNPINNED, name=TINY_NAME, repo_id=f"IGNF/{TINY_NAME}", filename=f"{TINY_NAME}_weights.pth",
+    entry = replace(UNHASHED, name=TINY_NAME, repo_id=f"IGNF/{TINY_NAME}", filename=f"{TINY_NAME}_weights.pth",
                     encoder=TINY_ENCODER, revision=TINY_REVISION, sha256=tiny_file[1], size=len(tiny_file[0]))
     monkeypatch.setitem(zoo.ZOO, TINY_NAME, entry)
     return entry
@@ -156,40 +188,40 @@ def blobs(home: Path, entry: zoo.ModelEntry) -> list[Path]:
     return sorted(folder.iterdir()) if folder.exists() else []
 
 
-def test_unpinned_download_lands_in_the_cache_verified_and_is_reused(hub, tiny_file, _private_hf_cache):
+def test_unhashed_download_lands_in_the_cache_verified_and_is_reused(hub, tiny_file, _private_hf_cache):
     data, sha = tiny_file
-    hub.add(UNPINNED.repo_id, UNPINNED.filename, data)
+    hub.add(UNHASHED.repo_id, UNHASHED.filename, data)
     fractions: list[float] = []
 
-    path = zoo.fetch(UNPINNED, Progress(fraction=fractions.append))
+    path = zoo.fetch(UNHASHED, Progress(fraction=fractions.append))
 
     assert path.is_relative_to(_private_hf_cache / "hub" / "models--IGNF--FLAIR-INC_rgb_15cl_resnet34-unet")
-    assert path.name == UNPINNED.filename and path.read_bytes() == data
+    assert path.name == UNHASHED.filename and path.read_bytes() == data
     assert path.resolve().name == sha  # the blob is named by the ETag it was verified against
     assert file_gets(hub) == 1
     assert fractions and fractions[-1] == 1.0
     assert all(0.0 <= f <= 1.0 for f in fractions) and fractions == sorted(fractions)
 
-    assert zoo.fetch(UNPINNED) == path
+    assert zoo.fetch(UNHASHED) == path
     assert file_gets(hub) == 1  # only asked the hub whether the file changed
 
 
 def test_cached_file_is_served_offline_without_asking_the_hub(hub, tiny_file, monkeypatch):
-    hub.add(UNPINNED.repo_id, UNPINNED.filename, tiny_file[0])
-    path = zoo.fetch(UNPINNED)
+    hub.add(UNHASHED.repo_id, UNHASHED.filename, tiny_file[0])
+    path = zoo.fetch(UNHASHED)
     asked = len(hub.requests)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
-    assert zoo.fetch(UNPINNED) == path
+    assert zoo.fetch(UNHASHED) == path
     assert len(hub.requests) == asked
 
 
 def test_cached_file_is_served_when_the_hub_is_unreachable(hub, tiny_file, monkeypatch):
-    hub.add(UNPINNED.repo_id, UNPINNED.filename, tiny_file[0])
-    path = zoo.fetch(UNPINNED)
+    hub.add(UNHASHED.repo_id, UNHASHED.filename, tiny_file[0])
+    path = zoo.fetch(UNHASHED)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
 
-    assert zoo.fetch(UNPINNED) == path
+    assert zoo.fetch(UNHASHED) == path
 
 
 def test_pinned_download_verifies_its_hash_and_is_reused_without_a_request(hub, tiny_file, tiny_entry):
@@ -227,11 +259,11 @@ def test_offline_without_cache_names_the_model_and_how_to_fetch_it(hub, monkeypa
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
     with pytest.raises(FlairError) as err:
-        zoo.fetch(UNPINNED)
+        zoo.fetch(UNHASHED)
 
     message = str(err.value)
-    assert UNPINNED.name in message and "offline" in message
-    assert f"python -m flair_qgis download {UNPINNED.name}" in message
+    assert UNHASHED.name in message and "offline" in message
+    assert f"python -m flair_qgis download {UNHASHED.name}" in message
     assert hub.requests == []
 
 
@@ -256,33 +288,34 @@ def test_unreachable_hub_without_cache_is_a_clear_error(monkeypatch, _private_hf
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
 
     with pytest.raises(FlairError) as err:
-        zoo.fetch(UNPINNED)
+        zoo.fetch(UNHASHED)
 
     message = str(err.value)
-    assert UNPINNED.name in message and "could not be reached" in message
-    assert f"python -m flair_qgis download {UNPINNED.name}" in message
+    assert UNHASHED.name in message and "could not be reached" in message
+    assert f"python -m flair_qgis download {UNHASHED.name}" in message
     assert [p.name for p in cache_files(_private_hf_cache)] in ([], ["CACHEDIR.TAG"])
 
 
 def test_file_missing_on_the_hub_says_so(hub):
-    with pytest.raises(FlairError, match=r"IGNF/FLAIR-INC_rgb_15cl_resnet34-unet@main/.*is not on the hub"):
-        zoo.fetch(UNPINNED)
+    with pytest.raises(FlairError, match=rf"IGNF/FLAIR-INC_rgb_15cl_resnet34-unet@{UNHASHED.revision}/.*is not on "
+                                         "the hub"):
+        zoo.fetch(UNHASHED)
 
 
 def test_file_differing_from_the_hash_the_hub_announces_is_removed(hub, tiny_file, _private_hf_cache):
     data, sha = tiny_file
-    hub.add(UNPINNED.repo_id, UNPINNED.filename, data[:-1000] + bytes(1000), announce_sha256=sha)
+    hub.add(UNHASHED.repo_id, UNHASHED.filename, data[:-1000] + bytes(1000), announce_sha256=sha)
 
     with pytest.raises(FlairError) as err:
-        zoo.fetch(UNPINNED)
+        zoo.fetch(UNHASHED)
 
-    assert UNPINNED.name in str(err.value) and f"expected {sha}" in str(err.value)
+    assert UNHASHED.name in str(err.value) and f"expected {sha}" in str(err.value)
     assert "removed from the cache" in str(err.value)
-    assert blobs(_private_hf_cache, UNPINNED) == []
-    assert not any(p.name == UNPINNED.filename for p in (_private_hf_cache / "hub").rglob("*"))
+    assert blobs(_private_hf_cache, UNHASHED) == []
+    assert not any(p.name == UNHASHED.filename for p in (_private_hf_cache / "hub").rglob("*"))
 
-    hub.add(UNPINNED.repo_id, UNPINNED.filename, data)  # the hub is repaired: the next try works
-    assert zoo.fetch(UNPINNED).read_bytes() == data
+    hub.add(UNHASHED.repo_id, UNHASHED.filename, data)  # the hub is repaired: the next try works
+    assert zoo.fetch(UNHASHED).read_bytes() == data
 
 
 def test_pinned_file_with_another_hash_is_removed(hub, tiny_file, tiny_entry, _private_hf_cache):
@@ -309,20 +342,20 @@ def test_cache_without_symlinks_still_checks_the_announced_hash(hub, tiny_file, 
     data, sha = tiny_file
     corrupt = bytearray(data)
     corrupt[len(data) // 2] ^= 0xFF
-    hub.add(UNPINNED.repo_id, UNPINNED.filename, bytes(corrupt), announce_sha256=sha)
+    hub.add(UNHASHED.repo_id, UNHASHED.filename, bytes(corrupt), announce_sha256=sha)
 
     with pytest.raises(FlairError, match=f"expected {sha}"):
-        zoo.fetch(UNPINNED)
+        zoo.fetch(UNHASHED)
 
-    assert not any(p.name == UNPINNED.filename for p in (_private_hf_cache / "hub").rglob("*"))
-    hub.add(UNPINNED.repo_id, UNPINNED.filename, data)
-    path = zoo.fetch(UNPINNED)
+    assert not any(p.name == UNHASHED.filename for p in (_private_hf_cache / "hub").rglob("*"))
+    hub.add(UNHASHED.repo_id, UNHASHED.filename, data)
+    path = zoo.fetch(UNHASHED)
     assert not path.is_symlink() and path.read_bytes() == data
 
 
 @pytest.mark.parametrize("pinned", [False, True], ids=["unpinned", "pinned"])
 def test_cached_file_altered_on_disk_is_caught_and_removed(hub, tiny_file, tiny_entry, pinned, _private_hf_cache):
-    entry = tiny_entry if pinned else UNPINNED
+    entry = tiny_entry if pinned else UNHASHED
     hub.add(entry.repo_id, entry.filename, tiny_file[0])
     blob = zoo.fetch(entry).resolve()
     with open(blob, "r+b") as f:  # one flipped byte, as a bad disk or an interrupted copy would leave
@@ -352,9 +385,9 @@ def test_cancelled_download_leaves_no_file_and_the_next_one_completes(hub, tiny_
 
 
 def test_force_downloads_again(hub, tiny_file):
-    hub.add(UNPINNED.repo_id, UNPINNED.filename, tiny_file[0])
-    zoo.fetch(UNPINNED)
-    zoo.fetch(UNPINNED, force=True)
+    hub.add(UNHASHED.repo_id, UNHASHED.filename, tiny_file[0])
+    zoo.fetch(UNHASHED)
+    zoo.fetch(UNHASHED, force=True)
     assert file_gets(hub) == 2
 
 
@@ -366,9 +399,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_cli_download_prints_the_cached_path(hub, tiny_file, _private_hf_cache):
-    hub.add(UNPINNED.repo_id, UNPINNED.filename, tiny_file[0])
+    hub.add(UNHASHED.repo_id, UNHASHED.filename, tiny_file[0])
 
-    done = run_cli("download", UNPINNED.name)
+    done = run_cli("download", UNHASHED.name)
 
     assert done.returncode == 0, done.stderr
     path = Path(done.stdout.strip().splitlines()[-1])
