@@ -7,10 +7,8 @@ self-describing checkpoints (weights plus a :class:`ModelSpec`). Always ``weight
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 import torch
 
 from .errors import FlairError
-from .files import publish
+from .files import publish, remove_stale_temporaries, temporary_file
 from .normalisation import Normalisation
 from .palette import ClassInfo, classes_from_lists, palette
 from .zoo import ModelEntry
@@ -266,40 +264,23 @@ def save_checkpoint(path: Path | str, model: torch.nn.Module, spec: ModelSpec, *
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_saves(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        remove_stale_temporaries(path)
+        tmp = temporary_file(path)
     except OSError as e:
         raise FlairError(f"cannot write checkpoint {path} ({e.strerror or e}): choose a folder you can "
                          "write to") from None
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
         publish(tmp, path)
     except (OSError, RuntimeError) as e:  # torch reports a full disk as a RuntimeError
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise FlairError(f"saving checkpoint {path} failed ({e}): the disk may be full; free some space "
                          f"and run again. The previous {path.name}, if any, is unchanged") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
-
-
-def _remove_stale_saves(path: Path) -> None:
-    """Delete the temporary files of saves of ``path`` by processes killed meanwhile
-    (``.{name}.{pid}.{random}.tmp``; files of live processes are kept)."""
-    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-        parts = tmp.name[len(path.name) + 2:].split(".")
-        if len(parts) != 3 or not parts[0].isdigit():
-            continue
-        try:
-            os.kill(int(parts[0]), 0)
-        except ProcessLookupError:
-            tmp.unlink(missing_ok=True)
-        except PermissionError:
-            continue
 
 
 def with_overrides(spec: ModelSpec, **changes: Any) -> ModelSpec:

@@ -6,7 +6,8 @@ import importlib.metadata
 import platform
 import sys
 
-from .zoo import ZOO, hub_cache_dir, offline, sha256_of
+from .files import sha256_of
+from .zoo import ZOO, hub_cache_dir, offline
 
 
 def _version(dist: str) -> str:

@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterator
 
 from . import raster_io
 from .errors import Cancelled, FlairError
+from .files import publish, remove_stale_temporaries, sha256_of, temporary_file, write_text
 from .progress import Progress
 
 MANIFEST_FORMAT = "flair-qgis-shards"
@@ -148,7 +149,7 @@ def build_vrt(files: list[Path], vrt_path: Path) -> Path:
             s = source(band, info, 1, "ComplexSource")
             ET.SubElement(s, "ScaleOffset").text = "255"
             ET.SubElement(s, "ScaleRatio").text = "0"
-    _write_text(vrt_path, ET.tostring(root, encoding="unicode"))
+    write_text(vrt_path, ET.tostring(root, encoding="unicode"))
     return vrt_path
 
 
@@ -262,14 +263,6 @@ def _set_torch_threads(job: BlockJob) -> None:
         torch.set_num_threads(n)
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while data := f.read(chunk):
-            h.update(data)
-    return h.hexdigest()
-
-
 def run_block(job: BlockJob, progress: Progress | None = None) -> dict[str, Any]:
     """Segment one block into its shard (on a worker, or in this process); what to record."""
     from .engine import segment_with
@@ -279,7 +272,7 @@ def run_block(job: BlockJob, progress: Progress | None = None) -> dict[str, Any]
     model, spec = cached_model(job.options)
     result = segment_with(model, spec, job.options, progress or Progress())
     out = Path(result.output)
-    return {"name": job.name, "window": list(job.options.window), "sha256": sha256_file(out),
+    return {"name": job.name, "window": list(job.options.window), "sha256": sha256_of(out),
             "bytes": out.stat().st_size, "seconds": round(time.perf_counter() - start, 3),
             "tiles": result.tiles, "computed": result.tiles_computed, "device": result.device,
             "worker": f"{socket.gethostname()}:{os.getpid()}", "torch_threads": _torch_threads()}
@@ -321,24 +314,8 @@ class Manifest:
             return
         data = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "job": self.job,
                 "shards": dict(sorted(self.shards.items()))}
-        _write_text(self.path, json.dumps(data, indent=1))
+        write_text(self.path, json.dumps(data, indent=1))
         self._saved = now
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from the other users of a shared folder
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _verified(blocks: list[Block], shards_dir: Path, manifest: Manifest) -> set[str]:
@@ -349,7 +326,7 @@ def _verified(blocks: list[Block], shards_dir: Path, manifest: Manifest) -> set[
         path = shards_dir / f"{b.name}.tif"
         if not entry or not path.is_file() or path.stat().st_size != entry.get("bytes"):
             return False
-        return sha256_file(path) == entry.get("sha256")
+        return sha256_of(path) == entry.get("sha256")
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return {b.name for b, good in zip(blocks, pool.map(ok, blocks)) if good}
@@ -739,7 +716,7 @@ def assemble_vrt(vrt_path: Path, shards_dir: Path, blocks: list[Block], size: tu
             ET.SubElement(s, "SrcRect", xOff="0", yOff="0", xSize=str(blk.width), ySize=str(blk.height))
             ET.SubElement(s, "DstRect", xOff=str(blk.col), yOff=str(blk.row), xSize=str(blk.width),
                           ySize=str(blk.height))
-    _write_text(vrt_path, ET.tostring(root, encoding="unicode"))
+    write_text(vrt_path, ET.tostring(root, encoding="unicode"))
     return vrt_path
 
 
@@ -753,22 +730,19 @@ def _metadata(parent: ET.Element, tags: dict[str, str]) -> None:
 def write_cog(vrt_path: Path, cog_path: Path, argmax: bool = True) -> Path:
     """One Cloud-Optimised GeoTIFF with overviews (mode of the classes, or mean of probabilities),
     written under a temporary name and moved into place."""
-    import tempfile
-
     import rasterio
     import rasterio.shutil
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{cog_path.stem}.", suffix=".tmp.tif", dir=cog_path.parent)
-    os.close(fd)
+    remove_stale_temporaries(cog_path)
+    tmp = temporary_file(cog_path, ".tmp.tif")
     try:
         with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
             rasterio.shutil.copy(str(vrt_path), tmp, driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES",
                                  BLOCKSIZE=256, BIGTIFF="IF_SAFER", NUM_THREADS="ALL_CPUS",
                                  OVERVIEW_RESAMPLING="MODE" if argmax else "AVERAGE")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, cog_path)
+        publish(tmp, cog_path)
     except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         if isinstance(e, rasterio.errors.RasterioError):
             raise FlairError(f"writing the COG {cog_path} failed (is the disk full?): {e}") from None
         raise

@@ -7,9 +7,7 @@ GeoTIFF (+ QML style). Memory holds one batch of tiles, whatever the raster's si
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +16,7 @@ import numpy as np
 import torch
 from rasterio.windows import Window
 
-from . import pipeline, raster_io, resampling
+from . import files, pipeline, raster_io, resampling
 from .checkpoints import (Checkpoint, ModelSpec, default_classes, load_weights, read_checkpoint,
                           spec_for_entry)
 from .errors import FlairError
@@ -279,9 +277,9 @@ def _segment_resampled(model: torch.nn.Module, spec: ModelSpec, options: Segment
                  + (" and the result back onto the input's grid" if options.output_grid == "input" else ""))
     window = Window(*_check_window(options.window, src.width, src.height)) if options.window else None
     folder = raster_io.prepare_output_folder(output)
-    raster_io.remove_stale_temporaries(output)
+    files.remove_stale_temporaries(output)
     try:
-        work = Path(tempfile.mkdtemp(prefix=f".{output.stem}.{os.getpid()}.", suffix=".resample", dir=folder))
+        work = files.temporary_folder(output, ".resample")
     except OSError as e:
         raise FlairError(f"cannot write in the output folder {folder} ({e.strerror or e}): choose an "
                          "output path in a folder you can write to, with free space") from None

@@ -7,15 +7,13 @@ GeoTIFF colour table, the QML style, the legend) comes from here.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from .errors import FlairError
-from .files import publish
+from .files import write_text
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 PALETTES_FILE = RESOURCES / "palettes.json"
@@ -113,13 +111,5 @@ def style_path(raster: Path) -> Path:
 
 def write_qml(path: Path, classes: tuple[ClassInfo, ...] | list[ClassInfo]) -> Path:
     """Write the QML atomically (temporary file, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".qml.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(qml(classes))
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, qml(classes))
     return path

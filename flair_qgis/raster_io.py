@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from .errors import FlairError
-from .files import publish
+from .files import publish, remove_stale_temporaries, temporary_file
 from .palette import ClassInfo
 
 
@@ -159,41 +157,6 @@ def prepare_output_folder(path: Path | str) -> Path:
     return folder
 
 
-def _writer_pid(name: str, stem: str) -> int | None:
-    """The process id in a temporary name ``.{stem}.{pid}.{random}.tmp.tif`` or
-    ``.{stem}.{pid}.{random}.resample``; None for any other name."""
-    if not name.startswith(f".{stem}."):
-        return None
-    parts = name[len(stem) + 2:].split(".")
-    if parts[-2:] == ["tmp", "tif"] and len(parts) == 4 or parts[-1:] == ["resample"] and len(parts) == 3:
-        return int(parts[0]) if parts[0].isdigit() else None
-    return None
-
-
-def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Delete the temporary files (and resampling folders) that runs killed while writing
-    ``path`` left behind (their names carry the writing process's id; live processes' are kept)."""
-    removed = []
-    stem = Path(path).stem
-    for tmp in Path(path).parent.glob(f".{stem}.*"):
-        pid = _writer_pid(tmp.name, stem)
-        if pid is None:
-            continue
-        try:
-            os.kill(pid, 0)
-            continue  # still running
-        except ProcessLookupError:
-            if tmp.is_dir():
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                tmp.unlink(missing_ok=True)
-                Path(str(tmp) + ".aux.xml").unlink(missing_ok=True)
-            removed.append(tmp)
-        except PermissionError:
-            continue
-    return removed
-
-
 _GDAL_FAILURE = "GDAL signalled an error"
 _RASTERIO_LOGGERS = ("rasterio._env", "rasterio._err", "rasterio._io")
 
@@ -257,12 +220,10 @@ class AtomicRasterWriter:
         folder = prepare_output_folder(self.path)
         remove_stale_temporaries(self.path)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.{os.getpid()}.", suffix=".tmp.tif", dir=folder)
+            self._tmp = temporary_file(self.path, ".tmp.tif")
         except OSError as e:
             raise FlairError(f"cannot write in the output folder {folder} ({e.strerror or e}): choose an "
                              "output path in a folder you can write to, with free space") from None
-        os.close(fd)
-        self._tmp = Path(tmp)
         self._env.__enter__()
         self._failures.__enter__()
         s = self.spec

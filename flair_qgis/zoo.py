@@ -7,13 +7,13 @@ against its sha256 before use; a file that fails is deleted from the cache.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import FlairError
+from .files import sha256_of
 from .normalisation import Normalisation
 from .progress import Progress
 
@@ -124,14 +124,6 @@ def hub_cache_dir() -> Path:
 
 def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def fetch(entry: ModelEntry, progress: Progress | None = None, force: bool = False) -> Path:

@@ -29,7 +29,7 @@ from flair_qgis.checkpoints import read_checkpoint, save_checkpoint, spec_for_en
 from flair_qgis.engine import SegmentOptions, segment_with
 from flair_qgis.errors import FlairError
 from flair_qgis.progress import Progress
-from flair_qgis.raster_io import remove_stale_temporaries
+from flair_qgis.files import host, remove_stale_temporaries
 from test_engine import ENTRY, PixelModel, read, small_spec
 
 SPEC = small_spec(spec_for_entry(ENTRY))  # 64 px tiles, 16 px margin
@@ -142,21 +142,24 @@ def test_stale_temporaries_of_killed_runs_are_removed_and_others_kept(tmp_path):
     dead = subprocess.Popen(["true"])
     dead.wait()
     alive = os.getpid()
+    here = host()
     files = {
-        f".map.{dead.pid}.abc123_x.tmp.tif": False,       # killed run writing map.tif
-        f".map.{dead.pid}.abc123_x.tmp.tif.aux.xml": False,
-        f".map.{alive}.def456yz.tmp.tif": True,           # a run still writing map.tif
-        f".map.2.{dead.pid}.ghi789aa.tmp.tif": True,      # another output's (map.2.tif)
-        f".map.{dead.pid}.notes.txt": True,               # not one of ours
+        f".map.tif.{here}.{dead.pid}.abc123_x.tmp.tif": False,       # killed run writing map.tif
+        f".map.tif.{here}.{dead.pid}.abc123_x.tmp.tif.aux.xml": False,
+        f".map.tif.{here}.{alive}.def456yz.tmp.tif": True,           # a run still writing map.tif
+        f".map.tif.other-node.{dead.pid}.def456yz.tmp.tif": True,    # another machine's run on shared storage
+        f".map.2.tif.{here}.{dead.pid}.ghi789aa.tmp.tif": True,      # another output's (map.2.tif)
+        f".map.tif.{here}.{dead.pid}.notes.txt": True,               # not one of ours
     }
     for name in files:
         (tmp_path / name).write_bytes(b"x")
-    (tmp_path / f".map.{dead.pid}.jkl012bb.resample").mkdir()  # a killed resampled run's folder
-    (tmp_path / f".map.{dead.pid}.jkl012bb.resample" / "input.vrt").write_text("<VRTDataset/>")
+    (tmp_path / f".map.tif.{here}.{dead.pid}.jkl012bb.resample").mkdir()  # a killed resampled run's folder
+    (tmp_path / f".map.tif.{here}.{dead.pid}.jkl012bb.resample" / "input.vrt").write_text("<VRTDataset/>")
 
     removed = remove_stale_temporaries(tmp_path / "map.tif")
 
-    assert sorted(p.name for p in removed) == [f".map.{dead.pid}.abc123_x.tmp.tif", f".map.{dead.pid}.jkl012bb.resample"]
+    assert sorted(p.name for p in removed) == [f".map.tif.{here}.{dead.pid}.abc123_x.tmp.tif",
+                                               f".map.tif.{here}.{dead.pid}.jkl012bb.resample"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(n for n, kept in files.items() if kept)
 
 
