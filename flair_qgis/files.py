@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
-TEMPORARY = ".tmp"  # the suffix of temporary files; rasters add ".tif" so that GDAL knows them
+TEMPORARY = ".tmp"  # the suffix of temporary files; rasters add ".tif" or ".vrt" so that GDAL knows them
 
 
 def host() -> str:
@@ -86,7 +86,8 @@ def _writer(name: str, final: str) -> tuple[str, int] | None:
     if not name.startswith(f".{final}."):
         return None
     parts = name[len(final) + 2:].split(".")
-    if len(parts) < 4 or not parts[1].isdigit() or parts[3:] not in (["tmp"], ["tmp", "tif"], ["resample"]):
+    if len(parts) not in (4, 5) or not parts[1].isdigit() or parts[3] not in ("tmp", "resample") \
+            or parts[3] == "resample" and len(parts) == 5:
         return None
     return parts[0], int(parts[1])
 

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import rasterio
 from rasterio.windows import Window
 
+from . import vrt
 from .errors import FlairError
 
 TOLERANCE = 0.1  # relative difference of pixel size below which the input is used as it is
@@ -32,31 +32,6 @@ def needs_resampling(src: rasterio.DatasetReader, resolution: float, tolerance: 
     return max(abs(xres - resolution), abs(yres - resolution)) > tolerance * resolution
 
 
-def _vrt(path: Path, source: str, src_rect: Window, size: tuple[int, int], transform,
-         crs_wkt: str, bands: list[tuple[int, str, float | None]], resampling: str) -> Path:
-    """A VRT showing the ``src_rect`` of ``source`` resized to ``size`` over the same extent."""
-    sx, sy, sw, sh = (int(v) for v in (src_rect.col_off, src_rect.row_off, src_rect.width, src_rect.height))
-    w, h = size
-    items = []
-    for band, dtype, nodata in bands:
-        nd = f"<NoDataValue>{nodata!r}</NoDataValue>" if nodata is not None else ""
-        src_nd = f"<NODATA>{nodata!r}</NODATA>" if nodata is not None else ""
-        items.append(
-            f'<VRTRasterBand dataType="{dtype}" band="{len(items) + 1}">{nd}'
-            f'<ComplexSource resampling="{resampling}"><SourceFilename relativeToVRT="0">{escape(source)}'
-            f"</SourceFilename><SourceBand>{band}</SourceBand>"
-            f'<SrcRect xOff="{sx}" yOff="{sy}" xSize="{sw}" ySize="{sh}"/>'
-            f'<DstRect xOff="0" yOff="0" xSize="{w}" ySize="{h}"/>{src_nd}</ComplexSource></VRTRasterBand>')
-    gt = ", ".join(repr(v) for v in transform.to_gdal())
-    path.write_text(f'<VRTDataset rasterXSize="{w}" rasterYSize="{h}"><SRS>{escape(crs_wkt)}</SRS>'
-                    f"<GeoTransform>{gt}</GeoTransform>{''.join(items)}</VRTDataset>", encoding="utf-8")
-    return path
-
-
-_GDAL_TYPES = {"uint8": "Byte", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32", "int32": "Int32",
-               "float32": "Float32", "float64": "Float64"}
-
-
 def to_model_grid(src: rasterio.DatasetReader, resolution: float, path: Path,
                   window: Window | None = None) -> Path:
     """A VRT of ``src`` (or of a window of it) at ``resolution``: bilinear, same extent and CRS."""
@@ -64,21 +39,20 @@ def to_model_grid(src: rasterio.DatasetReader, resolution: float, path: Path,
     w0, h0 = int(window.width), int(window.height)
     width = max(1, round(w0 * abs(src.transform.a) / resolution))
     height = max(1, round(h0 * abs(src.transform.e) / resolution))
-    transform = src.window_transform(window) * src.transform.scale(w0 / width, h0 / height)
-    bands = [(i, _GDAL_TYPES.get(src.dtypes[i - 1], "Float32"), src.nodatavals[i - 1]) for i in range(1, src.count + 1)]
-    return _vrt(path, str(Path(src.name).resolve()), window, (width, height), transform, src.crs.to_wkt(),
-                bands, "bilinear")
+    return vrt.resized(Path(src.name), path, _cells(window), (width, height), "bilinear")
 
 
 def to_input_grid(result: Path, src: rasterio.DatasetReader, path: Path, window: Window | None = None) -> Path:
-    """A VRT of a result made on the model's grid, seen on ``src``'s grid (or that of a window of
-    it), nearest neighbour."""
+    """A VRT of a result made on the model's grid (the same extent), seen on ``src``'s grid (or that
+    of a window of it), nearest neighbour."""
     window = window or Window(0, 0, src.width, src.height)
     with rasterio.open(result) as r:
-        bands = [(i, "Byte", r.nodatavals[i - 1]) for i in range(1, r.count + 1)]
-        return _vrt(path, str(Path(result).resolve()), Window(0, 0, r.width, r.height),
-                    (int(window.width), int(window.height)), src.window_transform(window), src.crs.to_wkt(),
-                    bands, "nearest")
+        whole = (0, 0, r.width, r.height)
+    return vrt.resized(Path(result), path, whole, (int(window.width), int(window.height)), "nearest", "Byte")
+
+
+def _cells(window: Window) -> tuple[int, int, int, int]:
+    return int(window.col_off), int(window.row_off), int(window.width), int(window.height)
 
 
 def strips(width: int, height: int, rows: int = 256) -> list[Window]:
