@@ -274,3 +274,8 @@ def _recorded_classes(path: Path) -> tuple[ClassInfo, ...] | None:
         return classes_of(path)
     except FlairError:
         return None
+
+
+def fmt(value: float | None) -> str:
+    """A score for a log line: 4 decimals, or ``n/a`` when there is none."""
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"

@@ -8,6 +8,7 @@ flight at any time, which bounds the memory whatever the raster's size.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,10 +19,11 @@ from rasterio.windows import Window
 
 from . import raster_io
 from .normalisation import Stretch
-from .progress import Progress
+from .progress import Eta, Progress, Throttle, duration
 from .tiling import Tile
 
 QUEUE_DEPTH = 2  # batches read ahead of the model, and batches waiting for the writer: bounds the memory
+LOG_EVERY_S = 30.0  # a long segmentation logs its progress and ETA this often
 
 #: ``put(block, window, valid)`` writes a block given in raster coordinates, nodata where ``valid`` is False.
 Put = Callable[[np.ndarray, Window, "np.ndarray | None"], None]
@@ -114,6 +116,8 @@ def run_cropped(path, bands: list[int], grid: list[Tile], predict: Callable[[np.
             reads.append(reading.submit(read, chunk))
 
     computed = handled = 0
+    eta, log_due, started = Eta(), Throttle(LOG_EVERY_S), time.perf_counter()
+    log_due()  # the first line after LOG_EVERY_S, not at once
     try:
         batch: list[Work] = []
         read_ahead()
@@ -129,6 +133,10 @@ def run_cropped(path, bands: list[int], grid: list[Tile], predict: Callable[[np.
                     writes.popleft().result()
                 handled += len(full)
                 progress.fraction(handled / len(grid))
+                eta.add("tile", len(full), time.perf_counter() - started)
+                started = time.perf_counter()
+                if log_due():
+                    progress.log(f"{handled} of {len(grid)} tiles; ETA {duration(eta.left(tile=len(grid) - handled))}")
                 progress.check()
         while writes:
             writes.popleft().result()

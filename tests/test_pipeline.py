@@ -49,3 +49,14 @@ def test_a_writer_error_reaches_the_caller_and_stops_the_threads(tmp_path):
         run_cropped(path, [1, 2, 3], grid, lambda x: x[:, :1], 1, validity, put, Progress(), batch_size=2,
                     readers=2)
     assert threading.active_count() == before
+
+
+def test_a_long_run_logs_its_eta(tmp_path, monkeypatch):
+    from flair_qgis import pipeline
+
+    path, grid, validity = _setup(tmp_path)
+    monkeypatch.setattr(pipeline, "LOG_EVERY_S", 0.0)
+    logged: list[str] = []
+    run_cropped(path, [1, 2, 3], grid, lambda x: x[:, :1], 1, validity, lambda *a: None, Progress(log=logged.append),
+                batch_size=len(grid) // 2, readers=1)
+    assert logged and logged[-1].startswith(f"{len(grid)} of {len(grid)} tiles; ETA ")
