@@ -38,41 +38,38 @@ TORCH_PACKAGES = ("torch", "torchvision")
 # Import names that differ from the distribution names.
 MODULES = {"segmentation-models-pytorch": "segmentation_models_pytorch", "pyyaml": "yaml",
            "huggingface-hub": "huggingface_hub"}
-# Oldest versions the plugin works with (the pins in requirements.txt are what it is tested with).
-MINIMUM = {"torch": "2.1", "torchvision": "0.16", "segmentation-models-pytorch": "0.5", "timm": "1.0",
-           "rasterio": "1.3", "torchmetrics": "1.0", "huggingface-hub": "0.23", "pyyaml": "5.4"}
 
-_REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*((?:[<>=!~]=?\s*[^,;\s]+\s*,?\s*)*)\s*(?:;.*)?$")
-_SPEC = re.compile(r"(==|>=|<=|!=|~=|<|>)\s*([^,\s]+)")
+try:  # requirement and version syntax (PEP 508, PEP 440) as pip reads it
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as _Parsed
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+except ImportError:  # a QGIS Python without it: pip, which QGIS ships, vendors the same library
+    from pip._vendor.packaging.requirements import InvalidRequirement  # type: ignore[no-redef]
+    from pip._vendor.packaging.requirements import Requirement as _Parsed  # type: ignore[no-redef]
+    from pip._vendor.packaging.utils import canonicalize_name  # type: ignore[no-redef]
+    from pip._vendor.packaging.version import InvalidVersion, Version  # type: ignore[no-redef]
 
 
 def canonical(name: str) -> str:
     """PEP 503 name: lowercase, runs of ``-_.`` as one ``-``."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return str(canonicalize_name(name))
 
 
-def parse_version(text: str) -> tuple[int, ...]:
-    """The numeric release of a version (``2.14.1+cu130`` → ``(2, 14, 1)``); enough to compare pins."""
-    numbers = []
-    for part in text.split("+")[0].split("."):
-        digits = re.match(r"\d+", part)
-        if not digits:
-            break
-        numbers.append(int(digits.group()))
-        if digits.group() != part:
-            break
-    return tuple(numbers)
-
-
-def _compare(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    width = max(len(a), len(b))
-    a, b = a + (0,) * (width - len(a)), b + (0,) * (width - len(b))
-    return (a > b) - (a < b)
+def _release(text: str) -> Version | None:
+    """The release part of a version (``2.14.1+cu130``, ``2.1.0rc1`` → 2.14.1, 2.1.0), which is what
+    minimums and upper bounds compare; None for a version PEP 440 cannot read."""
+    try:
+        return Version(Version(text).base_version)
+    except InvalidVersion:
+        return None
 
 
 @dataclass(frozen=True)
 class Requirement:
-    """One line of requirements.txt: ``name`` with its specifiers (``==2.14.1``, ``<2``…)."""
+    """One line of requirements.txt: ``name`` with its specifiers. ``==`` pins the version pip
+    installs (the one the plugin is tested with), ``>=`` the oldest one it works with (an older
+    one already installed is "too old"), ``<``/``<=`` bounds what QGIS's bindings accept."""
 
     name: str
     specifiers: tuple[tuple[str, str], ...] = ()
@@ -87,29 +84,29 @@ class Requirement:
 
     @property
     def minimum(self) -> str | None:
-        return MINIMUM.get(self.key)
+        return next((v for op, v in self.specifiers if op == ">="), None)
 
     @property
     def pinned(self) -> str | None:
         return next((v for op, v in self.specifiers if op == "=="), None)
 
     def line(self, local: str | None = None) -> str:
-        """The requirement as pip reads it; ``local`` adds a local version to a pin (``+cpu``)."""
-        specs = [f"{op}{v}+{local}" if local and op == "==" and "+" not in v else f"{op}{v}"
-                 for op, v in self.specifiers]
-        return self.name + ",".join(specs)
+        """The requirement as pip is asked for it: the pin alone when there is one (``local`` adds a
+        local version to it: ``+cpu``), else every specifier."""
+        if self.pinned is not None:
+            return f"{self.name}=={self.pinned}" + (f"+{local}" if local and "+" not in self.pinned else "")
+        return self.name + ",".join(op + v for op, v in self.specifiers)
 
     def too_new(self, version: str) -> bool:
         """``version`` breaks an upper bound of the line (``numpy<2``, ``affine<3``)."""
-        got = parse_version(version)
-        for op, bound in self.specifiers:
-            cmp = _compare(got, parse_version(bound))
-            if (op == "<" and cmp >= 0) or (op == "<=" and cmp > 0):
-                return True
-        return False
+        got = _release(version)
+        return got is not None and any((op == "<" and got >= _release(bound)) or (op == "<=" and got > _release(bound))
+                                       for op, bound in self.specifiers)
 
     def too_old(self, version: str) -> bool:
-        return self.minimum is not None and _compare(parse_version(version), parse_version(self.minimum)) < 0
+        """``version`` is older than the line's minimum (``>=``)."""
+        got = _release(version)
+        return self.minimum is not None and got is not None and got < _release(self.minimum)
 
 
 def read_requirements(path: Path = REQUIREMENTS_FILE) -> list[Requirement]:
@@ -123,10 +120,11 @@ def read_requirements(path: Path = REQUIREMENTS_FILE) -> list[Requirement]:
         line = raw.split("#", 1)[0].strip()
         if not line or line.startswith("-"):
             continue
-        match = _REQUIREMENT.match(line)
-        if not match:
-            raise FlairError(f"{path}: cannot read the requirement {line!r}")
-        out.append(Requirement(match.group(1), tuple(_SPEC.findall(match.group(2)))))
+        try:
+            parsed = _Parsed(line)
+        except InvalidRequirement as e:
+            raise FlairError(f"{path}: cannot read the requirement {line!r} ({e})") from None
+        out.append(Requirement(parsed.name, tuple((s.operator, s.version) for s in parsed.specifier)))
     return out
 
 
@@ -423,12 +421,34 @@ def install(folder: Path, requirements: Sequence[Requirement], build: str, progr
         if "No module named pip" in tail:
             raise FlairError(f"{python} has no pip: install it (Debian/Ubuntu: sudo apt install python3-pip) "
                              "and run again")
+        unreachable = index_unreachable(lines)
+        if unreachable:  # pip then ends on "no matching distribution" or "ResolutionImpossible": not the cause
+            raise FlairError(f"pip could not reach the package index ({unreachable}): no network connection, "
+                             "or a proxy or firewall blocks it. Connect to the internet (behind a proxy, set "
+                             f"HTTPS_PROXY) and run again; the full log is in {log}")
         raise FlairError(f"pip failed (exit code {code}); the full log is in {log}:\n{tail}")
     pruned = prune(folder, [n for n in KEEP_SYSTEM if n in pinned])
     for path in pruned:
         progress.log(f"removed {path.name}: QGIS's own is used")
     progress.fraction(1.0)
     return InstallResult(folder, log, command, pruned)
+
+
+_CONNECTION_FAILED = ("Retrying (Retry(", "Could not fetch URL", "NewConnectionError", "ConnectTimeoutError",
+                      "ProxyError", "Max retries exceeded")
+_WHY = re.compile(r"\[Errno -?\d+\] [^'\")]+|Connection to \S+ timed out|Cannot connect to proxy|"
+                  r"certificate verify failed[^'\")]*|Read timed out")
+
+
+def index_unreachable(lines: Sequence[str]) -> str | None:
+    """Why pip could not reach a package index, from its output (``[Errno 111] Connection refused``,
+    with the host when pip names it); None when it reached every index it asked."""
+    for line in lines:
+        if any(sign in line for sign in _CONNECTION_FAILED):
+            why = _WHY.search(line)
+            host = re.search(r"host='([^']+)'", line)
+            return (why.group(0).strip() if why else "connection failed") + (f", {host.group(1)}" if host else "")
+    return None
 
 
 def _run_streaming(command: list[str], env: dict[str, str], progress: Progress, lines: list[str],

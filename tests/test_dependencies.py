@@ -43,8 +43,25 @@ def test_requirements_file_pins_every_package_the_plugin_checks():
     assert reqs["numpy"].too_new("2.0.1") and not reqs["numpy"].too_new("1.24.2")
 
 
+def test_requirements_file_is_the_one_source_of_minimum_versions():
+    reqs = {r.key: r for r in deps.read_requirements()}
+    assert reqs["torch"].minimum == "2.1" and reqs["torch"].pinned == "2.14.1"
+    assert reqs["torch"].line() == "torch==2.14.1" and reqs["numpy"].line() == "numpy<2"
+    assert not hasattr(deps, "MINIMUM")
+
+
+def test_versions_compare_as_pip_reads_them():
+    torch = _parse("torch>=2.1,==2.14.1")
+    assert torch.too_old("2.0.1+cu118") and torch.too_old("1.13") and not torch.too_old("2.1")
+    assert not torch.too_old("2.1.0rc1") and not torch.too_old("2.10.0") and not torch.too_old("not-a-version")
+    numpy = _parse("numpy<2")
+    assert numpy.too_new("2.0.0") and numpy.too_new("2.0.0rc1") and not numpy.too_new("1.26.4")
+    assert _parse("affine<=2.4").too_new("2.4.1") and not _parse("affine<=2.4").too_new("2.4.0")
+    assert deps.canonical("Huggingface_Hub") == "huggingface-hub"
+
+
 def test_status_says_missing_too_old_or_fine():
-    torch = _parse("torch==2.14.1")
+    torch = _parse("torch>=2.1,==2.14.1")
     assert deps.Status(torch).problem == "missing"
     assert deps.Status(torch, "2.0.1", "/x", True).problem == "too old"
     assert deps.Status(torch, "2.5.0+cu121", "/x", True).problem is None
@@ -59,7 +76,7 @@ def test_check_finds_installed_packages_and_misses_absent_ones():
 
 
 def test_missing_packages_message_names_them_and_the_install_algorithm():
-    torch, smp = _parse("torch==2.14.1"), _parse("segmentation-models-pytorch==0.6.0")
+    torch, smp = _parse("torch>=2.1,==2.14.1"), _parse("segmentation-models-pytorch>=0.5,==0.6.0")
     numpy = _parse("numpy<2")
     message = deps.explain([deps.Status(torch), deps.Status(smp, "0.3.0", "/x", True),
                             deps.Status(numpy, "2.1.0", "/usr", True)])
@@ -158,6 +175,29 @@ def test_install_cancel_stops_pip_and_raises(tmp_path):
     with pytest.raises(Cancelled):
         deps.install(tmp_path / "py311", [_parse("torch==2.14.1")], "cuda", progress, python=python)
     assert "cancelled" in (tmp_path / "py311-install.log").read_text()
+
+
+def test_install_offline_says_the_package_index_is_unreachable(tmp_path, monkeypatch):
+    """Real pip against a closed loopback index: the message is the cause, not pip's last words
+    ("No matching distribution", or "ResolutionImpossible … torch==2.14.1+cpu")."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    for name in [n for n in os.environ if n.startswith("PIP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{port}/simple")
+    monkeypatch.setenv("PIP_RETRIES", "1")
+    monkeypatch.setenv("PIP_TIMEOUT", "5")
+    with pytest.raises(FlairError) as err:
+        deps.install(tmp_path / "py311", [_parse("surely-not-a-package-flair==1.0")], "cuda", Progress(),
+                     python=Path(sys.executable))
+    message = str(err.value)
+    assert message.startswith("pip could not reach the package index ([Errno 111] Connection refused")
+    assert "no network connection" in message and "No matching distribution" not in message
+    assert "No matching distribution" in (tmp_path / "py311-install.log").read_text()
 
 
 def test_install_failure_shows_pips_error_and_the_log(tmp_path):
