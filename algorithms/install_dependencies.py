@@ -7,10 +7,10 @@ from qgis.core import (QgsApplication, QgsProcessingOutputFile, QgsProcessingOut
                        QgsProcessingOutputString, QgsProcessingParameterBoolean, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile)
 
-from ..flair_qgis import dependencies
+from ..flair_qgis import choices, dependencies
 from .base import FlairAlgorithm
 
-BUILDS = ["auto", "cpu", "cuda"]
+BUILDS = list(choices.TORCH_BUILDS)
 
 
 def plugin_deps_folder() -> Path:

@@ -13,16 +13,14 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterExtent, QgsProcessin
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QVariant
 
+from ..flair_qgis import choices
 from ..flair_qgis.normalisation import NORM_TYPES
 from ..flair_qgis.zoo import DEFAULT_MODEL, ZOO
 from . import layer_input
 from .base import FlairAlgorithm, import_core
 
-DEVICES = ["auto", "cpu", "cuda"]
-OUTPUT_TYPES = ["argmax", "class_prob"]
-PRESETS = ["reference", "fast"]
-STITCHES = ["crop", "blend"]
-PRECISIONS = ["auto", "fp32", "fp16", "bf16"]
+DEVICES, OUTPUT_TYPES, PRESETS = list(choices.DEVICES), list(choices.OUTPUT_TYPES), list(choices.PRESETS)
+STITCHES, PRECISIONS = list(choices.STITCHES), list(choices.PRECISIONS)
 NORM_CHOICES = ["model"] + list(NORM_TYPES)
 
 

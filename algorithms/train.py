@@ -8,15 +8,14 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputFile, QgsProce
                        QgsProcessingParameterMatrix, QgsProcessingParameterNumber, QgsProcessingParameterString)
 from qgis.PyQt.QtCore import QVariant
 
+from ..flair_qgis import choices
 from ..flair_qgis.normalisation import NORM_TYPES
 from ..flair_qgis.zoo import ZOO
 from .base import FlairAlgorithm, import_core
 
 SCRATCH = "from scratch"
-ARCHS = ["unet", "unetplusplus", "fpn", "deeplabv3", "deeplabv3plus", "linknet", "pspnet", "manet", "pan"]
-OPTIMIZERS = ["adamw", "sgd"]
-SCHEDULERS = ["cosine", "plateau", "none"]
-DEVICES = ["auto", "cpu", "cuda"]
+ARCHS, OPTIMIZERS = list(choices.ARCHS), list(choices.OPTIMIZERS)
+SCHEDULERS, DEVICES = list(choices.SCHEDULERS), list(choices.DEVICES)
 NORM_CHOICES = ["model"] + list(NORM_TYPES)
 CLASS_COLUMNS = ["code", "name", "weight", "colour"]
 

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .choices import DEVICES
 from .errors import Cancelled, FlairError
 from .progress import Progress
 
@@ -156,7 +157,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("detect", help="segment a raster, configured by a flair-detect YAML file")
     d.add_argument("--conf", required=True, type=Path, help="flair-detect YAML configuration")
-    d.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override the configuration's device")
+    d.add_argument("--device", choices=DEVICES, help="override the configuration's device")
     d.add_argument("--batch-size", dest="batch_size", type=int, help="override the batch size")
     d.add_argument("--cluster", metavar="ADDRESS", help="Dask scheduler (tcp://host:8786) to run the zone's blocks on")
     d.add_argument("--workers", type=int, help="run the blocks on a local cluster of N worker processes")
@@ -174,7 +175,7 @@ def parser() -> argparse.ArgumentParser:
     doc.set_defaults(run=_doctor)
     t = sub.add_parser("train", help="train, fine-tune or resume a model, configured by a flair --conf YAML file")
     t.add_argument("--conf", required=True, type=Path, help="FLAIR-1 flair --conf YAML configuration")
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override the configuration's device")
+    t.add_argument("--device", choices=DEVICES, help="override the configuration's device")
     t.add_argument("--epochs", type=int, help="override num_epochs")
     t.set_defaults(run=_train)
     e = sub.add_parser("evaluate", help="scores of a class raster against a reference, or of a model on patches")
@@ -186,7 +187,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--model", help="zoo model to evaluate on --patches")
     e.add_argument("--patches", type=Path, nargs="*", default=[], help="patch folders or FLAIR-1 CSV lists")
     e.add_argument("--conf", type=Path, help="flair --conf YAML: its test_csv and ckpt_model_path")
-    e.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    e.add_argument("--device", choices=DEVICES)
     e.add_argument("--out", type=Path, default=Path("."), help="folder of the JSON, CSV and PNG outputs")
     e.add_argument("--name", default="evaluation", help="file name stem of the outputs")
     e.set_defaults(run=_evaluate)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from .choices import TORCH_BUILDS, check_choice
 from .errors import Cancelled, FlairError
 from .progress import Progress
 
@@ -263,8 +264,7 @@ def torch_build(requested: str = "auto", nvidia_smi: str | None = None) -> str:
         requested: ``auto``, ``cpu`` or ``cuda``.
         nvidia_smi: the path of ``nvidia-smi`` on this machine (``shutil.which``), or ``None``.
     """
-    if requested not in ("auto", "cpu", "cuda"):
-        raise FlairError(f"unknown torch build {requested!r}: use auto, cpu or cuda")
+    check_choice("torch build", requested, TORCH_BUILDS)
     if requested != "auto":
         return requested
     return "cuda" if nvidia_smi else "cpu"

@@ -17,19 +17,17 @@ import torch
 from rasterio.windows import Window
 
 from . import files, pipeline, raster_io, resampling
+from .choices import OUTPUT_GRIDS, OUTPUT_TYPES, PRECISIONS, PRESETS, STITCHES, check_choice
 from .checkpoints import (Checkpoint, ModelSpec, default_classes, load_weights, read_checkpoint,
                           spec_for_entry)
 from .errors import FlairError
 from .normalisation import Normalisation, Stretch, percentile_stretch
 from .palette import classes_from_lists, style_path, write_qml
 from .progress import Progress
-from .prediction import PRECISIONS, Predictor, auto_batch_size, pick_device
+from .prediction import Predictor, auto_batch_size, pick_device
 from .tiling import Tile, check_tile_settings, tile_grid
 from .zoo import RGBIE, entry_for_file, fetch, get_entry
 
-OUTPUT_TYPES = ("argmax", "class_prob")
-PRESETS = ("reference", "fast")
-STITCHES = ("crop", "blend")
 
 
 @dataclass
@@ -131,8 +129,8 @@ def resolve_model(options: SegmentOptions, progress: Progress) -> tuple[Checkpoi
 
 def with_tiling(spec: ModelSpec, options: SegmentOptions) -> ModelSpec:
     """``spec`` with the tile size and margin the options ask for (preset, then explicit values)."""
-    if options.preset is not None and options.preset not in PRESETS:
-        raise FlairError(f"unknown preset {options.preset!r}: use {' or '.join(PRESETS)}")
+    if options.preset is not None:
+        check_choice("preset", options.preset, PRESETS)
     size = spec.tile_size * 2 if options.preset == "fast" else spec.tile_size
     return replace(spec, tile_size=options.tile_size or size,
                    margin=spec.margin if options.margin is None else options.margin)
@@ -163,16 +161,12 @@ def _check_window(window: tuple[int, int, int, int], width: int, height: int) ->
 
 def _check_request(options: SegmentOptions) -> None:
     """Refuse bad settings and a bad input before any model is downloaded or loaded."""
-    if options.output_type not in OUTPUT_TYPES:
-        raise FlairError(f"unknown output type {options.output_type!r}: use {' or '.join(OUTPUT_TYPES)}")
-    if options.precision not in PRECISIONS:
-        raise FlairError(f"unknown precision {options.precision!r}: use {', '.join(PRECISIONS)}")
-    if options.stitch not in STITCHES:
-        raise FlairError(f"unknown stitching {options.stitch!r}: use {' or '.join(STITCHES)}")
+    check_choice("output type", options.output_type, OUTPUT_TYPES)
+    check_choice("precision", options.precision, PRECISIONS)
+    check_choice("stitching", options.stitch, STITCHES)
     if options.batch_size is not None and options.batch_size < 1:
         raise FlairError(f"batch size must be at least 1 (or empty for automatic), got {options.batch_size}")
-    if options.output_grid not in ("input", "model"):
-        raise FlairError(f"unknown output grid {options.output_grid!r}: use input or model")
+    check_choice("output grid", options.output_grid, OUTPUT_GRIDS)
     if options.value_range is not None and not options.value_range[1] > options.value_range[0]:
         raise FlairError(f"value range {options.value_range}: the high value must exceed the low one")
     if options.tile_size is not None and options.margin is not None:

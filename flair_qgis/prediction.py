@@ -10,17 +10,14 @@ import numpy as np
 import torch
 
 from .checkpoints import ModelSpec
+from .choices import DEVICES, PRECISIONS, check_choice
 from .errors import FlairError
-
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
 def pick_device(name: str) -> torch.device:
     """``auto`` takes CUDA when present; asking for CUDA without it is an error."""
     name = {"gpu": "cuda"}.get(name.lower(), name.lower())
-    if name not in DEVICES:
-        raise FlairError(f"unknown device {name!r}: use one of {', '.join(DEVICES)}")
+    check_choice("device", name, DEVICES)
     if name == "cuda" and not torch.cuda.is_available():
         raise FlairError("device 'cuda' was asked for but PyTorch sees no CUDA GPU here: use 'auto' or 'cpu'")
     if name == "auto":
@@ -31,8 +28,7 @@ def pick_device(name: str) -> torch.device:
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast type for ``precision`` (``auto``: fp16 on CUDA, none on the CPU, where
     reduced precision is slower)."""
-    if precision not in PRECISIONS:
-        raise FlairError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    check_choice("precision", precision, PRECISIONS)
     if precision == "auto":
         return torch.float16 if device.type == "cuda" else None
     return {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]

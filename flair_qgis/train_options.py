@@ -8,14 +8,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from .choices import MONITORS, OPTIMIZERS, SCHEDULERS, check_choice
 from .errors import FlairError
 from .metrics import Scores
 from .normalisation import Normalisation
 from .palette import ClassInfo, palette
 
-OPTIMIZERS = ("adamw", "sgd")
-SCHEDULERS = ("cosine", "plateau", "none")
-MONITORS = ("val_miou", "val_loss")
 DEFAULT_LR = {"adamw": 1e-3, "sgd": 0.02}
 # Colours for classes declared without one (Tableau 10, then greys).
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -182,12 +180,9 @@ def options_from_dict(data: dict[str, Any]) -> TrainOptions:
 
 def check_options(o: TrainOptions) -> None:
     """Refuse settings that cannot work, before any data or model is read."""
-    if o.optimizer not in OPTIMIZERS:
-        raise FlairError(f"unknown optimizer {o.optimizer!r}: use {' or '.join(OPTIMIZERS)}")
-    if o.scheduler not in SCHEDULERS:
-        raise FlairError(f"unknown scheduler {o.scheduler!r}: use one of {', '.join(SCHEDULERS)}")
-    if o.monitor not in MONITORS:
-        raise FlairError(f"unknown monitor {o.monitor!r}: use {' or '.join(MONITORS)}")
+    check_choice("optimizer", o.optimizer, OPTIMIZERS)
+    check_choice("scheduler", o.scheduler, SCHEDULERS)
+    check_choice("monitor", o.monitor, MONITORS)
     if o.epochs < 1 or o.batch_size < 1:
         raise FlairError(f"epochs and batch size must be at least 1 (got {o.epochs}, {o.batch_size})")
     if o.learning_rate is not None and not o.learning_rate > 0:

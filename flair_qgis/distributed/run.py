@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import raster_io
+from ..choices import OUTPUT_TYPES, check_choice
 from ..errors import FlairError
 from ..progress import Eta, Progress, duration
 from .blocks import (DEFAULT_BLOCK_STEPS, Block, Manifest, job_identity, plan_blocks, remove_leftovers,
@@ -143,8 +144,7 @@ def run_zone(options: ZoneOptions, progress: Progress | None = None,
     out = Path(seg.output)
     if out.suffix.lower() not in {".tif", ".tiff"}:
         raise FlairError(f"output {out} must be a GeoTIFF (.tif): the mosaic is written beside it as .vrt")
-    if seg.output_type not in ("argmax", "class_prob"):
-        raise FlairError(f"unknown output type {seg.output_type!r}: use argmax or class_prob")
+    check_choice("output type", seg.output_type, OUTPUT_TYPES)
     vrt_path, shards_dir = zone_paths(options)
     shards_dir.mkdir(parents=True, exist_ok=True)
     exclude = (shards_dir, out, vrt_path)
