@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pickle
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -281,8 +281,3 @@ def save_checkpoint(path: Path | str, model: torch.nn.Module, spec: ModelSpec, *
         tmp.unlink(missing_ok=True)
         raise
     return path
-
-
-def with_overrides(spec: ModelSpec, **changes: Any) -> ModelSpec:
-    """A copy of ``spec`` with some fields replaced (``None`` values are ignored)."""
-    return replace(spec, **{k: v for k, v in changes.items() if v is not None})

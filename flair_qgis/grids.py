@@ -41,13 +41,3 @@ def aligned_windows(a, b) -> tuple[Window, Window]:
     if c1 <= c0 or r1 <= r0:
         raise FlairError(f"{a.name} and {b.name} do not overlap")
     return Window(c0, r0, c1 - c0, r1 - r0), Window(c0 - dc, r0 - dr, c1 - c0, r1 - r0)
-
-
-def same_grid(a, b) -> bool:
-    """Whether ``a`` and ``b`` have exactly the same grid (CRS, transform and size)."""
-    try:
-        wa, wb = aligned_windows(a, b)
-    except FlairError:
-        return False
-    return (wa.col_off, wa.row_off, wb.col_off, wb.row_off) == (0, 0, 0, 0) and \
-        (a.width, a.height) == (b.width, b.height)

@@ -12,7 +12,7 @@ survives (``out_*``), so every output pixel is written once, exactly in place, i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .errors import FlairError
 
@@ -110,16 +110,3 @@ def _keep(axis: list[tuple[int, int, int]], lo: int, hi: int, size: int,
     if whole_tiles:
         return [a for a in axis if a[0] < hi and a[0] + size > lo]
     return [(s, max(a, lo), min(b, hi)) for s, a, b in axis if min(b, hi) > max(a, lo)]
-
-
-def clip_grid(tiles: list[Tile], col: int, row: int, width: int, height: int) -> list[Tile]:
-    """The tiles whose output falls in the window (col, row, width, height) of the raster, their
-    output windows cut to it: a part of a zone computed exactly as the whole zone would be."""
-    clipped = []
-    for t in tiles:
-        c0, r0 = max(t.out_col, col), max(t.out_row, row)
-        c1 = min(t.out_col + t.out_width, col + width)
-        r1 = min(t.out_row + t.out_height, row + height)
-        if c1 > c0 and r1 > r0:
-            clipped.append(replace(t, out_col=c0, out_row=r0, out_width=c1 - c0, out_height=r1 - r0))
-    return clipped

@@ -23,7 +23,8 @@ from flair_qgis.distributed import ZoneOptions, build_vrt, plan_blocks, run_zone
 from flair_qgis.engine import SegmentOptions, segment
 from flair_qgis.errors import Cancelled, FlairError
 from flair_qgis.progress import Progress
-from flair_qgis.tiling import clip_grid, tile_grid
+from flair_qgis.tiling import tile_grid
+from test_tiling import clip_grid
 from flair_qgis.zoo import get_entry
 
 HEIGHT, WIDTH, BLOCK = 250, 310, 96  # 64/16 tiles step 32 px: blocks of 3 steps, 12 of them, not all full

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from flair_qgis.errors import FlairError
-from flair_qgis.tiling import check_tile_settings, tile_grid
+from flair_qgis.tiling import Tile, check_tile_settings, tile_grid
 
 
 def flair_detect_paint(width: int, height: int, size: int, margin: int) -> tuple[np.ndarray, dict]:
@@ -88,11 +90,22 @@ def test_empty_raster_is_refused():
 
 @pytest.mark.parametrize("window", [(0, 0, 1018, 638), (37, 51, 300, 77), (900, 600, 118, 38), (5, 0, 1, 1)])
 def test_a_window_of_the_grid_equals_the_whole_grid_clipped(window):
-    from flair_qgis.tiling import clip_grid
-
     whole = tile_grid(1018, 638, 512, 128)
     assert tile_grid(1018, 638, 512, 128, window) == clip_grid(whole, *window)
     col, row, w, h = window
     overlapping = [t for t in whole if t.col < col + w and t.col + t.size > col and t.row < row + h
                    and t.row + t.size > row]
     assert tile_grid(1018, 638, 512, 128, window, whole_tiles=True) == overlapping
+
+
+def clip_grid(tiles: list[Tile], col: int, row: int, width: int, height: int) -> list[Tile]:
+    """The tiles whose output falls in the window (col, row, width, height) of the raster, their
+    output windows cut to it: what a windowed grid must equal (the reference of these tests)."""
+    clipped = []
+    for t in tiles:
+        c0, r0 = max(t.out_col, col), max(t.out_row, row)
+        c1 = min(t.out_col + t.out_width, col + width)
+        r1 = min(t.out_row + t.out_height, row + height)
+        if c1 > c0 and r1 > r0:
+            clipped.append(replace(t, out_col=c0, out_row=r0, out_width=c1 - c0, out_height=r1 - r0))
+    return clipped
