@@ -30,8 +30,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 plugin-link:
 	@mkdir -p $(PLUGIN_PATH) && ln -sfn $(CURDIR) $(PLUGIN_PATH)/$(PLUGIN_NAME)
 
-test:  ## the whole suite, headless
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+test:  ## the whole suite, headless; fails (never skips) where QGIS or qgis_process is missing
+	FLAIR_REQUIRE_QGIS=1 QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 test-core:  ## only the tests that need no QGIS
 	$(PY) -m pytest -m "not qgis"

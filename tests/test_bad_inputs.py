@@ -23,7 +23,7 @@ import pytest
 import rasterio
 import torch
 
-from conftest import TINY_ENCODER, ignf_state_dict, make_raster, random_image, tiny_model
+from conftest import TINY_ENCODER, flair_provider, ignf_state_dict, make_raster, random_image, tiny_model
 from flair_qgis import zoo
 from flair_qgis.checkpoints import spec_for_entry
 from flair_qgis.engine import SegmentOptions, segment, segment_with
@@ -109,19 +109,12 @@ def test_missing_file(work, hub, _private_hf_cache, qgis_processing):
     assert work.unchanged() and nothing_fetched(hub, _private_hf_cache)
 
     # Through Processing, QGIS itself refuses a layer it cannot load, before the algorithm runs.
-    from qgis.core import QgsApplication, QgsProcessingException
+    from qgis.core import QgsProcessingException
 
     import processing
 
-    from flair_for_qgis.provider import FlairProvider
-
-    provider = FlairProvider()
-    assert QgsApplication.processingRegistry().addProvider(provider)
-    try:
-        with pytest.raises(QgsProcessingException, match="INPUT: .*orto.tif not found"):
-            processing.run("flair:segment", {"INPUT": str(missing), "OUTPUT": str(work.output)})
-    finally:
-        QgsApplication.processingRegistry().removeProvider(provider)
+    with flair_provider(), pytest.raises(QgsProcessingException, match="INPUT: .*orto.tif not found"):
+        processing.run("flair:segment", {"INPUT": str(missing), "OUTPUT": str(work.output)})
     assert work.unchanged()
 
 
@@ -227,7 +220,8 @@ def test_all_nodata(work):
 
 def test_twice_margin_not_below_tile(work, hub, _private_hf_cache):
     refused(segment, work.options(tile_size=64, margin=32),
-            words=("twice the margin (64) must be smaller than the tile size (64)", "lower the margin or raise the tile size"))
+            words=("twice the margin (64) must be smaller than the tile size (64)",
+                   "lower the margin or raise the tile size"))
     assert work.unchanged() and nothing_fetched(hub, _private_hf_cache)  # refused before the download
     refused(segment_with, PixelModel().eval(), replace(SPEC, tile_size=128, margin=64), work.options(),
             words=("twice the margin (128)",))  # a model's own bad tiling too
@@ -442,7 +436,8 @@ def test_disk_full_while_writing(work):
     stdout, stderr = proc.communicate(timeout=120)
 
     assert proc.returncode == 3, (proc.returncode, stdout, stderr)
-    for words in ("map.tif failed", "the disk may be full", "free some space or choose an output folder on another disk",
+    for words in ("map.tif failed", "the disk may be full",
+                  "free some space or choose an output folder on another disk",
                   "an existing output is unchanged"):
         assert words in stdout, stdout
     assert work.unchanged()

@@ -54,3 +54,20 @@ def test_plugin_entry_points_exist():
     plugin = (ROOT / "plugin.py").read_text(encoding="utf-8")
     for method in ("def initProcessing", "def initGui", "def unload"):
         assert method in plugin
+
+
+def test_make_test_fails_instead_of_skipping_when_qgis_process_is_missing():
+    """`make test` sets FLAIR_REQUIRE_QGIS=1: a machine without qgis_process must fail, not skip."""
+    import os
+
+    env = {**os.environ, "FLAIR_QGIS_PROCESS": "/nonexistent/qgis_process.bin"}
+    env.pop("FLAIR_REQUIRE_QGIS", None)
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_choices.py"]
+    relaxed = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    required = subprocess.run(args, cwd=ROOT, env={**env, "FLAIR_REQUIRE_QGIS": "1"}, capture_output=True,
+                              text=True, timeout=300)
+    assert relaxed.returncode == 0, relaxed.stdout + relaxed.stderr
+    assert required.returncode != 0
+    assert "FLAIR_REQUIRE_QGIS=1 but /nonexistent/qgis_process.bin missing" in required.stdout + required.stderr
+    make = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "FLAIR_REQUIRE_QGIS=1" in make.split("\ntest:")[1].split("\n\n")[0]

@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from conftest import PLUGIN_NAME, PLUGINS_DIR, ROOT
+from conftest import PLUGIN_NAME, SITE_PACKAGES, needs_qgis_process, qgis_env, qgis_process
 from flair_qgis import dependencies as deps
 from flair_qgis.errors import Cancelled, FlairError
 from flair_qgis.progress import Progress
 
-QGIS_PROCESS = "/usr/bin/qgis_process.bin"
-SITE_PACKAGES = ROOT / ".venv" / "lib" / "python3.11" / "site-packages"
 
 
 def _parse(line: str) -> deps.Requirement:
@@ -39,7 +36,8 @@ def test_requirements_file_pins_every_package_the_plugin_checks():
     reqs = {r.key: r for r in deps.read_requirements()}
     for name in ("torch", "segmentation-models-pytorch", "rasterio", "torchmetrics", "huggingface-hub", "pyyaml"):
         assert reqs[name].pinned, f"{name} is not pinned in requirements.txt"
-    assert reqs["pyyaml"].module == "yaml" and reqs["segmentation-models-pytorch"].module == "segmentation_models_pytorch"
+    assert reqs["pyyaml"].module == "yaml"
+    assert reqs["segmentation-models-pytorch"].module == "segmentation_models_pytorch"
     assert reqs["numpy"].too_new("2.0.1") and not reqs["numpy"].too_new("1.24.2")
 
 
@@ -211,14 +209,10 @@ def test_install_failure_shows_pips_error_and_the_log(tmp_path):
 
 # --- inside QGIS, for real -------------------------------------------------------------------
 
-needs_qgis_process = pytest.mark.skipif(not Path(QGIS_PROCESS).is_file(), reason=f"{QGIS_PROCESS} missing")
-
-
 def _qgis(*args: str, profile: Path, pythonpath: list[Path], timeout: float = 300, **extra: str):
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QGIS_PLUGINPATH": str(PLUGINS_DIR),
-           "QGIS_CUSTOM_CONFIG_PATH": str(profile), "PYTHONPATH": os.pathsep.join(map(str, pythonpath)), **extra}
+    env = qgis_env(profile, pythonpath, **extra)
     env.pop(deps.FOLDER_ENV, None)
-    done = subprocess.run([QGIS_PROCESS, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    done = qgis_process(*args, env=env, timeout=timeout)
     return done, done.stdout + done.stderr
 
 
@@ -240,7 +234,8 @@ def test_install_from_the_registry_into_the_profile_and_import_in_a_fresh_qgis(t
     requirements.write_text("python-slugify==8.0.4\nnumpy-groupies==0.11.2\nnumpy<2\n")
     path = [SITE_PACKAGES]
     profile = _fresh_profile(tmp_path, path)
-    folder = profile / "profiles" / "default" / "python" / "flair_deps" / f"py{sys.version_info[0]}{sys.version_info[1]}"
+    python = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    folder = profile / "profiles" / "default" / "python" / "flair_deps" / python
 
     done, text = _qgis("run", "flair:installdependencies", "--", f"REQUIREMENTS={requirements}",
                        profile=profile, pythonpath=path)

@@ -276,21 +276,13 @@ def test_a_zone_at_another_resolution_is_sharded_on_one_view_at_the_models(zone,
 
 
 @pytest.mark.qgis
-def test_processing_segment_with_a_cluster_writes_the_sharded_mosaic_as_a_styled_cog(zone, cluster, qgis_processing,
+def test_processing_segment_with_a_cluster_writes_the_sharded_mosaic_as_a_styled_cog(zone, cluster, provider,
                                                                                       tmp_path):
     import processing
-    from qgis.core import QgsApplication
 
-    from flair_for_qgis.provider import FlairProvider
-
-    provider = FlairProvider()
-    assert QgsApplication.processingRegistry().addProvider(provider)
-    try:
-        out = tmp_path / "landcover.tif"
-        result = processing.run("flair:segment", {"INPUT": str(zone.vrt), "CHECKPOINT": str(zone.ckpt),
-                                                  "CLUSTER": cluster.scheduler_address, "OUTPUT": str(out)})
-    finally:
-        QgsApplication.processingRegistry().removeProvider(provider)
+    out = tmp_path / "landcover.tif"
+    result = processing.run("flair:segment", {"INPUT": str(zone.vrt), "CHECKPOINT": str(zone.ckpt),
+                                              "CLUSTER": cluster.scheduler_address, "OUTPUT": str(out)})
     assert result["OUTPUT"] == str(out)
     np.testing.assert_array_equal(_read(out), zone.expected)
     with rasterio.open(out) as cog:

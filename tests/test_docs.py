@@ -38,21 +38,14 @@ def test_every_algorithm_is_documented_with_its_parameters():
             assert f"`{key}`" in section, f"{alg_id}: {key}"
 
 
-def test_every_algorithm_has_a_complete_help(qgis_processing):
-    from qgis.core import QgsApplication, QgsProcessingModelAlgorithm
+def test_every_algorithm_has_a_complete_help(provider):
+    from qgis.core import QgsProcessingModelAlgorithm
 
-    from flair_for_qgis.provider import FlairProvider
-
-    provider = FlairProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
-    try:
-        for alg in provider.algorithms():
-            text = alg.helpContent().get("ALG_DESC", "") if isinstance(alg, QgsProcessingModelAlgorithm) \
-                else alg.shortHelpString()
-            assert len(text) >= 150 and text.rstrip().endswith("."), f"{alg.id()}: help too short or unfinished"
-            assert alg.helpUrl() or isinstance(alg, QgsProcessingModelAlgorithm), alg.id()
-    finally:
-        QgsApplication.processingRegistry().removeProvider(provider)
+    for alg in provider.algorithms():
+        text = alg.helpContent().get("ALG_DESC", "") if isinstance(alg, QgsProcessingModelAlgorithm) \
+            else alg.shortHelpString()
+        assert len(text) >= 150 and text.rstrip().endswith("."), f"{alg.id()}: help too short or unfinished"
+        assert alg.helpUrl() or isinstance(alg, QgsProcessingModelAlgorithm), alg.id()
 
 
 def test_readme_pictures_exist_and_its_python_example_is_python():

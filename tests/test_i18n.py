@@ -3,22 +3,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
-from conftest import PLUGIN_NAME, PLUGINS_DIR, ROOT
+from conftest import ROOT, enable_plugin, needs_qgis_process, qgis_env, qgis_process
 
 sys.path.insert(0, str(ROOT / "tools"))
 import i18n as i18n_tool  # noqa: E402 - tools/i18n.py
 
 TS = ROOT / "i18n" / "flair_fr.ts"
 QM = ROOT / "i18n" / "flair_fr.qm"
-QGIS_PROCESS = "/usr/bin/qgis_process.bin"
 
 pytestmark = pytest.mark.qgis
 
@@ -96,21 +92,16 @@ def test_english_qgis_gets_no_translator(qgis_app):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not Path(QGIS_PROCESS).is_file(), reason=f"{QGIS_PROCESS} missing")
+@needs_qgis_process
 def test_qgis_process_in_french_shows_french_help(tmp_path):
     profile_root = tmp_path / "config"
     ini = profile_root / "profiles" / "default" / "QGIS" / "QGIS3.ini"
     ini.parent.mkdir(parents=True)
     ini.write_text("[locale]\noverrideFlag=true\nuserLocale=fr_FR\n", encoding="utf-8")
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QGIS_PLUGINPATH": str(PLUGINS_DIR),
-           "QGIS_CUSTOM_CONFIG_PATH": str(profile_root),
-           "PYTHONPATH": str(ROOT / ".venv" / "lib" / "python3.11" / "site-packages")}
-    enabled = subprocess.run([QGIS_PROCESS, "plugins", "enable", PLUGIN_NAME], env=env, capture_output=True,
-                             text=True, timeout=120)
-    assert enabled.returncode == 0, enabled.stdout + enabled.stderr
+    env = qgis_env(profile_root)
+    enable_plugin(env)
 
-    done = subprocess.run([QGIS_PROCESS, "help", "flair:polygonize"], env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = qgis_process("help", "flair:polygonize", env=env, timeout=120)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Polygones d'occupation du sol" in done.stdout and "Tolérance de simplification" in done.stdout

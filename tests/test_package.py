@@ -4,7 +4,6 @@ fresh QGIS profile that runs flair:segment and the shipped graphical model throu
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import zipfile
@@ -13,13 +12,12 @@ from pathlib import Path
 import pytest
 import rasterio
 
-from conftest import EXAMPLE, PLUGIN_NAME, ROOT, TINY_ENCODER, make_raster, random_image, tiny_model
+from conftest import (EXAMPLE, PLUGIN_NAME, ROOT, SITE_PACKAGES, TINY_ENCODER, enable_plugin, make_raster,
+                      needs_qgis_process, qgis_process, random_image, tiny_model)
 
 sys.path.insert(0, str(ROOT / "tools"))
 import package  # noqa: E402 - tools/package.py
 
-QGIS_PROCESS = "/usr/bin/qgis_process.bin"
-SITE_PACKAGES = ROOT / ".venv" / "lib" / "python3.11" / "site-packages"
 PIPELINE_MODEL = "flair:landcover_workflow"
 
 
@@ -63,9 +61,7 @@ def installed(archive, tmp_path_factory) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "QGIS_PLUGINPATH"}
     env.update(QT_QPA_PLATFORM="offscreen", QGIS_CUSTOM_CONFIG_PATH=str(root), PYTHONPATH=str(SITE_PACKAGES),
                OMP_NUM_THREADS="1")
-    done = subprocess.run([QGIS_PROCESS, "plugins", "enable", PLUGIN_NAME], env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0 and re.search(rf"^\* {PLUGIN_NAME}$", done.stdout, re.M), done.stdout + done.stderr
+    enable_plugin(env)
     env["FLAIR_TEST_PLUGIN_DIR"] = str(plugins / PLUGIN_NAME)
     return env
 
@@ -83,10 +79,7 @@ def checkpoint(tmp_path_factory) -> Path:
 
 
 def _run(env, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([QGIS_PROCESS, "run", *args], env=env, capture_output=True, text=True, timeout=300)
-
-
-needs_qgis_process = pytest.mark.skipif(not Path(QGIS_PROCESS).is_file(), reason=f"{QGIS_PROCESS} missing")
+    return qgis_process("run", *args, env=env)
 
 
 @pytest.mark.qgis

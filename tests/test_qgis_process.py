@@ -14,38 +14,23 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import (EXAMPLE, PLUGIN_NAME, PLUGINS_DIR, ROOT, TINY_ENCODER, ignf_state_dict, make_raster,
-                      random_image, tiny_model)
+from conftest import (EXAMPLE, PLUGIN_NAME, QGIS_PROCESS, REQUIRE_QGIS, ROOT, TINY_ENCODER, enable_plugin,
+                      ignf_state_dict, make_raster, qgis_env, qgis_process, random_image, tiny_model)
 
 pytestmark = [pytest.mark.qgis, pytest.mark.slow]
 
-QGIS_PROCESS = "/usr/bin/qgis_process.bin"
-SITE_PACKAGES = ROOT / ".venv" / "lib" / "python3.11" / "site-packages"
 MODEL_FILE = ROOT / "tests" / "data" / "segment.model3"
 README_RUN = "qgis_process.bin run flair:segment"
 
-if not Path(QGIS_PROCESS).is_file():
+if not REQUIRE_QGIS and not Path(QGIS_PROCESS).is_file():
     pytest.skip(f"{QGIS_PROCESS} is not installed (make setup)", allow_module_level=True)
-
-
-def qgis_process(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([QGIS_PROCESS, *args], env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def _qgis_env(profile: Path) -> dict[str, str]:
-    """The environment of the README: headless, the plugin and the venv's packages visible, plus a
-    throw-away profile so that no user's QGIS settings are read or changed."""
-    return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QGIS_PLUGINPATH": str(PLUGINS_DIR),
-            "PYTHONPATH": str(SITE_PACKAGES), "QGIS_CUSTOM_CONFIG_PATH": str(profile)}
 
 
 @pytest.fixture(scope="module")
 def profile(tmp_path_factory) -> Path:
     """A fresh QGIS profile with the plugin enabled in it."""
     profile = tmp_path_factory.mktemp("qgis-profile")
-    done = qgis_process("plugins", "enable", PLUGIN_NAME, env=_qgis_env(profile))
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(rf"^\* {PLUGIN_NAME}$", done.stdout, re.M), done.stdout
+    enable_plugin(qgis_env(profile))
     return profile
 
 
@@ -53,7 +38,7 @@ def profile(tmp_path_factory) -> Path:
 def env(profile) -> dict[str, str]:
     """Read per test: the test's own HF cache and hub (conftest) are in os.environ by then.
     One torch thread: the tiny models gain nothing from two, and lose much when cores are shared."""
-    return {**_qgis_env(profile), "OMP_NUM_THREADS": "1"}
+    return qgis_env(profile, OMP_NUM_THREADS="1")
 
 
 @pytest.fixture(scope="module")

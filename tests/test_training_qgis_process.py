@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import re
 import subprocess
 from pathlib import Path
 
@@ -15,24 +13,23 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import PLUGIN_NAME, PLUGINS_DIR, ROOT, TINY_ENCODER, make_raster
+from conftest import QGIS_PROCESS, REQUIRE_QGIS, TINY_ENCODER, enable_plugin, make_raster, qgis_env
+from conftest import qgis_process as run_qgis_process
 from synthetic import COLOURS
 
 pytestmark = [pytest.mark.qgis, pytest.mark.slow]
 
-QGIS_PROCESS = "/usr/bin/qgis_process.bin"
-SITE_PACKAGES = ROOT / ".venv" / "lib" / "python3.11" / "site-packages"
 ORIGIN = (650000.0, 6860000.0)
 # (code, (col0, row0, col1, row1)) in pixels of a 256 px scene; later rectangles win
 RECTANGLES = [(1, (0, 0, 256, 256)), (2, (20, 30, 110, 90)), (2, (150, 140, 240, 200)), (3, (40, 150, 120, 240)),
               (3, (170, 10, 230, 100))]
 
-if not Path(QGIS_PROCESS).is_file():
+if not REQUIRE_QGIS and not Path(QGIS_PROCESS).is_file():
     pytest.skip(f"{QGIS_PROCESS} is not installed (make setup)", allow_module_level=True)
 
 
 def qgis_process(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    done = subprocess.run([QGIS_PROCESS, *args], env=env, capture_output=True, text=True, timeout=300)
+    done = run_qgis_process(*args, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -41,10 +38,8 @@ def qgis_process(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess
 def env(tmp_path_factory) -> dict[str, str]:
     """Headless, the plugin and the venv visible, a throw-away profile with the plugin enabled."""
     profile = tmp_path_factory.mktemp("qgis-profile")
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QGIS_PLUGINPATH": str(PLUGINS_DIR),
-           "PYTHONPATH": str(SITE_PACKAGES), "QGIS_CUSTOM_CONFIG_PATH": str(profile), "OMP_NUM_THREADS": "1"}
-    done = qgis_process("plugins", "enable", PLUGIN_NAME, env=env)
-    assert re.search(rf"^\* {PLUGIN_NAME}$", done.stdout, re.M), done.stdout
+    env = qgis_env(profile, OMP_NUM_THREADS="1")
+    enable_plugin(env)
     return env
 
 

@@ -9,16 +9,13 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 
-from conftest import PLUGIN_NAME, PLUGINS_DIR, ROOT, TINY_ENCODER, make_raster
+from conftest import ROOT, TINY_ENCODER, enable_plugin, make_raster, needs_qgis_process, qgis_env, qgis_process
 
-QGIS_PROCESS = "/usr/bin/qgis_process.bin"
-SITE_PACKAGES = ROOT / ".venv" / "lib" / "python3.11" / "site-packages"
 MODELS = ROOT / "resources" / "models"
 
 pytestmark = pytest.mark.qgis
@@ -54,7 +51,7 @@ def test_model_files_are_what_make_models_writes(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not Path(QGIS_PROCESS).is_file(), reason=f"{QGIS_PROCESS} missing")
+@needs_qgis_process
 def test_training_workflow_exports_trains_maps_and_scores(tmp_path):
     rng = np.random.default_rng(1)
     labels = np.where(rng.random((1, 192, 192)) < 0.5, 1, 2).astype(np.uint8)
@@ -63,19 +60,16 @@ def test_training_workflow_exports_trains_maps_and_scores(tmp_path):
     labels_path = make_raster(tmp_path / "labels.tif", labels, nodata=0)
     out = tmp_path / "out"
     profile = tmp_path / "profile"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QGIS_PLUGINPATH": str(PLUGINS_DIR),
-           "QGIS_CUSTOM_CONFIG_PATH": str(profile), "PYTHONPATH": str(SITE_PACKAGES), "OMP_NUM_THREADS": "1"}
-    enabled = subprocess.run([QGIS_PROCESS, "plugins", "enable", PLUGIN_NAME], env=env, capture_output=True,
-                             text=True, timeout=120)
-    assert enabled.returncode == 0, enabled.stdout + enabled.stderr
+    env = qgis_env(profile, OMP_NUM_THREADS="1")
+    enable_plugin(env)
 
-    done = subprocess.run([QGIS_PROCESS, "run", "flair:training_workflow", "--", f"IMAGE={image_path}",
+    done = qgis_process("run", "flair:training_workflow", "--", f"IMAGE={image_path}",
                            f"LABELS={labels_path}", f"TEST_IMAGE={image_path}", f"TEST_LABELS={labels_path}",
                            "PATCH_SIZE=64", "EPOCHS=1", f"ENCODER={TINY_ENCODER}",
                            f"EXPORTPATCHES:PATCHES={out / 'patches'}", f"TRAIN:MODEL_FOLDER={out / 'model'}",
                            f"SEGMENT:TEST_MAP={out / 'map.tif'}", f"EVALUATE:SCORES={out / 'scores.csv'}",
-                           f"EVALUATE:REPORT={out / 'report.json'}", f"EVALUATE:CONFUSION={out / 'confusion.png'}"],
-                          env=env, capture_output=True, text=True, timeout=300)
+                           f"EVALUATE:REPORT={out / 'report.json'}", f"EVALUATE:CONFUSION={out / 'confusion.png'}",
+                           env=env)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"Executed 4 algorithms", done.stdout + done.stderr)

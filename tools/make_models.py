@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "resources" / "models"
@@ -27,14 +28,14 @@ GROUP, GROUP_ID = "Workflows", "workflows"
 class ModelBuilder:
     """A small layer over QgsProcessingModelAlgorithm: inputs, children wired by name, outputs."""
 
-    def __init__(self, name: str, description: str):
+    def __init__(self, name: str, description: str, group: str = GROUP, group_id: str = GROUP_ID):
         from qgis.core import QgsProcessingModelAlgorithm
 
-        self.model = QgsProcessingModelAlgorithm(name, GROUP, GROUP_ID)
+        self.model = QgsProcessingModelAlgorithm(name, group, group_id)
         self.help = {"ALG_DESC": description, "ALG_CREATOR": "FLAIR for QGIS", "ALG_VERSION": "1"}
         self.x = 120
 
-    def input(self, definition, help_text: str):
+    def input(self, definition, help_text: str = ""):
         from qgis.core import QgsProcessingModelParameter
         from qgis.PyQt.QtCore import QPointF
 
@@ -176,7 +177,9 @@ def training_workflow() -> ModelBuilder:
 BUILDERS = {"landcover_workflow.model3": landcover_workflow, "training_workflow.model3": training_workflow}
 
 
-def main() -> int:
+def write_models(builders: dict[Path, Callable[[], ModelBuilder]]) -> int:
+    """Start a headless QGIS with the plugin's provider registered, save each builder's model to its
+    path; 0 when every model was written."""
     os.environ.setdefault("QT_HASH_SEED", "0")  # Qt writes XML attributes in hash order: make it fixed
     from qgis.core import QgsApplication
 
@@ -189,15 +192,19 @@ def main() -> int:
 
     provider = FlairProvider()
     QgsApplication.processingRegistry().addProvider(provider)
-    MODELS.mkdir(parents=True, exist_ok=True)
     ok = True
-    for name, builder in BUILDERS.items():
-        written = builder().save(MODELS / name)
-        print(f"wrote {MODELS / name}" if written else f"could not write {MODELS / name}")
+    for path, builder in builders.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = builder().save(path)
+        print(f"wrote {path}" if written else f"could not write {path}")
         ok &= written
     QgsApplication.processingRegistry().removeProvider(provider)
     app.exitQgis()
     return 0 if ok else 1
+
+
+def main() -> int:
+    return write_models({MODELS / name: builder for name, builder in BUILDERS.items()})
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 The model is generic: its inputs are a raster layer (ORTHOPHOTO) and an optional checkpoint file
 (CHECKPOINT; empty: the default zoo model), its output the land-cover GeoTIFF (LANDCOVER); every
-other setting of flair:segment keeps its default. Run from the plugin folder, headless:
+other setting of flair:segment keeps its default. Built with the shipped workflows' builder
+(``tools/make_models.py``). Run from the plugin folder, headless:
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/data/make_segment_model.py
 """
@@ -10,68 +11,29 @@ other setting of flair:segment keeps its default. Run from the plugin folder, he
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE.parent.parent / "tools"))
+from make_models import ModelBuilder, write_models  # noqa: E402 - the tools folder is not a package
+
 MODEL_FILE = HERE / "segment.model3"
 
 
-def build_model():
-    """The model, built with QgsProcessingModelAlgorithm (flair:segment must be registered)."""
-    from qgis.core import (QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
-                           QgsProcessingModelChildParameterSource, QgsProcessingModelOutput,
-                           QgsProcessingModelParameter, QgsProcessingParameterFile,
-                           QgsProcessingParameterRasterLayer)
-    from qgis.PyQt.QtCore import QPointF
+def build_model() -> ModelBuilder:
+    """The model (flair:segment must be registered)."""
+    from qgis.core import QgsProcessingParameterFile, QgsProcessingParameterRasterLayer
 
-    model = QgsProcessingModelAlgorithm("Land cover of an orthophoto (FLAIR)", "FLAIR", "flair_segment_model")
-    model.setHelpContent({"ALG_DESC": "Runs flair:segment on a raster layer with a zoo model or a checkpoint file."})
-    inputs = [
-        (QgsProcessingParameterRasterLayer("ORTHOPHOTO", "Orthophoto"), "INPUT", QPointF(120, 60)),
-        (QgsProcessingParameterFile("CHECKPOINT", "Checkpoint file (empty: the default zoo model)", optional=True,
-                                    fileFilter="PyTorch checkpoints (*.pth *.pt *.ckpt);;All files (*)"),
-         "CHECKPOINT", QPointF(360, 60)),
-    ]
-    child = QgsProcessingModelChildAlgorithm("flair:segment")
-    child.setChildId("segment")
-    child.setDescription("Segment land cover (FLAIR)")
-    child.setPosition(QPointF(240, 180))
-    for definition, child_key, position in inputs:
-        component = QgsProcessingModelParameter(definition.name())
-        component.setDescription(definition.description())
-        component.setPosition(position)
-        model.addModelParameter(definition, component)
-        source = QgsProcessingModelChildParameterSource.fromModelParameter(definition.name())
-        child.addParameterSources(child_key, [source])
-    output = QgsProcessingModelOutput("LANDCOVER", "Land cover")
-    output.setChildId("segment")
-    output.setChildOutputName("OUTPUT")
-    output.setPosition(QPointF(240, 280))
-    child.setModelOutputs({"LANDCOVER": output})
-    model.addChildAlgorithm(child)
-    return model
-
-
-def main() -> int:
-    from qgis.core import QgsApplication
-
-    app = QgsApplication([], False)
-    app.initQgis()
-    plugins = Path(tempfile.mkdtemp(prefix="flair-plugins-"))
-    (plugins / "flair_for_qgis").symlink_to(ROOT, target_is_directory=True)
-    sys.path.insert(0, str(plugins))
-    from flair_for_qgis.provider import FlairProvider
-
-    provider = FlairProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
-    ok = build_model().toFile(str(MODEL_FILE))
-    QgsApplication.processingRegistry().removeProvider(provider)
-    app.exitQgis()
-    print(f"wrote {MODEL_FILE}" if ok else f"could not write {MODEL_FILE}")
-    return 0 if ok else 1
+    m = ModelBuilder("Land cover of an orthophoto (FLAIR)",
+                     "Runs flair:segment on a raster layer with a zoo model or a checkpoint file.",
+                     "FLAIR", "flair_segment_model")
+    m.input(QgsProcessingParameterRasterLayer("ORTHOPHOTO", "Orthophoto"))
+    m.input(QgsProcessingParameterFile("CHECKPOINT", "Checkpoint file (empty: the default zoo model)", optional=True,
+                                       fileFilter="PyTorch checkpoints (*.pth *.pt *.ckpt);;All files (*)"))
+    m.child("segment", "flair:segment", "Segment land cover (FLAIR)", 1,
+            {"INPUT": "ORTHOPHOTO", "CHECKPOINT": "CHECKPOINT"}, {"OUTPUT": ("LANDCOVER", "Land cover", "")})
+    return m
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(write_models({MODEL_FILE: build_model}))

@@ -5,7 +5,8 @@ Inputs: an orthophoto (ORTHOPHOTO) and its labels (LABELS, a class raster), the 
 classes (code, name, weight, colour), the epochs and the encoder; then another orthophoto
 (NEW_ORTHOPHOTO) to segment with the trained model and its reference labels (REFERENCE) to measure
 the result. Outputs: the land-cover map (LANDCOVER), the scores per class (SCORES), the JSON report
-and the confusion-matrix heat map. Run from the plugin folder, headless:
+and the confusion-matrix heat map. Built with the shipped workflows' builder
+(``tools/make_models.py``). Run from the plugin folder, headless:
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/data/make_train_loop_model.py
 """
@@ -13,26 +14,24 @@ and the confusion-matrix heat map. Run from the plugin folder, headless:
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE.parent.parent / "tools"))
+from make_models import ModelBuilder, write_models  # noqa: E402 - the tools folder is not a package
+
 MODEL_FILE = HERE / "train_loop.model3"
 
 
-def build_model():
-    from qgis.core import (QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
-                           QgsProcessingModelChildParameterSource as Source, QgsProcessingModelOutput,
-                           QgsProcessingModelParameter, QgsProcessingParameterMatrix, QgsProcessingParameterNumber,
+def build_model() -> ModelBuilder:
+    from qgis.core import (QgsProcessingParameterMatrix, QgsProcessingParameterNumber,
                            QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
-    from qgis.PyQt.QtCore import QPointF
 
-    model = QgsProcessingModelAlgorithm("Train, segment and evaluate (FLAIR)", "FLAIR", "flair_train_loop_model")
-    model.setHelpContent({"ALG_DESC": "Exports training patches from an orthophoto and its labels, trains a model "
-                                      "on them, segments another orthophoto with it and evaluates the result "
-                                      "against that orthophoto's reference labels."})
-    parameters = [
+    m = ModelBuilder("Train, segment and evaluate (FLAIR)",
+                     "Exports training patches from an orthophoto and its labels, trains a model on them, segments "
+                     "another orthophoto with it and evaluates the result against that orthophoto's reference "
+                     "labels.", "FLAIR", "flair_train_loop_model")
+    for definition in (
         QgsProcessingParameterRasterLayer("ORTHOPHOTO", "Training orthophoto"),
         QgsProcessingParameterRasterLayer("LABELS", "Its class raster (labels)"),
         QgsProcessingParameterNumber("PATCH_SIZE", "Patch size (px)", QgsProcessingParameterNumber.Integer, 512,
@@ -43,65 +42,21 @@ def build_model():
         QgsProcessingParameterString("ENCODER", "Encoder", defaultValue="resnet34"),
         QgsProcessingParameterRasterLayer("NEW_ORTHOPHOTO", "Orthophoto to segment"),
         QgsProcessingParameterRasterLayer("REFERENCE", "Its reference class raster"),
-    ]
-    for i, definition in enumerate(parameters):
-        component = QgsProcessingModelParameter(definition.name())
-        component.setDescription(definition.description())
-        component.setPosition(QPointF(120 + 200 * (i % 4), 60 + 80 * (i // 4)))
-        model.addModelParameter(definition, component)
-
-    def child(alg_id, child_id, description, y, sources, outputs=()):
-        c = QgsProcessingModelChildAlgorithm(alg_id)
-        c.setChildId(child_id)
-        c.setDescription(description)
-        c.setPosition(QPointF(400, y))
-        for key, source in sources.items():
-            c.addParameterSources(key, [source])
-        model_outputs = {}
-        for name, description_, child_output in outputs:
-            out = QgsProcessingModelOutput(name, description_)
-            out.setChildId(child_id)
-            out.setChildOutputName(child_output)
-            out.setPosition(QPointF(650, y))
-            model_outputs[name] = out
-        c.setModelOutputs(model_outputs)
-        model.addChildAlgorithm(c)
-
-    child("flair:exportpatches", "export", "Export training patches (FLAIR)", 240, {
-        "INPUT": Source.fromModelParameter("ORTHOPHOTO"), "LABELS": Source.fromModelParameter("LABELS"),
-        "PATCH_SIZE": Source.fromModelParameter("PATCH_SIZE")})
-    child("flair:train", "train", "Train land-cover model (FLAIR)", 340, {
-        "TRAIN": Source.fromChildOutput("export", "OUTPUT"), "CLASSES": Source.fromModelParameter("CLASSES"),
-        "EPOCHS": Source.fromModelParameter("EPOCHS"), "ENCODER": Source.fromModelParameter("ENCODER")})
-    child("flair:segment", "segment", "Segment land cover (FLAIR)", 440, {
-        "INPUT": Source.fromModelParameter("NEW_ORTHOPHOTO"),
-        "CHECKPOINT": Source.fromChildOutput("train", "BEST_CHECKPOINT")},
-        [("LANDCOVER", "Land cover", "OUTPUT")])
-    child("flair:evaluate", "evaluate", "Evaluate land-cover map (FLAIR)", 540, {
-        "INPUT": Source.fromChildOutput("segment", "OUTPUT"), "REFERENCE": Source.fromModelParameter("REFERENCE")},
-        [("SCORES", "Scores per class", "TABLE"), ("REPORT", "Report (JSON)", "JSON"),
-         ("HEATMAP", "Confusion matrix (PNG)", "HEATMAP")])
-    return model
-
-
-def main() -> int:
-    from qgis.core import QgsApplication
-
-    app = QgsApplication([], False)
-    app.initQgis()
-    plugins = Path(tempfile.mkdtemp(prefix="flair-plugins-"))
-    (plugins / "flair_for_qgis").symlink_to(ROOT, target_is_directory=True)
-    sys.path.insert(0, str(plugins))
-    from flair_for_qgis.provider import FlairProvider
-
-    provider = FlairProvider()
-    QgsApplication.processingRegistry().addProvider(provider)
-    ok = build_model().toFile(str(MODEL_FILE))
-    QgsApplication.processingRegistry().removeProvider(provider)
-    app.exitQgis()
-    print(f"wrote {MODEL_FILE}" if ok else f"could not write {MODEL_FILE}")
-    return 0 if ok else 1
+    ):
+        m.input(definition)
+    m.child("export", "flair:exportpatches", "Export training patches (FLAIR)", 1,
+            {"INPUT": "ORTHOPHOTO", "LABELS": "LABELS", "PATCH_SIZE": "PATCH_SIZE"}, {})
+    m.child("train", "flair:train", "Train land-cover model (FLAIR)", 2,
+            {"TRAIN": ("export", "OUTPUT"), "CLASSES": "CLASSES", "EPOCHS": "EPOCHS", "ENCODER": "ENCODER"}, {})
+    m.child("segment", "flair:segment", "Segment land cover (FLAIR)", 3,
+            {"INPUT": "NEW_ORTHOPHOTO", "CHECKPOINT": ("train", "BEST_CHECKPOINT")},
+            {"OUTPUT": ("LANDCOVER", "Land cover", "")})
+    m.child("evaluate", "flair:evaluate", "Evaluate land-cover map (FLAIR)", 4,
+            {"INPUT": ("segment", "OUTPUT"), "REFERENCE": "REFERENCE"},
+            {"TABLE": ("SCORES", "Scores per class", ""), "JSON": ("REPORT", "Report (JSON)", ""),
+             "HEATMAP": ("HEATMAP", "Confusion matrix (PNG)", "")})
+    return m
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(write_models({MODEL_FILE: build_model}))
