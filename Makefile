@@ -30,7 +30,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 plugin-link:
 	@mkdir -p $(PLUGIN_PATH) && ln -sfn $(CURDIR) $(PLUGIN_PATH)/$(PLUGIN_NAME)
 
-test:  ## the whole suite, headless; fails (never skips) where QGIS or qgis_process is missing
+test: lint  ## ruff, then the whole suite, headless; fails (never skips) where QGIS or qgis_process is missing
 	FLAIR_REQUIRE_QGIS=1 QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 test-core:  ## only the tests that need no QGIS
@@ -64,8 +64,8 @@ docs:  ## docs/algorithms.md and README.md's algorithm list, from the algorithms
 screenshots: plugin-link  ## docs/screenshot_*.png from a real QGIS desktop under Xvfb (xvfb-run)
 	$(PY) docs/screenshots.py
 
-lint:
-	$(PY) -m ruff check . || echo "(pip install ruff to lint)"
+lint:  ## ruff with ruff.toml (pinned in requirements-dev.txt)
+	$(PY) -m ruff check .
 
 clean:
 	rm -rf build dist .pytest_cache

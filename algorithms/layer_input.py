@@ -70,7 +70,8 @@ def render_to_file(layer, extent: QgsRectangle | None, folder: Path, context, fe
     error = writer.writeRaster(pipe, width, height, extent, target, context.transformContext())
     if error != QgsRasterFileWriter.NoError:
         raise QgsProcessingException(tr("Input raster: reading {} failed (error {}); check the layer "
-                                        "loads in QGIS, or save it as a GeoTIFF first").format(layer.name(), int(error)))
+                                        "loads in QGIS, or save it as a GeoTIFF first").format(layer.name(),
+                                                                                              int(error)))
     xres, yres = extent.width() / width, extent.height() / height
     return path, target, extent, xres, yres, width, height
 

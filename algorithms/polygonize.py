@@ -98,7 +98,7 @@ def _write_pieces(raster, path, names, merge_below, vectorize, context, progress
             feature = QgsFeature(fields)
             feature.setGeometry(QgsGeometry.fromWkt(polygon.wkt))
             feature.setAttributes([polygon.code, names.get(polygon.code, f"class {polygon.code}")])
-            writer.addFeature(feature)
+            writer.addFeature(feature)  # noqa: F821 - deleted below only after write_all has run
 
     try:
         if writer.hasError():

@@ -44,7 +44,8 @@ def build_ortho(path: Path, per_side: int) -> Path:
     with rasterio.open(path, "w", **profile) as dst:
         for i, patch in enumerate(patches):
             with rasterio.open(patch) as src:
-                dst.write(src.read(), window=rasterio.windows.Window(512 * (i % per_side), 512 * (i // per_side), 512, 512))
+                at = rasterio.windows.Window(512 * (i % per_side), 512 * (i // per_side), 512, 512)
+                dst.write(src.read(), window=at)
     return path
 
 

@@ -76,7 +76,8 @@ def algorithm_section(alg) -> str:
     if outputs:
         lines += ["", "| output | description | type |", "|---|---|---|"]
         for o in outputs:
-            optional = " (optional)" if hasattr(o, "flags") and o.flags() & QgsProcessingParameterDefinition.FlagOptional else ""
+            is_optional = hasattr(o, "flags") and o.flags() & QgsProcessingParameterDefinition.FlagOptional
+            optional = " (optional)" if is_optional else ""
             lines.append(f"| `{o.name()}` | {_cell(o.description())}{optional} | {_cell(o.type())} |")
     return "\n".join(lines) + "\n"
 
@@ -91,7 +92,8 @@ def readme_block(provider) -> str:
     for alg in ordered(provider):
         text = _help_of(alg)[0].split("\n")[0]
         first = re.split(r"(?<!e\.g)(?<!i\.e)\.\s", text)[0].rstrip(".") + "."
-        rows.append(f"| `{alg.id()}` | [{_cell(alg.displayName())}](docs/algorithms.md#{_anchor(alg)}) | {_cell(first)} |")
+        link = f"[{_cell(alg.displayName())}](docs/algorithms.md#{_anchor(alg)})"
+        rows.append(f"| `{alg.id()}` | {link} | {_cell(first)} |")
     return "\n".join([START, *rows, END])
 
 

@@ -80,7 +80,8 @@ def run_qgis() -> int:
     plugins = profiles / "plugins"
     plugins.mkdir()
     (plugins / "flair_for_qgis").symlink_to(ROOT, target_is_directory=True)
-    env = {**os.environ, STAGE: "qgis", "FLAIR_SCREENSHOT_ROOT": str(ROOT), "QGIS_PLUGINPATH": str(plugins), "PYTHONPATH": str(SITE_PACKAGES)}
+    env = {**os.environ, STAGE: "qgis", "FLAIR_SCREENSHOT_ROOT": str(ROOT), "QGIS_PLUGINPATH": str(plugins),
+           "PYTHONPATH": str(SITE_PACKAGES)}
     env.pop("QT_QPA_PLATFORM", None)
     command = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "qgis", "--nologo", "--noversioncheck",
                "--profiles-path", str(profiles), "--code", str(DOCS / "screenshots.py")]

@@ -149,7 +149,8 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
         blocked = re.search(r"GLOBAL ([\w.]+)", str(e))
         if blocked is None:  # not a pickle of weights at all: garbage, text, a plain pickle
             raise FlairError(f"checkpoint {path} is corrupt, truncated or not a PyTorch file: the safe "
-                             f"loader cannot read it ({_unpickling_reason(e)}); nothing in it was run. {_REFETCH}") from None
+                             f"loader cannot read it ({_unpickling_reason(e)}); nothing in it was run. "
+                             f"{_REFETCH}") from None
         raise FlairError(
             f"checkpoint {path} was refused: it holds pickled Python code or objects "
             f"({blocked.group(1)}), not only weights, and was not run (torch.load weights_only=True). "

@@ -53,7 +53,8 @@ class SegmentOptions:
     model's (``resample``) and the result written back on the input's grid (``output_grid``
     ``input``) or left at the model's (``model``). Imagery that is not 8-bit is mapped onto 0–255:
     by ``value_range`` (low, high) for every band, or else — unless its values already lie within
-    0–255 — by each band's 2–98 % percentiles (``stretch`` holds the mapping once decided). ``mask_geometries`` (GeoJSON-like polygons in
+    0–255 — by each band's 2–98 % percentiles (``stretch`` holds the mapping once decided).
+    ``mask_geometries`` (GeoJSON-like polygons in
     the input's CRS) limit the output to their inside; tiles wholly outside are not computed.
     """
 

@@ -31,9 +31,10 @@ def _gdal(what: str, call: Callable[[], Any]) -> Any:
 
 def mosaic(sources: list[Path], path: Path, add_alpha: bool = False,
            describe: Callable[[Any], None] | None = None) -> Path:
-    """``gdal.BuildVRT`` of ``sources`` (on one grid, the first one's pixel size) into ``path``, published whole. Sources under
-    ``path``'s folder are referenced relative to it, others by absolute path; their nodata values
-    are kept. ``add_alpha`` adds an alpha band that is 0 where no source lies (``-addalpha``).
+    """``gdal.BuildVRT`` of ``sources`` (on one grid, the first one's pixel size) into ``path``,
+    published whole. Sources under ``path``'s folder are referenced relative to it, others by
+    absolute path; their nodata values are kept. ``add_alpha`` adds an alpha band that is 0 where
+    no source lies (``-addalpha``).
     ``describe(dataset)`` may set metadata, descriptions… on the VRT before it is written."""
     tmp = temporary_file(path, ".tmp.vrt")
     try:

@@ -73,7 +73,8 @@ class FakeHub:
                 self.send_header("X-Linked-Size", str(len(hosted.data)))
                 self.send_header("X-Repo-Commit", commit)
                 if rng:
-                    self.send_header("Content-Range", f"bytes {rng.group(1)}-{int(rng.group(1)) + len(data) - 1}/{len(hosted.data)}")
+                    first = int(rng.group(1))
+                    self.send_header("Content-Range", f"bytes {first}-{first + len(data) - 1}/{len(hosted.data)}")
                 self.end_headers()
                 if body:
                     time.sleep(hub.delay)

@@ -38,7 +38,8 @@ def test_mask_polygons_leave_nodata_outside(provider, tmp_path, out_dir, flair_c
     polygons = QgsVectorLayer("Polygon?crs=EPSG:2154", "area", "memory")
     feature = QgsFeature()
     feature.setGeometry(QgsGeometry.fromWkt(
-        f"POLYGON(({X0 + 4} {Y0 - 4}, {X0 + 24} {Y0 - 4}, {X0 + 24} {Y0 - 14}, {X0 + 4} {Y0 - 14}, {X0 + 4} {Y0 - 4}))"))
+        f"POLYGON(({X0 + 4} {Y0 - 4}, {X0 + 24} {Y0 - 4}, {X0 + 24} {Y0 - 14}, {X0 + 4} {Y0 - 14}, "
+        f"{X0 + 4} {Y0 - 4}))"))
     polygons.dataProvider().addFeatures([feature])
     out = _segment(INPUT=raster, CHECKPOINT=flair_ckpt, MASK=polygons, OUTPUT=out_dir / "masked.tif")["OUTPUT"]
     codes = read(out)

@@ -359,8 +359,8 @@ def test_finished_files_get_the_umasks_permissions_not_mkstemps(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(40, 40))
     old = os.umask(0o022)
     try:
-        result = segment_with(PixelModel().eval(), small_spec(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet"))),
-                              SegmentOptions(src, tmp_path / "o.tif"))
+        spec = small_spec(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")))
+        result = segment_with(PixelModel().eval(), spec, SegmentOptions(src, tmp_path / "o.tif"))
     finally:
         os.umask(old)
     for path in (result.output, result.style):

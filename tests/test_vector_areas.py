@@ -90,7 +90,8 @@ def test_min_pixels_rounds_up_and_zero_keeps_everything():
 def test_polygon_wkt_writes_every_ring():
     square = {"type": "Polygon", "coordinates": [[(0.0, 0.0), (0.0, 2.0), (2.0, 2.0), (0.0, 0.0)],
                                                  [(0.5, 0.5), (1.0, 0.5), (0.5, 1.0), (0.5, 0.5)]]}
-    assert vectorize.polygon_wkt(square) == "POLYGON((0.0 0.0,0.0 2.0,2.0 2.0,0.0 0.0),(0.5 0.5,1.0 0.5,0.5 1.0,0.5 0.5))"
+    assert vectorize.polygon_wkt(square) == ("POLYGON((0.0 0.0,0.0 2.0,2.0 2.0,0.0 0.0),"
+                                             "(0.5 0.5,1.0 0.5,0.5 1.0,0.5 0.5))")
 
 
 def test_counts_by_window_equal_the_whole_raster_counts(class_raster):

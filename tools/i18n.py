@@ -100,7 +100,8 @@ def compile_qm(ts: Path) -> Path:
     if lrelease is None:
         raise SystemExit("lrelease not found: sudo apt install qttools5-dev-tools (or make system)")
     qm = ts.with_suffix(".qm")
-    done = subprocess.run([lrelease, "-silent", "-nounfinished", str(ts), "-qm", str(qm)], capture_output=True, text=True)
+    done = subprocess.run([lrelease, "-silent", "-nounfinished", str(ts), "-qm", str(qm)], capture_output=True,
+                          text=True)
     if done.returncode != 0:
         raise SystemExit(done.stdout + done.stderr)
     return qm

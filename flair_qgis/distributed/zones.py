@@ -78,7 +78,8 @@ def build_vrt(files: list[Path], vrt_path: Path) -> Path:
     has_alpha = any(ci.name == "alpha" for ci in first["colorinterp"])
     covered = sum(i["width"] * i["height"] for i in infos)
     gaps = covered < round((right - left) / xres) * round((top - bottom) / yres)
-    return vrt.mosaic([i["path"] for i in infos], vrt_path, add_alpha=first["nodata"] is None and not has_alpha and gaps)
+    add_alpha = first["nodata"] is None and not has_alpha and gaps
+    return vrt.mosaic([i["path"] for i in infos], vrt_path, add_alpha=add_alpha)
 
 
 def assemble_vrt(vrt_path: Path, shards_dir: Path, blocks: list, argmax: bool = True) -> Path:
