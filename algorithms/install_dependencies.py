@@ -7,7 +7,7 @@ from qgis.core import (QgsApplication, QgsProcessingOutputFile, QgsProcessingOut
                        QgsProcessingOutputString, QgsProcessingParameterBoolean, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile)
 
-from ..flair_qgis import choices, dependencies
+from ..flair_qgis import choices, dependencies, pip_install
 from .base import FlairAlgorithm
 
 BUILDS = list(choices.TORCH_BUILDS)
@@ -75,15 +75,15 @@ class InstallDependenciesAlgorithm(FlairAlgorithm):
         log = None
         check_only = self.parameterAsBoolean(parameters, self.CHECK_ONLY, context)
         if not check_only:
-            build = dependencies.torch_build(self.parameterAsEnumString(parameters, self.TORCH_BUILD, context),
+            build = pip_install.torch_build(self.parameterAsEnumString(parameters, self.TORCH_BUILD, context),
                                              shutil.which("nvidia-smi"))
             feedback.pushInfo(self.tr("Installing into {} (PyTorch {} build)").format(folder, build))
-            result = self.run_core(dependencies.install, folder, requirements, build, self.progress(feedback))
+            result = self.run_core(pip_install.install, folder, requirements, build, self.progress(feedback))
             log = str(result.log)
         on_path = dependencies.activate(folder)
         feedback.pushInfo(self.tr("Packages folder: {} ({})").format(
             folder, self.tr("on Python's path") if on_path else self.tr("not created yet")))
-        feedback.pushInfo(self.tr("Python for pip: {}").format(dependencies.find_python() or self.tr("not found")))
+        feedback.pushInfo(self.tr("Python for pip: {}").format(pip_install.find_python() or self.tr("not found")))
         statuses = dependencies.check(requirements)
         for status in statuses:
             error = dependencies.import_error(status) if check_only else None

@@ -14,6 +14,7 @@ import pytest
 
 from conftest import PLUGIN_NAME, SITE_PACKAGES, needs_qgis_process, qgis_env, qgis_process
 from flair_qgis import dependencies as deps
+from flair_qgis import pip_install
 from flair_qgis.errors import Cancelled, FlairError
 from flair_qgis.progress import Progress
 
@@ -94,37 +95,37 @@ def test_folder_is_private_to_the_profile_and_keyed_by_python_version(monkeypatc
     ("auto", "/usr/bin/nvidia-smi", "cuda"), ("auto", None, "cpu"), ("cpu", "/usr/bin/nvidia-smi", "cpu"),
     ("cuda", None, "cuda")])
 def test_torch_build_follows_the_nvidia_driver_unless_forced(requested, nvidia_smi, build):
-    assert deps.torch_build(requested, nvidia_smi) == build
+    assert pip_install.torch_build(requested, nvidia_smi) == build
 
 
 def test_pip_command_for_cpu_takes_pytorchs_cpu_builds_and_keeps_numpy_out(tmp_path):
-    reqs = deps.installable(deps.read_requirements())
-    command = deps.pip_command("/usr/bin/python3.11", tmp_path / "py311", reqs, "cpu", tmp_path / "c.txt",
+    reqs = pip_install.installable(deps.read_requirements())
+    command = pip_install.pip_command("/usr/bin/python3.11", tmp_path / "py311", reqs, "cpu", tmp_path / "c.txt",
                                platform="linux")
     assert command[:5] == ["/usr/bin/python3.11", "-u", "-m", "pip", "install"]
     assert command[command.index("--target") + 1] == str(tmp_path / "py311")
-    assert command[command.index("--extra-index-url") + 1] == deps.CPU_INDEX == "https://download.pytorch.org/whl/cpu"
+    assert command[command.index("--extra-index-url") + 1] == pip_install.CPU_INDEX == "https://download.pytorch.org/whl/cpu"
     assert command[command.index("--constraint") + 1] == str(tmp_path / "c.txt")
     assert "torch==2.14.1+cpu" in command and "torchvision==0.29.1+cpu" in command
     assert "rasterio==1.4.4" in command and not any(a.startswith("numpy") for a in command)
 
 
 def test_pip_command_for_cuda_uses_the_default_index():
-    reqs = deps.installable(deps.read_requirements())
-    command = deps.pip_command("python3", Path("/t"), reqs, "cuda", platform="linux")
+    reqs = pip_install.installable(deps.read_requirements())
+    command = pip_install.pip_command("python3", Path("/t"), reqs, "cuda", platform="linux")
     assert "--extra-index-url" not in command and "torch==2.14.1" in command
 
 
 def test_pip_command_on_macos_needs_no_local_cpu_version():
-    command = deps.pip_command("python3", Path("/t"), [_parse("torch==2.14.1")], "cpu", platform="darwin")
+    command = pip_install.pip_command("python3", Path("/t"), [_parse("torch==2.14.1")], "cpu", platform="darwin")
     assert "torch==2.14.1" in command
 
 
 def test_numpy_is_pinned_to_qgis_own_while_pip_resolves(tmp_path):
-    assert deps.constraints_text({"numpy": "1.24.2"}) == "numpy==1.24.2\n"
+    assert pip_install.constraints_text({"numpy": "1.24.2"}) == "numpy==1.24.2\n"
     import numpy
 
-    assert deps.system_versions(tmp_path) == {"numpy": numpy.__version__}
+    assert pip_install.system_versions(tmp_path) == {"numpy": numpy.__version__}
 
 
 def test_python_found_is_one_of_qgis_version(tmp_path):
@@ -133,8 +134,8 @@ def test_python_found_is_one_of_qgis_version(tmp_path):
         p.parent.mkdir()
         p.write_text("")
     versions = {wrong: (3, 9), right: (3, 11)}
-    assert deps.find_python((3, 11), [tmp_path / "none", wrong, right], versions.get) == right
-    candidates = deps.python_candidates((3, 11), "/usr/bin/qgis", ["/opt/qgis"], "linux")
+    assert pip_install.find_python((3, 11), [tmp_path / "none", wrong, right], versions.get) == right
+    candidates = pip_install.python_candidates((3, 11), "/usr/bin/qgis", ["/opt/qgis"], "linux")
     assert candidates[0] == Path("/opt/qgis/bin/python3.11") and Path("/usr/bin/qgis") not in candidates
 
 
@@ -143,12 +144,12 @@ def test_prune_removes_numpy_from_the_folder(tmp_path):
         (tmp_path / d).mkdir()
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "f2py").write_text("")
-    deps.prune(tmp_path)
+    pip_install.prune(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "slugify"] and not list((tmp_path / "bin").iterdir())
 
 
 def test_pip_progress_rises_with_its_output_and_ends_at_one():
-    parser = deps.PipProgress()
+    parser = pip_install.PipProgress()
     values = [parser.feed(line) for line in ["Collecting torch==2.14.1", "  Downloading torch.whl (800 MB)",
                                              "Collecting filelock", "Installing collected packages: filelock, torch",
                                              "Successfully installed filelock-3 torch-2.14.1"]]
@@ -171,7 +172,7 @@ def test_install_cancel_stops_pip_and_raises(tmp_path):
     logged = []
     progress = Progress(log=logged.append, cancelled=lambda: any(m.startswith("Collecting") for m in logged))
     with pytest.raises(Cancelled):
-        deps.install(tmp_path / "py311", [_parse("torch==2.14.1")], "cuda", progress, python=python)
+        pip_install.install(tmp_path / "py311", [_parse("torch==2.14.1")], "cuda", progress, python=python)
     assert "cancelled" in (tmp_path / "py311-install.log").read_text()
 
 
@@ -190,7 +191,7 @@ def test_install_offline_says_the_package_index_is_unreachable(tmp_path, monkeyp
     monkeypatch.setenv("PIP_RETRIES", "1")
     monkeypatch.setenv("PIP_TIMEOUT", "5")
     with pytest.raises(FlairError) as err:
-        deps.install(tmp_path / "py311", [_parse("surely-not-a-package-flair==1.0")], "cuda", Progress(),
+        pip_install.install(tmp_path / "py311", [_parse("surely-not-a-package-flair==1.0")], "cuda", Progress(),
                      python=Path(sys.executable))
     message = str(err.value)
     assert message.startswith("pip could not reach the package index ([Errno 111] Connection refused")
@@ -204,7 +205,7 @@ def test_install_failure_shows_pips_error_and_the_log(tmp_path):
         exit 1
     """)
     with pytest.raises(FlairError, match="pip failed .*exit code 1.*\n.*torch==99"):
-        deps.install(tmp_path / "py311", [_parse("torch==99")], "cuda", Progress(), python=python)
+        pip_install.install(tmp_path / "py311", [_parse("torch==99")], "cuda", Progress(), python=python)
 
 
 # --- inside QGIS, for real -------------------------------------------------------------------
