@@ -69,6 +69,8 @@ class SegmentAlgorithm(FlairAlgorithm):
     NORM_MEANS = "NORM_MEANS"
     NORM_STDS = "NORM_STDS"
     CLUSTER = "CLUSTER"
+    ACTIVE_CLASSES = "ACTIVE_CLASSES"
+    VALUE_RANGE = "VALUE_RANGE"
     EXTENT = "EXTENT"
     MASK = "MASK"
     OUTPUT = "OUTPUT"
@@ -153,6 +155,16 @@ class SegmentAlgorithm(FlairAlgorithm):
                                          optional=True),
             QgsProcessingParameterString(self.CLUSTER, self.tr(
                 "Dask scheduler for a sharded run (tcp://host:8786); empty: this machine"), optional=True),
+            self._help(QgsProcessingParameterString(self.VALUE_RANGE, self.tr(
+                "Value range mapped onto 0–255 (min,max), for 16-bit imagery; empty: automatic"), optional=True),
+                self.tr("For imagery that is not 8-bit (e.g. 0,4095 for 12-bit values): the values from min to max "
+                        "are mapped onto the 0–255 the model expects, the same for every band. Empty: 8-bit "
+                        "imagery is used as it is, other imagery by each band's 2–98 % percentiles")),
+            self._help(QgsProcessingParameterString(self.ACTIVE_CLASSES, self.tr(
+                "Classes the model may predict (FLAIR codes, comma-separated); empty: automatic"), optional=True),
+                self.tr("Empty: decided from the checkpoint (its own class list, its criterion.weight, the zoo "
+                        "model's list for a zoo file, else every class of its head), and logged. E.g. 1,2,3,6 "
+                        "keeps the model from predicting any other class")),
         ]
         for p in advanced:
             p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -201,6 +213,8 @@ class SegmentAlgorithm(FlairAlgorithm):
             stitch=self.parameterAsEnumString(parameters, self.STITCH, context) or "crop",
             tta=self.parameterAsBoolean(parameters, self.TTA, context),
             precision=self.parameterAsEnumString(parameters, self.PRECISION, context) or "auto",
+            active_codes=[int(v) for v in self._numbers(parameters, self.ACTIVE_CLASSES, context, int)] or None,
+            value_range=self._value_range(parameters, context),
         )
         cluster = (self.parameterAsString(parameters, self.CLUSTER, context) or "").strip()
         if cluster:  # blocks on the cluster's workers, shards beside the output, assembled as a COG
@@ -231,6 +245,30 @@ class SegmentAlgorithm(FlairAlgorithm):
             return None
         return self.parameterAsInt(parameters, key, context)
 
+    @staticmethod
+    def _help(parameter, text):
+        parameter.setHelp(text)
+        return parameter
+
+    def _numbers(self, parameters, key, context, kind=float):
+        """The comma-separated numbers of a text parameter (an empty tuple when it is empty)."""
+        text = self.parameterAsString(parameters, key, context) or ""
+        try:
+            return tuple(kind(v) for v in text.replace(";", ",").split(",") if v.strip())
+        except ValueError:
+            raise QgsProcessingException(self.tr("{}: '{}' is not a comma-separated list of numbers")
+                                         .format(key, text)) from None
+
+    def _value_range(self, parameters, context):
+        """(min, max) of VALUE_RANGE, or ``None`` when it is empty."""
+        values = self._numbers(parameters, self.VALUE_RANGE, context)
+        if not values:
+            return None
+        if len(values) != 2:
+            raise QgsProcessingException(self.tr("VALUE_RANGE: give two numbers, min,max (e.g. 0,4095), not '{}'")
+                                         .format(self.parameterAsString(parameters, self.VALUE_RANGE, context)))
+        return values
+
     def _normalisation(self, parameters, context):
         kind = self.parameterAsEnumString(parameters, self.NORM_TYPE, context)
         if kind == "model":
@@ -238,15 +276,8 @@ class SegmentAlgorithm(FlairAlgorithm):
         from ..flair_qgis.errors import FlairError
         from ..flair_qgis.normalisation import Normalisation
 
-        def numbers(key):
-            text = self.parameterAsString(parameters, key, context)
-            try:
-                return tuple(float(v) for v in text.replace(";", ",").split(",") if v.strip())
-            except ValueError:
-                raise QgsProcessingException(self.tr("{}: '{}' is not a comma-separated list of numbers")
-                                             .format(key, text)) from None
-
         try:
-            return Normalisation(kind, numbers(self.NORM_MEANS), numbers(self.NORM_STDS))
+            return Normalisation(kind, self._numbers(parameters, self.NORM_MEANS, context),
+                                 self._numbers(parameters, self.NORM_STDS, context))
         except FlairError as e:
             raise QgsProcessingException(str(e)) from None

@@ -221,21 +221,24 @@ def _model_key(options: Any) -> tuple:
     stamp = (ckpt.stat().st_size, ckpt.stat().st_mtime_ns) if ckpt and ckpt.exists() else None
     norm = options.normalisation.as_dict() if options.normalisation else None
     return (options.model, str(ckpt) if ckpt else None, stamp, options.arch, options.encoder,
-            options.n_classes, json.dumps(norm, sort_keys=True), options.device)
+            options.n_classes, json.dumps(norm, sort_keys=True), options.device,
+            tuple(options.active_codes or ()))
 
 
 def cached_model(options: Any) -> tuple[Any, Any]:
     """The model and spec ``options`` name, loaded once per process (on its GPU when it has one)
     and kept for the next blocks."""
     from .checkpoints import load_weights
-    from .engine import resolve_model
+    from .model_resolution import resolve_model
     from .prediction import pick_device
 
     key = _model_key(options)
     with _MODELS_LOCK:
         if key not in _MODELS:
             device = pick_device(options.device)
-            ckpt, spec = resolve_model(options, Progress())
+            ckpt, spec = resolve_model(options.model, options.checkpoint, Progress(), arch=options.arch,
+                                       encoder=options.encoder, n_classes=options.n_classes,
+                                       normalisation=options.normalisation, active_codes=options.active_codes)
             model = load_weights(ckpt, spec, device)
             if len(_MODELS) >= 2:  # a worker serving a third model forgets the oldest
                 _MODELS.pop(next(iter(_MODELS)))
@@ -398,7 +401,7 @@ def zone_paths(options: ZoneOptions) -> tuple[Path, Path]:
 def _plan_spec(seg: Any, progress: Progress) -> Any:
     """The model's spec with the run's tiling, without downloading a zoo model here."""
     from .checkpoints import spec_for_entry
-    from .engine import resolve_model, with_tiling
+    from .model_resolution import resolve_model, with_tiling
     from .zoo import get_entry
 
     if seg.checkpoint is None and seg.model:
@@ -406,8 +409,10 @@ def _plan_spec(seg: Any, progress: Progress) -> Any:
         if seg.normalisation is not None:
             spec = replace(spec, normalisation=seg.normalisation)
     else:
-        _, spec = resolve_model(seg, progress)
-    return with_tiling(spec, seg)
+        _, spec = resolve_model(seg.model, seg.checkpoint, progress, arch=seg.arch, encoder=seg.encoder,
+                                n_classes=seg.n_classes, normalisation=seg.normalisation,
+                                active_codes=seg.active_codes)
+    return with_tiling(spec, seg.preset, seg.tile_size, seg.margin)
 
 
 def _on_model_grid(zone: Path, seg: Any, spec: Any, shards_dir: Path, progress: Progress) -> tuple[Path, Any]:

@@ -343,10 +343,9 @@ def _starting_weights(options: TrainOptions, resume: Checkpoint | None,
         progress.log(f"Starting from the weights of {Path(options.init_checkpoint).name}")
         if ckpt.spec is not None:
             return ckpt, ckpt.spec
-        from .engine import SegmentOptions, bare_spec
+        from .model_resolution import bare_spec
 
-        return ckpt, bare_spec(ckpt, SegmentOptions(input=Path(), output=Path(), arch=options.arch,
-                                                    encoder=options.encoder))
+        return ckpt, bare_spec(ckpt, arch=options.arch, encoder=options.encoder)
     return None, None
 
 
@@ -726,13 +725,12 @@ class PatchEvaluation:
 
 def evaluate_patches(options: PatchEvaluation, progress: Progress | None = None) -> Scores:
     """Scores of a model on labelled patches (its inactive classes are ignored)."""
-    from .engine import SegmentOptions, resolve_model
+    from .model_resolution import resolve_model
     from .prediction import pick_device
 
     progress = progress or Progress()
     device = pick_device(options.device)
-    ckpt, spec = resolve_model(SegmentOptions(input=Path(), output=Path(), model=options.model,
-                                              checkpoint=options.checkpoint), progress)
+    ckpt, spec = resolve_model(options.model, options.checkpoint, progress)
     model = load_weights(ckpt, spec, device)
     bands = options.bands or list(range(1, spec.in_channels + 1))
     codes = [c.code for c in spec.classes]

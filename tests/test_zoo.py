@@ -19,7 +19,7 @@ import torch
 from conftest import ROOT, TINY_ENCODER, ignf_state_dict, tiny_model
 from flair_qgis import zoo
 from flair_qgis.checkpoints import build_model, load_weights, spec_for_entry
-from flair_qgis.engine import SegmentOptions, resolve_model
+from flair_qgis.model_resolution import resolve_model
 from flair_qgis.errors import Cancelled, FlairError
 from flair_qgis.normalisation import FLAIR_MEANS, FLAIR_STDS
 from flair_qgis.palette import palette
@@ -211,8 +211,7 @@ def test_fetched_tiny_model_loads_through_resolve_model_offline(hub, tiny_file, 
     asked = len(hub.requests)
     logs: list[str] = []
 
-    ckpt, spec = resolve_model(SegmentOptions(input=tmp_path / "in.tif", output=tmp_path / "out.tif",
-                                              model=TINY_NAME), Progress(log=logs.append))
+    ckpt, spec = resolve_model(TINY_NAME, None, Progress(log=logs.append))
     model = load_weights(ckpt, spec)
 
     assert len(hub.requests) == asked
