@@ -12,6 +12,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 
 MODEL_RESOLUTION = 0.2  # metres: every FLAIR model's
 MAX_RENDERED_PIXELS = 40_000 * 40_000
+EDGE_TOLERANCE = 1e-6  # px: an extent this close to a pixel edge is on it
 
 
 def tr(text):
@@ -88,11 +89,18 @@ def window_of(grid, extent: QgsRectangle | None, geometries_extent: QgsRectangle
     area = area.intersect(full)
     if area.isEmpty():
         raise QgsProcessingException(tr("EXTENT/MASK: the area chosen does not overlap the input raster"))
-    col0 = max(0, math.floor((area.xMinimum() - full.xMinimum()) / xres))
-    row0 = max(0, math.floor((full.yMaximum() - area.yMaximum()) / yres))
-    col1 = min(columns, math.ceil((area.xMaximum() - full.xMinimum()) / xres))
-    row1 = min(rows, math.ceil((full.yMaximum() - area.yMinimum()) / yres))
+    left, top = full.xMinimum(), full.yMaximum()
+    col0, col1 = pixel_span((area.xMinimum() - left) / xres, (area.xMaximum() - left) / xres)
+    row0, row1 = pixel_span((top - area.yMaximum()) / yres, (top - area.yMinimum()) / yres)
+    col0, row0, col1, row1 = max(0, col0), max(0, row0), min(columns, col1), min(rows, row1)
     return col0, row0, max(1, col1 - col0), max(1, row1 - row0)
+
+
+def pixel_span(start: float, end: float, tolerance: float = EDGE_TOLERANCE) -> tuple[int, int]:
+    """The whole pixels (first, one past the last) covering ``start``–``end`` (in pixels). Edges
+    within ``tolerance`` px of a pixel edge are on it: 512 px between exact edges are 512 px,
+    though (xmax − xmin) / 0.2 comes out as 512.0000000001 in floating point."""
+    return math.floor(start + tolerance), math.ceil(end - tolerance)
 
 
 def mask_geometries(source, crs, context):

@@ -178,7 +178,9 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
         # Blending needs every tile that overlaps the window, whole; cropping only those writing in it.
         grid = tile_grid(src.width, src.height, spec.tile_size, spec.margin, window,
                          whole_tiles=options.stitch == "blend")
-        progress.log(f"{src.width}×{src.height} px, {len(grid)} tiles of {spec.tile_size} px "
+        size = (f"{window[2]}×{window[3]} px (a window at column {window[0]}, row {window[1]} of the "
+                f"{src.width}×{src.height} px raster)" if window else f"{src.width}×{src.height} px")
+        progress.log(f"{size}, {len(grid)} tiles of {spec.tile_size} px "
                      f"(margin {spec.margin}), batch {options.batch_size or 'auto'}, on {device}")
         computed = _run(src, bands, grid, model, spec, options, device, output, progress)
     return _finish(spec, options, output, str(device), len(grid), computed, start, progress)

@@ -160,3 +160,37 @@ def test_cli_detect_takes_a_value_range(tmp_path, capsys):
     assert "Mapping values 0–4080 onto 0–255" in err and "percentiles" not in err
     with pytest.raises(SystemExit):
         cli.main(["detect", "--conf", str(conf), "--value-range", "12"])
+
+
+# --- EXTENT on exact pixel edges ------------------------------------------------------------------
+
+X0, Y0 = 650000.0, 6860000.0  # make_raster's origin; pixels of 0.2 m
+
+
+def test_an_extent_on_exact_pixel_edges_gives_exactly_its_pixels_and_the_log_says_so(provider, tmp_path,
+                                                                                    flair19_ckpt):
+    import processing
+
+    raster = make_raster(tmp_path / "ortho.tif", random_image(700, 600))
+    # 512 × 256 px from column 37, row 11: (xmax − xmin) / 0.2 is 512.0000000001 in floating point
+    xmin, ymax = X0 + 37 * 0.2, Y0 - 11 * 0.2
+    extent = f"{xmin},{xmin + 512 * 0.2},{ymax - 256 * 0.2},{ymax} [EPSG:2154]"
+    feedback = _Feedback()
+
+    out = processing.run("flair:segment", {"INPUT": str(raster), "CHECKPOINT": str(flair19_ckpt), "EXTENT": extent,
+                                           "OUTPUT": str(tmp_path / "part.tif")}, feedback=feedback)["OUTPUT"]
+
+    with rasterio.open(out) as part:
+        assert (part.width, part.height) == (512, 256)
+        assert part.transform.c == pytest.approx(xmin) and part.transform.f == pytest.approx(ymax)
+    assert any(m.startswith("512×256 px (a window at column 37, row 11 of the 600×700 px raster)")
+               for m in feedback.infos), feedback.infos
+
+
+def test_an_extent_off_the_pixel_edges_still_covers_every_pixel_it_touches(provider):
+    from flair_for_qgis.algorithms.layer_input import pixel_span
+
+    assert pixel_span(37.0, 549.0000000001) == (37, 549)  # on the edges, within floating-point noise
+    assert pixel_span(36.9999999999, 549.0) == (37, 549)
+    assert pixel_span(37.3, 548.2) == (37, 549)  # inside pixels: those pixels are included
+    assert pixel_span(36.99, 549.01) == (36, 550)
