@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProcessingException,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsMapLayerType, QgsProcessingException,
                        QgsRasterFileWriter, QgsRasterPipe, QgsRasterProjector, QgsRectangle)
 from qgis.PyQt.QtCore import QCoreApplication
 
@@ -21,6 +21,34 @@ def tr(text):
 
 def is_file_layer(layer) -> bool:
     return layer.providerType() == "gdal" and Path(layer.source().split("|")[0]).is_file()
+
+
+def is_class_map(layer) -> bool:
+    """Whether a raster layer is a land-cover map (a FLAIR output, or any one-band class raster with a
+    colour table): never the orthophoto a user means to segment."""
+    if layer is None or layer.type() != QgsMapLayerType.RasterLayer or layer.bandCount() != 1:
+        return False
+    provider = layer.dataProvider()
+    if provider is not None and provider.colorTable(1):
+        return True
+    if layer.renderer() is not None and layer.renderer().type() == "paletted":
+        return True
+    if layer.providerType() != "gdal":
+        return False
+    from osgeo import gdal
+
+    dataset = gdal.OpenEx(layer.source().split("|")[0], gdal.OF_RASTER)
+    return dataset is not None and dataset.GetMetadataItem("FLAIR_CLASSES") is not None
+
+
+def preferred_input(active, layers) -> str | None:
+    """The layer id the segment dialog should offer as INPUT when the active layer is a class map
+    (QGIS would offer the active layer): the first raster of ``layers`` that is not one. ``None``:
+    keep QGIS's choice."""
+    if not is_class_map(active):
+        return None
+    return next((layer.id() for layer in layers
+                 if layer.type() == QgsMapLayerType.RasterLayer and not is_class_map(layer)), None)
 
 
 def working_crs(layer, extent: QgsRectangle):

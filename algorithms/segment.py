@@ -106,7 +106,11 @@ class SegmentAlgorithm(FlairAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS's name
         models = list(ZOO)
-        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input raster (orthophoto)")))
+        source = QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input raster (orthophoto)"))
+        offered = self._offered_input()
+        if offered:  # the dialog would offer the active layer, even a land-cover map just made
+            source.setGuiDefaultValueOverride(offered)
+        self.addParameter(source)
         model = QgsProcessingParameterEnum(self.MODEL, self.tr("Model"), options=models,
                                            defaultValue=DEFAULT_MODEL, usesStaticStrings=True)
         model.setHelp(self.tr("Pretrained IGNF model from the zoo; ignored when the checkpoint "
@@ -132,9 +136,11 @@ class SegmentAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterEnum(
             self.PRESET, self.tr("Speed preset (when tile size is empty)"), options=PRESETS,
             defaultValue="reference", usesStaticStrings=True))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.BATCH_SIZE, self.tr("Batch size (tiles); empty: automatic from free GPU memory"),
-            QgsProcessingParameterNumber.Integer, 4, optional=True, minValue=1))
+        self.addParameter(self._help(QgsProcessingParameterNumber(
+            self.BATCH_SIZE, self.tr("Batch size (tiles); empty: automatic"),
+            QgsProcessingParameterNumber.Integer, None, optional=True, minValue=1),
+            self.tr("Tiles per forward pass. Empty (the default): automatic, from the free GPU memory on CUDA, "
+                    "4 on the CPU")))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=DEVICES,
                                                      defaultValue="auto", usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterEnum(self.OUTPUT_TYPE, self.tr("Output type"),
@@ -244,6 +250,16 @@ class SegmentAlgorithm(FlairAlgorithm):
         if value is None or value == "" or (isinstance(value, QVariant) and value.isNull()):
             return None
         return self.parameterAsInt(parameters, key, context)
+
+    @staticmethod
+    def _offered_input():
+        """In the desktop, a layer id to offer as INPUT instead of an active land-cover map."""
+        from qgis.core import QgsProject
+        from qgis.utils import iface
+
+        if iface is None:
+            return None
+        return layer_input.preferred_input(iface.activeLayer(), QgsProject.instance().layerTreeRoot().layerOrder())
 
     @staticmethod
     def _help(parameter, text):

@@ -30,7 +30,31 @@ def _desktop_run() -> dict:
                   triton_modules=sorted(name for name, module in sys.modules.items()
                                         if name.split(".")[0] == "triton" and module is not None),
                   libtriton_mapped="libtriton" in mapped, libllvm_mapped="libLLVM" in mapped)
+    report.update(_dialog_defaults(result["OUTPUT"]))
     return report
+
+
+def _dialog_defaults(landcover_path: str) -> dict:
+    """What the flair:segment dialog offers when the land-cover map just made is the active layer."""
+    from qgis.core import QgsProject, QgsRasterLayer
+    from qgis.utils import iface
+
+    ortho = QgsRasterLayer(os.environ["FLAIR_DESKTOP_INPUT"], "orthophoto")
+    landcover = QgsRasterLayer(landcover_path, "land cover")
+    QgsProject.instance().addMapLayers([ortho, landcover])
+    iface.setActiveLayer(landcover)
+    import processing
+
+    dialog = processing.createAlgorithmDialog("flair:segment")
+    try:
+        wrappers = dialog.mainWidget().wrappers
+        offered = wrappers["INPUT"].parameterValue()
+        batch = wrappers["BATCH_SIZE"].parameterValue()
+    finally:
+        dialog.close()
+    offered_id = offered.id() if hasattr(offered, "id") else str(offered)
+    return {"dialog_input_is_ortho": offered_id == ortho.id(), "dialog_input": offered_id,
+            "dialog_batch_size": None if batch in (None, "") else str(batch)}
 
 
 def _main() -> None:

@@ -40,6 +40,7 @@ def _profiles(folder: Path) -> Path:
 
 
 def test_segment_runs_in_the_qgis_desktop_without_importing_triton(tmp_path):
+    """Also checks the segment dialog's defaults there (issue #10, item 11): a real dialog needs a real iface."""
     from flair_qgis.checkpoints import ModelSpec, save_checkpoint
     from flair_qgis.normalisation import Normalisation
     from flair_qgis.palette import palette
@@ -71,3 +72,6 @@ def test_segment_runs_in_the_qgis_desktop_without_importing_triton(tmp_path):
         codes = out.read(1)
     assert codes.min() >= 1 and codes.max() <= 19 and np.unique(codes).size > 1
     assert output.with_suffix(".qml").is_file()
+    # The dialog opened with the new land-cover map active offers the orthophoto, and an empty batch size.
+    assert report["dialog_input_is_ortho"], report["dialog_input"]
+    assert report["dialog_batch_size"] is None

@@ -194,3 +194,51 @@ def test_an_extent_off_the_pixel_edges_still_covers_every_pixel_it_touches(provi
     assert pixel_span(36.9999999999, 549.0) == (37, 549)
     assert pixel_span(37.3, 548.2) == (37, 549)  # inside pixels: those pixels are included
     assert pixel_span(36.99, 549.01) == (36, 550)
+
+
+# --- the dialog's defaults: INPUT and BATCH_SIZE -------------------------------------------------
+
+def test_batch_size_is_empty_by_default_and_chosen_automatically(provider, tmp_path, flair19_ckpt):
+    import processing
+    from qgis.core import QgsApplication
+
+    batch = QgsApplication.processingRegistry().algorithmById("flair:segment").parameterDefinition("BATCH_SIZE")
+    assert batch.defaultValue() is None and "empty: automatic" in batch.description()
+    feedback = _Feedback()
+
+    processing.run("flair:segment", {"INPUT": str(make_raster(tmp_path / "o.tif", random_image(80, 80))),
+                                     "CHECKPOINT": str(flair19_ckpt), "OUTPUT": str(tmp_path / "out.tif")},
+                   feedback=feedback)
+
+    assert "Batch size 4 (automatic, on cpu)" in feedback.infos
+
+
+@pytest.fixture
+def layers(provider, qgis_iface, tmp_path, flair19_ckpt):
+    """A project with an orthophoto and the land-cover map segmented from it."""
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    ortho_path = make_raster(tmp_path / "ortho.tif", random_image(80, 80))
+    landcover_path = _segment(INPUT=ortho_path, CHECKPOINT=flair19_ckpt, OUTPUT=tmp_path / "landcover.tif")["OUTPUT"]
+    ortho, landcover = QgsRasterLayer(str(ortho_path), "ortho"), QgsRasterLayer(landcover_path, "land cover")
+    QgsProject.instance().addMapLayers([ortho, landcover])
+    yield ortho, landcover
+    QgsProject.instance().removeAllMapLayers()  # the stub iface's active layer goes with them
+
+
+def _offered(qgis_iface, active):
+    from qgis.core import QgsApplication
+
+    qgis_iface.setActiveLayer(active)
+    alg = QgsApplication.processingRegistry().createAlgorithmById("flair:segment")  # as a dialog does
+    return alg.parameterDefinition("INPUT").guiDefaultValueOverride()
+
+
+def test_the_dialog_offers_the_orthophoto_not_an_active_land_cover_map(layers, qgis_iface):
+    from flair_for_qgis.algorithms.layer_input import is_class_map
+
+    ortho, landcover = layers
+    assert is_class_map(landcover) and not is_class_map(ortho)
+
+    assert _offered(qgis_iface, landcover) == ortho.id()
+    assert _offered(qgis_iface, ortho) in (None, "")  # QGIS's own choice, the active orthophoto, stands
