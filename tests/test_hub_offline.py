@@ -38,7 +38,7 @@ def test_missing_model_without_network_fails_after_one_attempt_with_one_message(
     port = closed_port()
     done = run_cli("download", MODEL, HF_ENDPOINT=f"http://127.0.0.1:{port}")
 
-    assert f"STATUS 2 CONNECTS 1" in done.stdout, done.stdout + done.stderr
+    assert "STATUS 2 CONNECTS 1" in done.stdout, done.stdout + done.stderr
     assert done.stderr.count(f"model {MODEL} is not in the cache") == 1
     assert f"the hub http://127.0.0.1:{port} cannot be reached (127.0.0.1:{port} refused the connection)" in done.stderr
     assert "Retrying" not in done.stderr
