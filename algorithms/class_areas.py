@@ -85,6 +85,9 @@ class ClassAreasAlgorithm(FlairAlgorithm):
                 values = [row.code, row.name, row.pixels, row.area_m2, row.area_ha, row.share_pct]
                 feature.setAttributes(([zone] if zones is not None else []) + values)
                 sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        feedback.pushInfo(self.tr("These areas are exact: counted from the raster's pixels. Land-cover polygons "
+                                  "(flair:polygonize) merge regions under their minimum area into neighbours and "
+                                  "simplify outlines, so their areas per class can differ"))
         return {self.OUTPUT: dest}
 
     def _zone_counts(self, parameters, layer, zone_field, context, feedback):

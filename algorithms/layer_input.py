@@ -6,12 +6,13 @@ import json
 import math
 from pathlib import Path
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProcessingException,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsMapLayerType, QgsProcessingException,
                        QgsRasterFileWriter, QgsRasterPipe, QgsRasterProjector, QgsRectangle)
 from qgis.PyQt.QtCore import QCoreApplication
 
 MODEL_RESOLUTION = 0.2  # metres: every FLAIR model's
 MAX_RENDERED_PIXELS = 40_000 * 40_000
+EDGE_TOLERANCE = 1e-6  # px: an extent this close to a pixel edge is on it
 
 
 def tr(text):
@@ -20,6 +21,34 @@ def tr(text):
 
 def is_file_layer(layer) -> bool:
     return layer.providerType() == "gdal" and Path(layer.source().split("|")[0]).is_file()
+
+
+def is_class_map(layer) -> bool:
+    """Whether a raster layer is a land-cover map (a FLAIR output, or any one-band class raster with a
+    colour table): never the orthophoto a user means to segment."""
+    if layer is None or layer.type() != QgsMapLayerType.RasterLayer or layer.bandCount() != 1:
+        return False
+    provider = layer.dataProvider()
+    if provider is not None and provider.colorTable(1):
+        return True
+    if layer.renderer() is not None and layer.renderer().type() == "paletted":
+        return True
+    if layer.providerType() != "gdal":
+        return False
+    from osgeo import gdal
+
+    dataset = gdal.OpenEx(layer.source().split("|")[0], gdal.OF_RASTER)
+    return dataset is not None and dataset.GetMetadataItem("FLAIR_CLASSES") is not None
+
+
+def preferred_input(active, layers) -> str | None:
+    """The layer id the segment dialog should offer as INPUT when the active layer is a class map
+    (QGIS would offer the active layer): the first raster of ``layers`` that is not one. ``None``:
+    keep QGIS's choice."""
+    if not is_class_map(active):
+        return None
+    return next((layer.id() for layer in layers
+                 if layer.type() == QgsMapLayerType.RasterLayer and not is_class_map(layer)), None)
 
 
 def working_crs(layer, extent: QgsRectangle):
@@ -89,11 +118,18 @@ def window_of(grid, extent: QgsRectangle | None, geometries_extent: QgsRectangle
     area = area.intersect(full)
     if area.isEmpty():
         raise QgsProcessingException(tr("EXTENT/MASK: the area chosen does not overlap the input raster"))
-    col0 = max(0, math.floor((area.xMinimum() - full.xMinimum()) / xres))
-    row0 = max(0, math.floor((full.yMaximum() - area.yMaximum()) / yres))
-    col1 = min(columns, math.ceil((area.xMaximum() - full.xMinimum()) / xres))
-    row1 = min(rows, math.ceil((full.yMaximum() - area.yMinimum()) / yres))
+    left, top = full.xMinimum(), full.yMaximum()
+    col0, col1 = pixel_span((area.xMinimum() - left) / xres, (area.xMaximum() - left) / xres)
+    row0, row1 = pixel_span((top - area.yMaximum()) / yres, (top - area.yMinimum()) / yres)
+    col0, row0, col1, row1 = max(0, col0), max(0, row0), min(columns, col1), min(rows, row1)
     return col0, row0, max(1, col1 - col0), max(1, row1 - row0)
+
+
+def pixel_span(start: float, end: float, tolerance: float = EDGE_TOLERANCE) -> tuple[int, int]:
+    """The whole pixels (first, one past the last) covering ``start``–``end`` (in pixels). Edges
+    within ``tolerance`` px of a pixel edge are on it: 512 px between exact edges are 512 px,
+    though (xmax − xmin) / 0.2 comes out as 512.0000000001 in floating point."""
+    return math.floor(start + tolerance), math.ceil(end - tolerance)
 
 
 def mask_geometries(source, crs, context):

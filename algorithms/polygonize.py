@@ -43,7 +43,8 @@ def style_polygons(output: str, classes, context) -> None:
     layer.setRenderer(class_renderer(classes))
     source = layer.source().split("|")[0]
     if layer.providerType() == "ogr" and source.lower().endswith(".gpkg"):
-        layer.saveStyleToDatabase("FLAIR classes", "FLAIR land-cover classes", True, "")
+        layer.saveStyleToDatabase("FLAIR classes", "FLAIR land-cover classes. Small regions are merged into their "
+                                  "neighbours: exact areas per class come from flair:classareas", True, "")
     elif layer.providerType() == "ogr":
         layer.saveNamedStyle(str(Path(source).with_suffix(".qml")))
 
@@ -79,7 +80,31 @@ def polygonize(raster: Path, output: str, tolerance: float, min_area: float, sma
             current = _run(alg, {"INPUT": current, **params, "OUTPUT": output if last else f"{tmp}/step{i}.fgb"},
                            context, steps)
     style_polygons(current, classes, context)
+    _report_area_agreement(raster, current, classes, min_area if small == "merge" else 0.0, context, feedback)
     return current
+
+
+def _report_area_agreement(raster: Path, output: str, classes, merged_below: float, context, feedback) -> None:
+    """Say, per class, where the polygons' areas differ from the raster's exact pixel areas (small
+    regions merged into neighbours, outlines simplified), and that flair:classareas has the exact ones."""
+    areas = import_core("areas")
+    layer = QgsProcessingUtils.mapLayerFromString(output, context)
+    if not isinstance(layer, QgsVectorLayer):
+        return
+    drawn: dict = {}
+    for feature in layer.getFeatures():
+        drawn[int(feature["code"])] = drawn.get(int(feature["code"]), 0.0) + float(feature["area_m2"] or 0.0)
+    counts, _ = FlairAlgorithm.run_core(areas.count_classes, raster)
+    size = FlairAlgorithm.run_core(areas.pixel_area, raster)
+    differences = areas.area_differences({code: n * size for code, n in counts.items()}, drawn, classes)
+    why = tr("regions under {:g} m² merged into their neighbours, outlines simplified").format(merged_below) \
+        if merged_below > 0 else tr("outlines simplified, small regions dropped or kept")
+    if differences:
+        feedback.pushWarning(tr("The polygons' areas per class differ from the raster's exact pixel areas ({}): {}. "
+                                "For exact areas per class use 'Land-cover areas per class' (flair:classareas), "
+                                "which counts the raster's pixels").format(why, "; ".join(differences[:8])))
+    else:
+        feedback.pushInfo(tr("The polygons' areas per class agree with the raster's pixel areas within 1 %"))
 
 
 def _write_pieces(raster, path, names, merge_below, vectorize, context, progress) -> str:

@@ -67,6 +67,8 @@ class SegmentAlgorithm(FlairAlgorithm):
     NORM_MEANS = "NORM_MEANS"
     NORM_STDS = "NORM_STDS"
     CLUSTER = "CLUSTER"
+    ACTIVE_CLASSES = "ACTIVE_CLASSES"
+    VALUE_RANGE = "VALUE_RANGE"
     EXTENT = "EXTENT"
     MASK = "MASK"
     OUTPUT = "OUTPUT"
@@ -102,7 +104,11 @@ class SegmentAlgorithm(FlairAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS's name
         models = list(ZOO)
-        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input raster (orthophoto)")))
+        source = QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input raster (orthophoto)"))
+        offered = self._offered_input()
+        if offered:  # the dialog would offer the active layer, even a land-cover map just made
+            source.setGuiDefaultValueOverride(offered)
+        self.addParameter(source)
         model = QgsProcessingParameterEnum(self.MODEL, self.tr("Model"), options=models,
                                            defaultValue=DEFAULT_MODEL, usesStaticStrings=True)
         model.setHelp(self.tr("Pretrained IGNF model from the zoo; ignored when the checkpoint "
@@ -128,9 +134,11 @@ class SegmentAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterEnum(
             self.PRESET, self.tr("Speed preset (when tile size is empty)"), options=PRESETS,
             defaultValue="reference", usesStaticStrings=True))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.BATCH_SIZE, self.tr("Batch size (tiles); empty: automatic from free GPU memory"),
-            QgsProcessingParameterNumber.Integer, 4, optional=True, minValue=1))
+        self.addParameter(self._help(QgsProcessingParameterNumber(
+            self.BATCH_SIZE, self.tr("Batch size (tiles); empty: automatic"),
+            QgsProcessingParameterNumber.Integer, None, optional=True, minValue=1),
+            self.tr("Tiles per forward pass. Empty (the default): automatic, from the free GPU memory on CUDA, "
+                    "4 on the CPU")))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=DEVICES,
                                                      defaultValue="auto", usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterEnum(self.OUTPUT_TYPE, self.tr("Output type"),
@@ -151,6 +159,16 @@ class SegmentAlgorithm(FlairAlgorithm):
                                          optional=True),
             QgsProcessingParameterString(self.CLUSTER, self.tr(
                 "Dask scheduler for a sharded run (tcp://host:8786); empty: this machine"), optional=True),
+            self._help(QgsProcessingParameterString(self.VALUE_RANGE, self.tr(
+                "Value range mapped onto 0–255 (min,max), for 16-bit imagery; empty: automatic"), optional=True),
+                self.tr("For imagery that is not 8-bit (e.g. 0,4095 for 12-bit values): the values from min to max "
+                        "are mapped onto the 0–255 the model expects, the same for every band. Empty: 8-bit "
+                        "imagery is used as it is, other imagery by each band's 2–98 % percentiles")),
+            self._help(QgsProcessingParameterString(self.ACTIVE_CLASSES, self.tr(
+                "Classes the model may predict (FLAIR codes, comma-separated); empty: automatic"), optional=True),
+                self.tr("Empty: decided from the checkpoint (its own class list, its criterion.weight, the zoo "
+                        "model's list for a zoo file, else every class of its head), and logged. E.g. 1,2,3,6 "
+                        "keeps the model from predicting any other class")),
         ]
         for p in advanced:
             p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -199,6 +217,8 @@ class SegmentAlgorithm(FlairAlgorithm):
             stitch=self.parameterAsEnumString(parameters, self.STITCH, context) or "crop",
             tta=self.parameterAsBoolean(parameters, self.TTA, context),
             precision=self.parameterAsEnumString(parameters, self.PRECISION, context) or "auto",
+            active_codes=[int(v) for v in self._numbers(parameters, self.ACTIVE_CLASSES, context, int)] or None,
+            value_range=self._value_range(parameters, context),
         )
         cluster = (self.parameterAsString(parameters, self.CLUSTER, context) or "").strip()
         if cluster:  # blocks on the cluster's workers, shards beside the output, assembled as a COG
@@ -229,6 +249,40 @@ class SegmentAlgorithm(FlairAlgorithm):
             return None
         return self.parameterAsInt(parameters, key, context)
 
+    @staticmethod
+    def _offered_input():
+        """In the desktop, a layer id to offer as INPUT instead of an active land-cover map."""
+        from qgis.core import QgsProject
+        from qgis.utils import iface
+
+        if iface is None:
+            return None
+        return layer_input.preferred_input(iface.activeLayer(), QgsProject.instance().layerTreeRoot().layerOrder())
+
+    @staticmethod
+    def _help(parameter, text):
+        parameter.setHelp(text)
+        return parameter
+
+    def _numbers(self, parameters, key, context, kind=float):
+        """The comma-separated numbers of a text parameter (an empty tuple when it is empty)."""
+        text = self.parameterAsString(parameters, key, context) or ""
+        try:
+            return tuple(kind(v) for v in text.replace(";", ",").split(",") if v.strip())
+        except ValueError:
+            raise QgsProcessingException(self.tr("{}: '{}' is not a comma-separated list of numbers")
+                                         .format(key, text)) from None
+
+    def _value_range(self, parameters, context):
+        """(min, max) of VALUE_RANGE, or ``None`` when it is empty."""
+        values = self._numbers(parameters, self.VALUE_RANGE, context)
+        if not values:
+            return None
+        if len(values) != 2:
+            raise QgsProcessingException(self.tr("VALUE_RANGE: give two numbers, min,max (e.g. 0,4095), not '{}'")
+                                         .format(self.parameterAsString(parameters, self.VALUE_RANGE, context)))
+        return values
+
     def _normalisation(self, parameters, context):
         kind = self.parameterAsEnumString(parameters, self.NORM_TYPE, context)
         if kind == "model":
@@ -236,15 +290,8 @@ class SegmentAlgorithm(FlairAlgorithm):
         from ..flair_qgis.errors import FlairError
         from ..flair_qgis.normalisation import Normalisation
 
-        def numbers(key):
-            text = self.parameterAsString(parameters, key, context)
-            try:
-                return tuple(float(v) for v in text.replace(";", ",").split(",") if v.strip())
-            except ValueError:
-                raise QgsProcessingException(self.tr("{}: '{}' is not a comma-separated list of numbers")
-                                             .format(key, text)) from None
-
         try:
-            return Normalisation(kind, numbers(self.NORM_MEANS), numbers(self.NORM_STDS))
+            return Normalisation(kind, self._numbers(parameters, self.NORM_MEANS, context),
+                                 self._numbers(parameters, self.NORM_STDS, context))
         except FlairError as e:
             raise QgsProcessingException(str(e)) from None

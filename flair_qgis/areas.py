@@ -82,3 +82,18 @@ def area_table(counts: Mapping[int, int], pixel_area_m2: float, classes: Sequenc
         rows.append(ClassArea(code, names.get(code, f"class {code}"), pixels, area, area / 10_000.0,
                               100.0 * pixels / total if total else 0.0))
     return rows
+
+
+def area_differences(exact_m2: Mapping[int, float], polygons_m2: Mapping[int, float], classes: Sequence[ClassInfo] = (),
+                     relative: float = 0.01, absolute_m2: float = 1.0) -> list[str]:
+    """Classes whose polygon area differs from the raster's exact (pixel-counted) area by more than
+    ``relative`` (1 %) and ``absolute_m2``: ``building: 347.6 m² in the raster, 4.9 m² as polygons``,
+    largest difference first."""
+    names = {c.code: c.name for c in classes}
+    rows = []
+    for code in sorted(set(exact_m2) | set(polygons_m2)):
+        exact, drawn = float(exact_m2.get(code, 0.0)), float(polygons_m2.get(code, 0.0))
+        if abs(drawn - exact) > max(absolute_m2, relative * exact):
+            rows.append((abs(drawn - exact), f"{names.get(code, f'class {code}')}: {exact:.1f} m² in the raster, "
+                                             f"{drawn:.1f} m² as polygons"))
+    return [text for _, text in sorted(rows, key=lambda r: -r[0])]

@@ -119,12 +119,17 @@ def build_model(arch: str, encoder: str, in_channels: int, n_classes: int,
 
 @dataclass
 class Checkpoint:
-    """The weights of a checkpoint file (keys as smp names them) and its own spec, if it has one."""
+    """The weights of a checkpoint file (keys as smp names them) and its own spec, if it has one.
+
+    ``class_weights`` is the file's ``criterion.weight`` (FLAIR-1/IGNF: one per class, 0 for the
+    classes not trained), when it has one.
+    """
 
     path: Path
     state_dict: dict[str, torch.Tensor]
     spec: ModelSpec | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    class_weights: tuple[float, ...] | None = None
 
     @property
     def in_channels(self) -> int | None:
@@ -172,7 +177,13 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
     tensors = {k: v for k, v in raw.items() if isinstance(v, torch.Tensor)}
     if not tensors:
         raise FlairError(f"checkpoint {path} holds no weights")
-    return Checkpoint(path, strip_prefix(tensors), spec, extra)
+    return Checkpoint(path, strip_prefix(tensors), spec, extra, _criterion_weight(tensors))
+
+
+def _criterion_weight(tensors: dict[str, torch.Tensor]) -> tuple[float, ...] | None:
+    """The loss's per-class weights FLAIR-1 saves with the model (``[model.]criterion.weight``)."""
+    weight = next((t for k, t in tensors.items() if k.split(".")[-2:] == ["criterion", "weight"]), None)
+    return None if weight is None or weight.ndim != 1 else tuple(float(w) for w in weight)
 
 
 _REFETCH = ("Download or copy the file again (an interrupted copy leaves it truncated), or choose the "

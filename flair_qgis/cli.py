@@ -31,7 +31,7 @@ def _detect(args: argparse.Namespace) -> int:
 
     progress = _console_progress()
     options = detect_options(args.conf, warn=progress.warn)
-    for name in ("device", "batch_size"):
+    for name in ("device", "batch_size", "active_codes", "value_range"):
         if getattr(args, name) is not None:
             setattr(options, name, getattr(args, name))
     if args.cluster or args.workers or args.block_size or args.cog or options.input.is_dir():
@@ -43,6 +43,19 @@ def _detect(args: argparse.Namespace) -> int:
         result = segment(options, progress)
     print(result.output)
     return 0
+
+
+def _numbers(kind: type, count: int | None = None):
+    """An argparse type: comma-separated numbers (exactly ``count`` of them when given)."""
+    def parse(text: str):
+        try:
+            values = [kind(v) for v in text.replace(";", ",").split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
+        if not values or (count is not None and len(values) != count):
+            raise argparse.ArgumentTypeError(f"{text!r}: give {count or 'one or more'} comma-separated numbers")
+        return tuple(values) if count else values
+    return parse
 
 
 def _models(_args: argparse.Namespace) -> int:
@@ -159,6 +172,10 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--conf", required=True, type=Path, help="flair-detect YAML configuration")
     d.add_argument("--device", choices=DEVICES, help="override the configuration's device")
     d.add_argument("--batch-size", dest="batch_size", type=int, help="override the batch size")
+    d.add_argument("--active-classes", dest="active_codes", type=_numbers(int), metavar="CODES",
+                   help="class codes the model may predict, e.g. 1,2,3,6 (default: decided from the checkpoint)")
+    d.add_argument("--value-range", dest="value_range", type=_numbers(float, 2), metavar="MIN,MAX",
+                   help="map input values MIN..MAX onto 0-255 (16-bit imagery; default: 2-98 %% percentiles)")
     d.add_argument("--cluster", metavar="ADDRESS", help="Dask scheduler (tcp://host:8786) to run the zone's blocks on")
     d.add_argument("--workers", type=int, help="run the blocks on a local cluster of N worker processes")
     d.add_argument("--block-size", dest="block_size", type=int, metavar="PX",

@@ -6,6 +6,7 @@ import importlib.metadata
 import platform
 import sys
 
+from . import triton_guard
 from .files import sha256_of
 from .zoo import ZOO, hub_cache_dir, offline
 
@@ -61,6 +62,7 @@ def report(extra: dict[str, str] | None = None, verify: bool = True) -> str:
             lines.append(f"CUDA: not available (torch {torch.__version__}); CPU threads {torch.get_num_threads()}")
     except ImportError:
         lines.append("CUDA: unknown (torch is missing)")
+    lines.append(f"triton: {triton_guard.status()}")
     for key, value in (extra or {}).items():
         lines.append(f"{key} {value}")
     lines.append(f"Model cache: {hub_cache_dir()}{' (offline mode)' if offline() else ''}")

@@ -18,15 +18,14 @@ from rasterio.windows import Window
 
 from . import files, pipeline, raster_io, resampling
 from .choices import OUTPUT_GRIDS, OUTPUT_TYPES, PRECISIONS, PRESETS, STITCHES, check_choice
-from .checkpoints import (Checkpoint, ModelSpec, default_classes, load_weights, read_checkpoint,
-                          spec_for_entry)
+from .checkpoints import ModelSpec, load_weights
 from .errors import FlairError
+from .model_resolution import resolve_model, with_tiling
 from .normalisation import Normalisation, Stretch, percentile_stretch
 from .palette import classes_from_lists, style_path, write_qml
 from .progress import Progress
 from .prediction import Predictor, auto_batch_size, pick_device
 from .tiling import Tile, check_tile_settings, tile_grid
-from .zoo import RGBIE, entry_for_file, fetch, get_entry
 
 
 
@@ -56,6 +55,8 @@ class SegmentOptions:
     0–255 — by each band's 2–98 % percentiles (``stretch`` holds the mapping once decided).
     ``mask_geometries`` (GeoJSON-like polygons in
     the input's CRS) limit the output to their inside; tiles wholly outside are not computed.
+    ``active_codes`` (class codes) overrides the classes the model may predict (see
+    :mod:`model_resolution`).
     """
 
     input: Path
@@ -84,6 +85,7 @@ class SegmentOptions:
     value_range: tuple[float, float] | None = None
     stretch: Stretch | None = None
     mask_geometries: list[dict] | None = None
+    active_codes: list[int] | None = None
 
 
 @dataclass
@@ -95,61 +97,6 @@ class SegmentResult:
     tiles: int
     tiles_computed: int
     seconds: float
-
-
-def resolve_model(options: SegmentOptions, progress: Progress) -> tuple[Checkpoint, ModelSpec]:
-    """The checkpoint to load and the spec it is loaded as (see :class:`SegmentOptions`)."""
-    if options.checkpoint is None and not options.model:
-        raise FlairError("no model given: choose a zoo model or a checkpoint file")
-    if options.checkpoint is None:
-        entry = get_entry(options.model or "")
-        progress.log(f"Model {entry.name} ({entry.repo_id}@{entry.revision[:12]})")
-        ckpt = read_checkpoint(fetch(entry, progress))
-        spec = spec_for_entry(entry)
-    else:
-        ckpt = read_checkpoint(options.checkpoint)
-        entry = get_entry(options.model) if options.model else entry_for_file(options.checkpoint)
-        if ckpt.spec is not None:
-            spec = ckpt.spec
-            if options.model:
-                progress.log(f"{options.checkpoint.name} describes its own model; ignoring model {options.model}")
-        elif entry is not None:
-            spec = spec_for_entry(entry)
-            progress.log(f"Checkpoint {options.checkpoint.name} read as zoo model {entry.name}")
-        else:
-            spec = bare_spec(ckpt, options)
-    if (ckpt.spec is not None or entry is not None) and (options.arch or options.encoder):
-        progress.log("arch/encoder settings apply to bare checkpoints only; the model's own are used")
-    if options.n_classes is not None and options.n_classes != spec.n_classes:
-        raise FlairError(f"n_classes is {options.n_classes} but model {spec.name or spec.arch} has "
-                         f"{spec.n_classes} output classes: set n_classes to {spec.n_classes} or remove it")
-    if options.normalisation is not None:
-        spec = replace(spec, normalisation=options.normalisation)
-    return ckpt, spec
-
-
-def with_tiling(spec: ModelSpec, options: SegmentOptions) -> ModelSpec:
-    """``spec`` with the tile size and margin the options ask for (preset, then explicit values)."""
-    if options.preset is not None:
-        check_choice("preset", options.preset, PRESETS)
-    size = spec.tile_size * 2 if options.preset == "fast" else spec.tile_size
-    return replace(spec, tile_size=options.tile_size or size,
-                   margin=spec.margin if options.margin is None else options.margin)
-
-
-def bare_spec(ckpt: Checkpoint, options: SegmentOptions) -> ModelSpec:
-    """A spec for weights without metadata, from the options and the weights' shapes."""
-    n_in = ckpt.in_channels or 3
-    n_cls = options.n_classes or ckpt.n_classes or 19
-    roles = RGBIE[:n_in] if n_in <= len(RGBIE) else tuple(f"band {i + 1}" for i in range(n_in))
-    if options.normalisation is None and n_in > len(RGBIE):
-        raise FlairError(f"checkpoint {ckpt.path.name} takes {n_in} bands, more than FLAIR's five: "
-                         "give the normalisation (norm_means/norm_stds) for each band")
-    norm = options.normalisation or Normalisation.for_bands(roles)
-    classes = default_classes(n_cls)
-    return ModelSpec(arch=options.arch or "unet", encoder=options.encoder or "resnet34", bands=roles,
-                     classes=classes, active=(True,) * len(classes), normalisation=norm,
-                     name=ckpt.path.stem)
 
 
 def _check_window(window: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
@@ -191,7 +138,9 @@ def segment(options: SegmentOptions, progress: Progress | None = None) -> Segmen
     progress = progress or Progress()
     device = pick_device(options.device)
     _check_request(options)
-    ckpt, spec = resolve_model(options, progress)
+    ckpt, spec = resolve_model(options.model, options.checkpoint, progress, arch=options.arch,
+                               encoder=options.encoder, n_classes=options.n_classes,
+                               normalisation=options.normalisation, active_codes=options.active_codes)
     model = load_weights(ckpt, spec, device)
     return segment_with(model, spec, options, progress)
 
@@ -202,7 +151,7 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
     progress = progress or Progress()
     start = time.perf_counter()
     _check_request(options)
-    spec = with_tiling(spec, options)
+    spec = with_tiling(spec, options.preset, options.tile_size, options.margin)
     device = next(model.parameters()).device
     output = Path(options.output)
     with raster_io.open_raster(options.input) as src:
@@ -220,7 +169,9 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
         # Blending needs every tile that overlaps the window, whole; cropping only those writing in it.
         grid = tile_grid(src.width, src.height, spec.tile_size, spec.margin, window,
                          whole_tiles=options.stitch == "blend")
-        progress.log(f"{src.width}×{src.height} px, {len(grid)} tiles of {spec.tile_size} px "
+        size = (f"{window[2]}×{window[3]} px (a window at column {window[0]}, row {window[1]} of the "
+                f"{src.width}×{src.height} px raster)" if window else f"{src.width}×{src.height} px")
+        progress.log(f"{size}, {len(grid)} tiles of {spec.tile_size} px "
                      f"(margin {spec.margin}), batch {options.batch_size or 'auto'}, on {device}")
         computed = _run(src, bands, grid, model, spec, options, device, output, progress)
     return _finish(spec, options, output, str(device), len(grid), computed, start, progress)
@@ -257,7 +208,9 @@ def decide_stretch(src, bands: list[int], options: SegmentOptions, progress: Pro
     stretch = percentile_stretch(sample, valid)
     ranges = ", ".join(f"{lo:g}–{hi:g}" for lo, hi in zip(stretch.low, stretch.high))
     progress.warn(f"the input is {src.dtypes[bands[0] - 1]}, the model expects 8-bit values: mapping "
-                  f"each band's 2–98 % percentiles ({ranges}) onto 0–255; give a value range to choose")
+                  f"each band's 2–98 % percentiles ({ranges}) onto 0–255; to choose the values "
+                  "mapped instead, give VALUE_RANGE min,max (flair:segment, advanced; --value-range on the command "
+                  "line), e.g. 0,4095 for 12-bit imagery")
     return stretch
 
 

@@ -91,13 +91,12 @@ class PatchEvaluation:
 
 def evaluate_patches(options: PatchEvaluation, progress: Progress | None = None) -> Scores:
     """Scores of a model on labelled patches (its inactive classes are ignored)."""
-    from .engine import SegmentOptions, resolve_model
+    from .model_resolution import resolve_model
     from .prediction import pick_device
 
     progress = progress or Progress()
     device = pick_device(options.device)
-    ckpt, spec = resolve_model(SegmentOptions(input=Path(), output=Path(), model=options.model,
-                                              checkpoint=options.checkpoint), progress)
+    ckpt, spec = resolve_model(options.model, options.checkpoint, progress)
     model = load_weights(ckpt, spec, device)
     bands = options.bands or list(range(1, spec.in_channels + 1))
     codes = [c.code for c in spec.classes]

@@ -9,6 +9,47 @@ from .errors import FlairError
 TOLERANCE = 1e-3  # of a pixel
 
 
+def same_crs(a, b, bounds=None, pixel: float = 1.0) -> bool:
+    """Whether rasterio CRSs ``a`` and ``b`` give the same coordinates, as GDAL and QGIS judge it:
+    equal definitions, or (for an unnamed but equivalent definition, e.g. a Lambert-93 from a
+    proj string or an old WKT without its EPSG code) points of ``bounds`` (left, bottom, right,
+    top in ``a``; a 1 km square at its false origin when not given) that land within a
+    thousandth of a ``pixel`` of themselves when carried from ``a`` to ``b``.
+    """
+    if a is None or b is None:
+        return a is None and b is None
+    if a == b:
+        return True
+    if a.is_geographic != b.is_geographic or a.linear_units != b.linear_units:
+        return False
+    from rasterio.errors import CRSError
+    from rasterio.warp import transform
+
+    left, bottom, right, top = bounds if bounds is not None else (0.0, 0.0, 1000.0, 1000.0)
+    xs = [left, right, left, right, (left + right) / 2]
+    ys = [bottom, bottom, top, top, (bottom + top) / 2]
+    try:
+        tx, ty = transform(a, b, xs, ys)
+    except (CRSError, ValueError, RuntimeError):
+        return False
+    limit = TOLERANCE * pixel
+    return all(abs(x - u) <= limit and abs(y - v) <= limit for x, y, u, v in zip(xs, ys, tx, ty))
+
+
+def crs_names(a, b) -> tuple[str, str]:
+    """Names of two different CRSs that differ when printed: their usual names (EPSG:2154, or the
+    PROJ string of an unnamed one), else their PROJ strings, else their WKT."""
+    def short(crs) -> str:
+        name = crs.to_string()
+        return name if len(name) <= 40 else (crs.to_proj4() or name)
+
+    for describe in (short, lambda c: c.to_proj4(), lambda c: c.to_wkt()):
+        name_a, name_b = describe(a), describe(b)
+        if name_a != name_b:
+            return name_a, name_b
+    return a.to_wkt(), b.to_wkt()
+
+
 def aligned_windows(a, b) -> tuple[Window, Window]:
     """The windows of ``a`` and ``b`` (open rasterio datasets) that cover the same ground.
 
@@ -22,9 +63,10 @@ def aligned_windows(a, b) -> tuple[Window, Window]:
         lacking = a.name if a.crs is None else b.name
         raise FlairError(f"{lacking} has no CRS while the other raster has one: assign it (Layer "
                          "Properties → Source, or gdal_edit.py -a_srs)")
-    if a.crs is not None and a.crs != b.crs:
-        raise FlairError(f"{a.name} is in {a.crs.to_string()} and {b.name} in {b.crs.to_string()}: "
-                         f"the rasters are on different grids; {fix}")
+    if a.crs is not None and not same_crs(a.crs, b.crs, a.bounds, min(abs(a.transform.a), abs(a.transform.e))):
+        name_a, name_b = crs_names(a.crs, b.crs)
+        raise FlairError(f"{a.name} is in {name_a} and {b.name} in {name_b}: the rasters are on different "
+                         f"grids; {fix}")
     ta, tb = a.transform, b.transform
     if ta.b or ta.d or tb.b or tb.d:
         raise FlairError(f"{a.name if ta.b or ta.d else b.name} is rotated: {fix}")

@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 
 from . import raster_io
 from .errors import FlairError
+from .grids import same_crs
 from .normalisation import Normalisation
 from .progress import Progress
 
@@ -285,7 +286,7 @@ def _mismatch(img, lbl, need: int) -> str | None:
     if (img.width, img.height) != (lbl.width, lbl.height):
         return "size"
     if img.crs is not None and lbl.crs is not None:
-        if img.crs != lbl.crs:
+        if not same_crs(img.crs, lbl.crs, img.bounds, abs(img.transform.a)):
             return "crs"
         if not img.transform.almost_equals(lbl.transform, precision=abs(img.transform.a) * 1e-3):
             return "grid"

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio.enums import ColorInterp
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from .errors import FlairError
@@ -29,7 +30,9 @@ def open_raster(path: Path | str) -> rasterio.DatasetReader:
         raise FlairError(f"input raster {path} does not exist: check the path (was the file moved, "
                          "renamed or on a drive not mounted?)")
     try:
-        return rasterio.open(path)
+        with warnings.catch_warnings():  # a raster without georeferencing is refused with advice, later
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(path)
     except RasterioError as e:
         if "dimensions" in str(e):
             raise FlairError(f"input raster {path} is empty (it has no pixels: {e}): choose a raster "

@@ -14,11 +14,27 @@ from .errors import FlairError
 TOLERANCE = 0.1  # relative difference of pixel size below which the input is used as it is
 
 
+WORLD_FILES = {"JPEG": ".jgw", "PNG": ".pgw", "GTiff": ".tfw", "GIF": ".gfw", "BMP": ".bpw"}
+
+
 def check_crs(src: rasterio.DatasetReader) -> None:
-    """A CRS in metres is needed: none, or degrees, is refused with the fix."""
+    """Georeferencing with a CRS in metres is needed: none, or degrees, is refused with the fix
+    that works for the file's format (gdal_edit.py cannot update a JPEG or a PNG)."""
+    name = Path(src.name).name
+    if src.transform.is_identity and not src.gcps[0] and not src.rpcs:
+        world = Path(src.name).with_suffix(WORLD_FILES.get(src.driver, ".wld")).name
+        raise FlairError(
+            f"input raster {src.name} has no georeferencing (no geotransform: its pixels have no position on "
+            f"the ground, as a {src.driver} photo without a world file): georeference it — put its world file "
+            f"{world} beside it and save it as a GeoTIFF with its CRS (gdal_translate -a_srs EPSG:2154 {name} "
+            f"{Path(name).stem}.tif), or give its corners (gdal_translate -a_srs EPSG:2154 -a_ullr ULX ULY LRX LRY "
+            f"{name} {Path(name).stem}.tif), or use QGIS's Georeferencer (Raster → Georeferencer)")
     if src.crs is None:
-        raise FlairError(f"input raster {src.name} has no CRS: assign one (in QGIS, Layer "
-                         "Properties → Source; or gdal_edit.py -a_srs EPSG:2154 FILE)")
+        fix = (f"gdal_edit.py -a_srs EPSG:2154 {name}" if src.driver == "GTiff" else
+               f"save it as a GeoTIFF with its CRS: gdal_translate -a_srs EPSG:2154 {name} {Path(name).stem}.tif, "
+               "or QGIS's Raster → Conversion → Translate with 'Override the projection'")
+        raise FlairError(f"input raster {src.name} has no CRS (its pixels have a position, in no known "
+                         f"coordinate system): assign one ({fix})")
     if src.crs.is_geographic:
         raise FlairError(f"input raster {src.name} is in a geographic CRS ({src.crs.to_string()}, degrees): "
                          "reproject it to a projected CRS in metres first, e.g. Lambert-93 (EPSG:2154) "

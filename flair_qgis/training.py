@@ -146,10 +146,9 @@ def _starting_weights(options: TrainOptions, resume: Checkpoint | None,
         progress.log(f"Starting from the weights of {Path(options.init_checkpoint).name}")
         if ckpt.spec is not None:
             return ckpt, ckpt.spec
-        from .engine import SegmentOptions, bare_spec
+        from .model_resolution import bare_spec
 
-        return ckpt, bare_spec(ckpt, SegmentOptions(input=Path(), output=Path(), arch=options.arch,
-                                                    encoder=options.encoder))
+        return ckpt, bare_spec(ckpt, arch=options.arch, encoder=options.encoder)
     return None, None
 
 

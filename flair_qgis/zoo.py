@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import hub_probe
 from .errors import FlairError
 from .files import sha256_of
 from .normalisation import Normalisation
@@ -134,14 +135,17 @@ def fetch(entry: ModelEntry, progress: Progress | None = None, force: bool = Fal
 
     how_to = (f"fetch it while online with `python -m flair_qgis download {entry.name}` (or the "
               "'Download FLAIR model' algorithm), or give a local checkpoint file instead")
+    # One short connection attempt instead of huggingface_hub's retries when there is no network.
+    no_hub = None if offline() else hub_probe.unreachable()
     try:
         path = Path(hf_hub_download(
             entry.repo_id, entry.filename, revision=entry.revision, cache_dir=hub_cache_dir(),
-            endpoint=os.environ.get("HF_ENDPOINT") or None, local_files_only=offline(),
-            force_download=force, tqdm_class=_tqdm_reporting_to(progress),
+            endpoint=os.environ.get("HF_ENDPOINT") or None, local_files_only=offline() or no_hub is not None,
+            force_download=force and no_hub is None, tqdm_class=_tqdm_reporting_to(progress),
         ))
     except hf_errors.LocalEntryNotFoundError as e:
-        why = "offline mode is on (HF_HUB_OFFLINE)" if offline() else f"the hub could not be reached ({e})"
+        why = ("offline mode is on (HF_HUB_OFFLINE)" if offline() else
+               f"the hub {hub_probe.endpoint()} cannot be reached ({no_hub or e})")
         raise FlairError(f"model {entry.name} is not in the cache {hub_cache_dir()} and {why}: {how_to}") from None
     except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError,
             hf_errors.EntryNotFoundError) as e:
@@ -157,7 +161,10 @@ def fetch(entry: ModelEntry, progress: Progress | None = None, force: bool = Fal
         raise FlairError(f"model {entry.name}: the download was interrupted and could not be resumed "
                          f"({type(e).__name__}: {e}); nothing incomplete was kept in the cache. Check the "
                          f"network connection and run again, or {how_to}") from None
-    verify(entry, path, announced=None if entry.sha256 else _announced_sha256(entry, path))
+    if no_hub is not None:
+        progress.warn(f"the hub {hub_probe.endpoint()} cannot be reached ({no_hub}): using the cached "
+                      f"copy of {entry.name}" + (", not downloaded again" if force else ""))
+    verify(entry, path, announced=None if entry.sha256 else _announced_sha256(entry, path, ask_hub=no_hub is None))
     return path
 
 
@@ -174,14 +181,14 @@ def _network_errors() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
-def _announced_sha256(entry: ModelEntry, path: Path) -> str | None:
+def _announced_sha256(entry: ModelEntry, path: Path, ask_hub: bool = True) -> str | None:
     """The sha256 the hub announced for the file (its LFS ETag). The cache names each blob by it,
     but a cache without symlinks (Windows without developer mode) keeps no blob names: ask the hub
     again then, when online. ``None`` when unknown (a non-LFS file, or offline in such a cache)."""
     blob = path.resolve()
     if _SHA256.fullmatch(blob.name):
         return blob.name
-    if offline():
+    if offline() or not ask_hub:
         return None
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 

@@ -88,6 +88,11 @@ Les noms de classe viennent des classes enregistrées dans le raster par cette e
     </message>
     <message>
       <location filename="../algorithms/class_areas.py" />
+      <source>These areas are exact: counted from the raster's pixels. Land-cover polygons (flair:polygonize) merge regions under their minimum area into neighbours and simplify outlines, so their areas per class can differ</source>
+      <translation>Ces surfaces sont exactes : comptées sur les pixels du raster. Les polygones d'occupation du sol (flair:polygonize) fusionnent les régions sous leur surface minimale dans leurs voisines et simplifient les contours : leurs surfaces par classe peuvent donc différer</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/class_areas.py" />
       <source>Zones (polygons; empty: the whole raster)</source>
       <translation>Zones (polygones ; vide : tout le raster)</translation>
     </message>
@@ -510,6 +515,11 @@ Vérifier seulement : liste ce qui est installé, manquant ou trop ancien, et d'
     </message>
     <message>
       <location filename="../algorithms/polygonize.py" />
+      <source>outlines simplified, small regions dropped or kept</source>
+      <translation>contours simplifiés, petites régions supprimées ou gardées</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/polygonize.py" />
       <location filename="../algorithms/segment.py" />
       <source>Land-cover polygons</source>
       <translation>Polygones d'occupation du sol</translation>
@@ -533,6 +543,16 @@ La sortie est stylée avec les noms et couleurs des classes (les classes enregis
     </message>
     <message>
       <location filename="../algorithms/polygonize.py" />
+      <source>The polygons' areas per class agree with the raster's pixel areas within 1 %</source>
+      <translation>Les surfaces des polygones par classe concordent à 1 % près avec celles des pixels du raster</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/polygonize.py" />
+      <source>regions under {:g} m² merged into their neighbours, outlines simplified</source>
+      <translation>régions de moins de {:g} m² fusionnées dans leurs voisines, contours simplifiés</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/polygonize.py" />
       <source>Simplification tolerance</source>
       <translation>Tolérance de simplification</translation>
     </message>
@@ -550,6 +570,11 @@ La sortie est stylée avec les noms et couleurs des classes (les classes enregis
       <location filename="../algorithms/polygonize.py" />
       <source>cancelled by the user</source>
       <translation>annulé par l'utilisateur</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/polygonize.py" />
+      <source>The polygons' areas per class differ from the raster's exact pixel areas ({}): {}. For exact areas per class use 'Land-cover areas per class' (flair:classareas), which counts the raster's pixels</source>
+      <translation>Les surfaces des polygones par classe diffèrent des surfaces exactes des pixels du raster ({}) : {}. Pour des surfaces exactes par classe, utilisez « Surfaces d'occupation du sol par classe » (flair:classareas), qui compte les pixels du raster</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
@@ -579,6 +604,11 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
+      <source>Input raster (orthophoto)</source>
+      <translation>Raster en entrée (orthophotographie)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
       <source>Pretrained IGNF model from the zoo; ignored when the checkpoint describes its own model</source>
       <translation>Modèle pré-entraîné de l'IGNF ; ignoré quand le checkpoint décrit son propre modèle</translation>
     </message>
@@ -591,11 +621,6 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
       <location filename="../algorithms/segment.py" />
       <source>FLAIR land cover</source>
       <translation>Occupation du sol FLAIR</translation>
-    </message>
-    <message>
-      <location filename="../algorithms/segment.py" />
-      <source>Input raster (orthophoto)</source>
-      <translation>Raster en entrée (orthophotographie)</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
@@ -634,8 +659,8 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
-      <source>Batch size (tiles); empty: automatic from free GPU memory</source>
-      <translation>Taille de lot (tuiles) ; vide : automatique selon la mémoire GPU libre</translation>
+      <source>Tiles per forward pass. Empty (the default): automatic, from the free GPU memory on CUDA, 4 on the CPU</source>
+      <translation>Tuiles par passe du modèle. Vide (par défaut) : automatique, d'après la mémoire GPU libre avec CUDA, 4 sur le CPU</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
@@ -681,6 +706,16 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
+      <source>For imagery that is not 8-bit (e.g. 0,4095 for 12-bit values): the values from min to max are mapped onto the 0–255 the model expects, the same for every band. Empty: 8-bit imagery is used as it is, other imagery by each band's 2–98 % percentiles</source>
+      <translation>Pour une image qui n'est pas en 8 bits (par ex. 0,4095 pour des valeurs sur 12 bits) : les valeurs de min à max sont ramenées sur les 0–255 qu'attend le modèle, de la même façon pour chaque bande. Vide : une image 8 bits est utilisée telle quelle, les autres d'après les centiles 2–98 % de chaque bande</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Empty: decided from the checkpoint (its own class list, its criterion.weight, the zoo model's list for a zoo file, else every class of its head), and logged. E.g. 1,2,3,6 keeps the model from predicting any other class</source>
+      <translation>Vide : décidé d'après le checkpoint (sa propre liste de classes, son criterion.weight, la liste du modèle du zoo pour un fichier du zoo, sinon toutes les classes de sa tête), et indiqué dans le journal. Par ex. 1,2,3,6 empêche le modèle de prédire toute autre classe</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
       <source>Input raster: the layer could not be loaded</source>
       <translation>Raster en entrée : la couche n'a pas pu être chargée</translation>
     </message>
@@ -688,6 +723,26 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
       <location filename="../algorithms/segment.py" />
       <source>Polygons are made of class codes: choose the output type 'argmax'</source>
       <translation>Les polygones sont faits de codes de classe : choisissez le type de sortie « argmax »</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Batch size (tiles); empty: automatic</source>
+      <translation>Taille de lot (tuiles) ; vide : automatique</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Value range mapped onto 0–255 (min,max), for 16-bit imagery; empty: automatic</source>
+      <translation>Plage de valeurs ramenée sur 0–255 (min,max), pour les images 16 bits ; vide : automatique</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Classes the model may predict (FLAIR codes, comma-separated); empty: automatic</source>
+      <translation>Classes que le modèle peut prédire (codes FLAIR, séparés par des virgules) ; vide : automatique</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>VALUE_RANGE: give two numbers, min,max (e.g. 0,4095), not '{}'</source>
+      <translation>VALUE_RANGE : donnez deux nombres, min,max (par ex. 0,4095), et non « {} »</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />

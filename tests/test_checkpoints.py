@@ -13,7 +13,7 @@ from conftest import TINY_ENCODER, ignf_state_dict, tiny_model
 from flair_qgis import zoo
 from flair_qgis.checkpoints import (FORMAT, ModelSpec, default_classes, load_weights, read_checkpoint,
                                     save_checkpoint, spec_for_entry)
-from flair_qgis.engine import SegmentOptions, resolve_model
+from flair_qgis.model_resolution import resolve_model
 from flair_qgis.errors import FlairError
 from flair_qgis.normalisation import Normalisation
 from flair_qgis.palette import ClassInfo
@@ -93,10 +93,7 @@ def test_bare_smp_state_dict_loads(tmp_path, reference):
 def test_bare_state_dict_through_resolve_model_uses_the_given_arch_and_encoder(tmp_path, reference):
     path = tmp_path / "bare.pth"
     torch.save(reference.state_dict(), path)
-    options = SegmentOptions(input=tmp_path / "in.tif", output=tmp_path / "out.tif", checkpoint=path,
-                             arch="unet", encoder=TINY_ENCODER)
-
-    ckpt, spec = resolve_model(options, Progress())
+    ckpt, spec = resolve_model(None, path, Progress(), arch="unet", encoder=TINY_ENCODER)
 
     assert (spec.arch, spec.encoder, spec.bands, spec.name) == ("unet", TINY_ENCODER, RGB, "bare")
     assert spec.n_classes == 19
@@ -132,10 +129,7 @@ def test_own_checkpoint_describes_itself_to_resolve_model(tmp_path):
                      active=(True,) * 3, normalisation=Normalisation("scaling"), name="self-described")
     path = save_checkpoint(tmp_path / "mine.pt", model, spec)
     logs: list[str] = []
-    options = SegmentOptions(input=tmp_path / "in.tif", output=tmp_path / "out.tif", checkpoint=path,
-                             model=zoo.DEFAULT_MODEL)
-
-    ckpt, resolved = resolve_model(options, Progress(log=logs.append))
+    ckpt, resolved = resolve_model(zoo.DEFAULT_MODEL, path, Progress(log=logs.append))
 
     assert resolved == spec
     assert any("describes its own model" in m for m in logs)
@@ -293,9 +287,7 @@ def test_checkpoint_named_like_a_zoo_file_adopts_that_entrys_spec(tmp_path):
     path = tmp_path / entry.filename
     torch.save(ignf_state_dict(tiny_model()), path)
     logs: list[str] = []
-    options = SegmentOptions(input=tmp_path / "in.tif", output=tmp_path / "out.tif", checkpoint=path)
-
-    _, spec = resolve_model(options, Progress(log=logs.append))
+    _, spec = resolve_model(None, path, Progress(log=logs.append))
 
     assert spec == spec_for_entry(entry)
     assert (spec.arch, spec.encoder, spec.n_classes) == ("unet", "resnet34", 19)
@@ -314,8 +306,7 @@ def test_local_copy_of_a_zoo_file_loads_as_that_model(tmp_path, monkeypatch, ref
     path = tmp_path / entry.filename
     torch.save(ignf_state_dict(reference), path)
 
-    ckpt, spec = resolve_model(SegmentOptions(input=tmp_path / "in.tif", output=tmp_path / "out.tif",
-                                              checkpoint=path), Progress())
+    ckpt, spec = resolve_model(None, path, Progress())
 
     assert spec == spec_for_entry(entry)
     assert sum(spec.active) == 15

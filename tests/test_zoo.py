@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 from conftest import ROOT, TINY_ENCODER, ignf_state_dict, tiny_model
 from flair_qgis import zoo
 from flair_qgis.checkpoints import build_model, load_weights, spec_for_entry
-from flair_qgis.engine import SegmentOptions, resolve_model
+from flair_qgis.model_resolution import resolve_model
 from flair_qgis.errors import Cancelled, FlairError
 from flair_qgis.normalisation import FLAIR_MEANS, FLAIR_STDS
 from flair_qgis.palette import palette
@@ -243,8 +242,7 @@ def test_fetched_tiny_model_loads_through_resolve_model_offline(hub, tiny_file, 
     asked = len(hub.requests)
     logs: list[str] = []
 
-    ckpt, spec = resolve_model(SegmentOptions(input=tmp_path / "in.tif", output=tmp_path / "out.tif",
-                                              model=TINY_NAME), Progress(log=logs.append))
+    ckpt, spec = resolve_model(TINY_NAME, None, Progress(log=logs.append))
     model = load_weights(ckpt, spec)
 
     assert len(hub.requests) == asked
@@ -267,31 +265,14 @@ def test_offline_without_cache_names_the_model_and_how_to_fetch_it(hub, monkeypa
     assert hub.requests == []
 
 
-class _NoSleep:
-    """huggingface_hub's ``time`` module, minus the waits between its retries."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-    def __getattr__(self, name: str):
-        return getattr(time, name)
-
-
 def test_unreachable_hub_without_cache_is_a_clear_error(monkeypatch, _private_hf_cache):
-    from huggingface_hub.utils import _http
-
-    # huggingface_hub retries a connection error five times (~23 s of waits) before giving up.
-    monkeypatch.setattr(_http, "time", _NoSleep())
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: one attempt, no retries
 
     with pytest.raises(FlairError) as err:
         zoo.fetch(UNHASHED)
 
     message = str(err.value)
-    assert UNHASHED.name in message and "could not be reached" in message
+    assert UNHASHED.name in message and "the hub http://127.0.0.1:9 cannot be reached" in message
     assert f"python -m flair_qgis download {UNHASHED.name}" in message
     assert [p.name for p in cache_files(_private_hf_cache)] in ([], ["CACHEDIR.TAG"])
 

@@ -62,7 +62,7 @@ def zone_paths(options: ZoneOptions) -> tuple[Path, Path]:
 def _plan_spec(seg: Any, progress: Progress) -> Any:
     """The model's spec with the run's tiling, without downloading a zoo model here."""
     from ..checkpoints import spec_for_entry
-    from ..engine import resolve_model, with_tiling
+    from ..model_resolution import resolve_model, with_tiling
     from ..zoo import get_entry
 
     if seg.checkpoint is None and seg.model:
@@ -70,8 +70,10 @@ def _plan_spec(seg: Any, progress: Progress) -> Any:
         if seg.normalisation is not None:
             spec = replace(spec, normalisation=seg.normalisation)
     else:
-        _, spec = resolve_model(seg, progress)
-    return with_tiling(spec, seg)
+        _, spec = resolve_model(seg.model, seg.checkpoint, progress, arch=seg.arch, encoder=seg.encoder,
+                                n_classes=seg.n_classes, normalisation=seg.normalisation,
+                                active_codes=seg.active_codes)
+    return with_tiling(spec, seg.preset, seg.tile_size, seg.margin)
 
 
 def _on_model_grid(zone: Path, seg: Any, spec: Any, shards_dir: Path, progress: Progress) -> tuple[Path, Any]:

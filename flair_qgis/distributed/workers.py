@@ -37,21 +37,24 @@ def _model_key(options: Any) -> tuple:
     stamp = (ckpt.stat().st_size, ckpt.stat().st_mtime_ns) if ckpt and ckpt.exists() else None
     norm = options.normalisation.as_dict() if options.normalisation else None
     return (options.model, str(ckpt) if ckpt else None, stamp, options.arch, options.encoder,
-            options.n_classes, json.dumps(norm, sort_keys=True), options.device)
+            options.n_classes, json.dumps(norm, sort_keys=True), options.device,
+            tuple(options.active_codes or ()))
 
 
 def cached_model(options: Any) -> tuple[Any, Any]:
     """The model and spec ``options`` name, loaded once per process (on its GPU when it has one)
     and kept for the next blocks."""
     from ..checkpoints import load_weights
-    from ..engine import resolve_model
+    from ..model_resolution import resolve_model
     from ..prediction import pick_device
 
     key = _model_key(options)
     with _MODELS_LOCK:
         if key not in _MODELS:
             device = pick_device(options.device)
-            ckpt, spec = resolve_model(options, Progress())
+            ckpt, spec = resolve_model(options.model, options.checkpoint, Progress(), arch=options.arch,
+                                       encoder=options.encoder, n_classes=options.n_classes,
+                                       normalisation=options.normalisation, active_codes=options.active_codes)
             model = load_weights(ckpt, spec, device)
             if len(_MODELS) >= 2:  # a worker serving a third model forgets the oldest
                 _MODELS.pop(next(iter(_MODELS)))

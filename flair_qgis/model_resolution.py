@@ -1,0 +1,163 @@
+"""Which model a run uses: the checkpoint to load and the :class:`ModelSpec` it is loaded as.
+
+A zoo name, a local checkpoint, or both (local weights of a zoo model's architecture). The
+classes a model may predict (its *active* classes) come from what the file says, in this order:
+
+1. the user's list (``active_codes``);
+2. a FLAIR-for-QGIS checkpoint's own spec;
+3. the zoo entry's classes, only when the file *is* that zoo file (its name, or its sha256);
+4. the file's ``criterion.weight`` (FLAIR-1/IGNF checkpoints: 0 for the classes not trained);
+5. every class of the head.
+
+A zoo entry chosen only to describe a local file's architecture never masks its classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+from .checkpoints import Checkpoint, ModelSpec, default_classes, read_checkpoint, spec_for_entry
+from .errors import FlairError
+from .normalisation import Normalisation
+from .progress import Progress
+from .zoo import RGBIE, ModelEntry, entry_for_file, fetch, get_entry, sha256_of
+
+PRESETS = ("reference", "fast")
+
+
+def resolve_model(model: str | None, checkpoint: Path | None, progress: Progress | None = None, *,
+                  arch: str | None = None, encoder: str | None = None, n_classes: int | None = None,
+                  normalisation: Normalisation | None = None,
+                  active_codes: Sequence[int] | None = None) -> tuple[Checkpoint, ModelSpec]:
+    """The checkpoint to load and the spec it is loaded as.
+
+    Args:
+        model: a zoo name; downloaded when ``checkpoint`` is ``None``, else the architecture of a
+            bare checkpoint.
+        checkpoint: a local weights file (IGNF ``.pth``, FLAIR-1 ``.ckpt``, smp or our own).
+        arch, encoder, n_classes: describe a bare checkpoint with no zoo model (unet, resnet34,
+            its head size by default).
+        normalisation: replaces the model's normalisation.
+        active_codes: class codes the model may predict (``None``: decided from the file).
+    """
+    progress = progress or Progress()
+    if checkpoint is None and not model:
+        raise FlairError("no model given: choose a zoo model or a checkpoint file")
+    if checkpoint is None:
+        entry = get_entry(model or "")
+        progress.log(f"Model {entry.name} ({entry.repo_id}@{entry.revision[:12]})")
+        ckpt = read_checkpoint(fetch(entry, progress))
+        spec, why = spec_for_entry(entry), f"zoo model {entry.name}"
+    else:
+        checkpoint = Path(checkpoint)
+        ckpt = read_checkpoint(checkpoint)
+        entry = get_entry(model) if model else entry_for_file(checkpoint)
+        if ckpt.spec is not None:
+            spec, why = ckpt.spec, f"{checkpoint.name}'s own metadata"
+            if model:
+                progress.log(f"{checkpoint.name} describes its own model; ignoring model {model}")
+        elif entry is not None and is_zoo_file(checkpoint, entry):
+            spec, why = spec_for_entry(entry), f"{checkpoint.name} is zoo model {entry.name}'s file"
+            progress.log(f"Checkpoint {checkpoint.name} read as zoo model {entry.name}")
+        else:
+            if entry is not None:
+                progress.log(f"Checkpoint {checkpoint.name} read with zoo model {entry.name}'s architecture "
+                             f"({entry.arch}/{entry.encoder}, bands {', '.join(entry.bands)})")
+                spec = replace(spec_for_entry(entry), name=checkpoint.stem)
+                spec = replace(spec, classes=default_classes(ckpt.n_classes or spec.n_classes))
+            else:
+                spec = bare_spec(ckpt, arch, encoder, n_classes, normalisation)
+            spec = replace(spec, active=(True,) * spec.n_classes)
+            spec, why = _active_from_weights(ckpt, spec)
+    if (ckpt.spec is not None or entry is not None) and (arch or encoder):
+        progress.log("arch/encoder settings apply to bare checkpoints only; the model's own are used")
+    if n_classes is not None and n_classes != spec.n_classes:
+        raise FlairError(f"n_classes is {n_classes} but model {spec.name or spec.arch} has "
+                         f"{spec.n_classes} output classes: set n_classes to {spec.n_classes} or remove it")
+    if normalisation is not None:
+        spec = replace(spec, normalisation=normalisation)
+    if active_codes:
+        spec, why = with_active_codes(spec, active_codes), "as asked"
+    progress.log(describe_active(spec, why))
+    return ckpt, spec
+
+
+def is_zoo_file(path: Path, entry: ModelEntry) -> bool:
+    """Whether ``path`` is ``entry``'s weights file: its name, or (size first, then sha256) its content."""
+    if path.name == entry.filename:
+        return True
+    if entry.sha256 is None or (entry.size is not None and path.stat().st_size != entry.size):
+        return False
+    return sha256_of(path) == entry.sha256
+
+
+def _active_from_weights(ckpt: Checkpoint, spec: ModelSpec) -> tuple[ModelSpec, str]:
+    """``spec`` with the classes whose ``criterion.weight`` is 0 switched off, if the file has one."""
+    weights = ckpt.class_weights
+    if weights is None:
+        return spec, f"every class of the {spec.n_classes}-class head: {ckpt.path.name} says none is off"
+    if len(weights) != spec.n_classes:
+        return spec, (f"every class of the {spec.n_classes}-class head ({ckpt.path.name}'s criterion.weight "
+                      f"has {len(weights)} values, not one per class)")
+    active = tuple(float(w) != 0.0 for w in weights)
+    if not any(active):
+        return spec, f"every class of the head ({ckpt.path.name}'s criterion.weight is all zeros)"
+    return replace(spec, active=active), f"{ckpt.path.name}'s criterion.weight, 0 for the classes not trained"
+
+
+def with_active_codes(spec: ModelSpec, codes: Sequence[int]) -> ModelSpec:
+    """``spec`` with exactly the classes of ``codes`` active; unknown codes are refused."""
+    known = [c.code for c in spec.classes]
+    unknown = sorted(set(int(c) for c in codes) - set(known))
+    if unknown:
+        raise FlairError(f"active classes: code(s) {', '.join(map(str, unknown))} are not classes of model "
+                         f"{spec.name or spec.arch}, whose codes are {_ranges(known)}")
+    wanted = set(int(c) for c in codes)
+    return replace(spec, active=tuple(c.code in wanted for c in spec.classes))
+
+
+def describe_active(spec: ModelSpec, why: str) -> str:
+    """The log line naming the active classes and where they come from."""
+    off = [f"{c.code} {c.name}" for c, a in zip(spec.classes, spec.active) if not a]
+    on = [c.code for c in spec.active_classes]
+    return (f"Active classes ({why}): {len(on)} of {spec.n_classes}, codes {_ranges(on)}"
+            + (f"; never predicted: {', '.join(off)}" if off else ""))
+
+
+def _ranges(codes: Sequence[int]) -> str:
+    """``1–13, 18`` for [1, 2, …, 13, 18]."""
+    parts: list[str] = []
+    for code in sorted(codes):
+        if parts and parts[-1][1] == code - 1:
+            parts[-1] = (parts[-1][0], code)
+        else:
+            parts.append((code, code))  # type: ignore[arg-type]
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in parts)  # type: ignore[misc]
+
+
+def with_tiling(spec: ModelSpec, preset: str | None = None, tile_size: int | None = None,
+                margin: int | None = None) -> ModelSpec:
+    """``spec`` with the tile size and margin asked for: ``preset`` (``fast`` doubles the model's
+    tile size), then explicit values."""
+    if preset is not None and preset not in PRESETS:
+        raise FlairError(f"unknown preset {preset!r}: use {' or '.join(PRESETS)}")
+    size = spec.tile_size * 2 if preset == "fast" else spec.tile_size
+    return replace(spec, tile_size=tile_size or size, margin=spec.margin if margin is None else margin)
+
+
+def bare_spec(ckpt: Checkpoint, arch: str | None = None, encoder: str | None = None, n_classes: int | None = None,
+              normalisation: Normalisation | None = None) -> ModelSpec:
+    """A spec for weights without metadata, from the given settings and the weights' shapes."""
+    n_in = ckpt.in_channels or 3
+    n_cls = n_classes or ckpt.n_classes or 19
+    roles = RGBIE[:n_in] if n_in <= len(RGBIE) else tuple(f"band {i + 1}" for i in range(n_in))
+    if normalisation is None and n_in > len(RGBIE):
+        raise FlairError(f"checkpoint {ckpt.path.name} takes {n_in} bands, more than FLAIR's five: "
+                         "give the normalisation (norm_means/norm_stds) for each band")
+    norm = normalisation or Normalisation.for_bands(roles)
+    classes = default_classes(n_cls)
+    return ModelSpec(arch=arch or "unet", encoder=encoder or "resnet34", bands=roles,
+                     classes=classes, active=(True,) * len(classes), normalisation=norm,
+                     name=ckpt.path.stem)
