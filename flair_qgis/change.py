@@ -30,25 +30,17 @@ from rasterio.windows import Window
 
 from . import raster_io
 from .areas import pixel_area
+from .change_spec import (ARTIFICIALISED, CHANGE_CLASSES, DEFAULT_MIN_AREA, GAIN, LOSS, NODATA, OTHER_CHANGE,
+                          TRANSITION_FIELDS, UNCHANGED, WHOLE_OVERLAP, ZONE_FIELDS)
 from .class_codes import AUTO, INTEGER_TYPES, ClassCodes, resolve
 from .errors import FlairError
 from .files import publish
 from .palette import ClassInfo, palette, style_path, write_qml
 from .progress import Progress
 
-ARTIFICIALISED = (1, 2, 3, 13, 18)  # building, pervious and impervious surface, swimming pool, greenhouse
-DEFAULT_MIN_AREA = 10.0  # m²: see README, "Land-cover change" (misregistration slivers on real patches)
 CODES = 20  # FLAIR codes 0 (nodata) … 19
 BLOCK = 2048  # px per block side on before's grid
 MAX_HALO = 1024  # px: changed regions under MIN_AREA are judged exactly up to this many pixels
-NODATA, UNCHANGED, GAIN, LOSS, OTHER_CHANGE = 0, 1, 2, 3, 4
-CHANGE_CLASSES = (ClassInfo(UNCHANGED, "unchanged", "#d9d9d9"), ClassInfo(GAIN, "artificialised (gain)", "#e31a1c"),
-                  ClassInfo(LOSS, "de-artificialised (loss)", "#33a02c"),
-                  ClassInfo(OTHER_CHANGE, "other class change", "#1f78b4"))
-TRANSITION_FIELDS = ("from_code", "from_class", "to_code", "to_class", "pixels", "area_m2", "area_ha")
-ZONE_FIELDS = ("zone", "artificialised_before_m2", "artificialised_after_m2", "gain_m2", "loss_m2", "net_m2",
-               "net_pct", "mapped_m2")
-WHOLE_OVERLAP = "whole overlap"
 
 
 @dataclass(frozen=True)
@@ -440,8 +432,8 @@ def _result(counting: _Counting, artificialised: tuple[int, ...], area: float, o
     names = {c.code: c.name for c in palette("flair-19")}
     matrix = counting.counts.reshape(CODES, CODES)
     transitions = [Transition(f, names.get(f, f"class {f}"), t, names.get(t, f"class {t}"), int(matrix[f, t]),
-                              matrix[f, t] * area, matrix[f, t] * area / 10_000.0)
-                   for f, t in zip(*np.nonzero(matrix))]
+                              float(matrix[f, t] * area), float(matrix[f, t] * area / 10_000.0))
+                   for f, t in zip(*(axis.tolist() for axis in np.nonzero(matrix)))]
     if counting.zones:
         zones = [zone_change(z.name, counts.reshape(CODES, CODES), artificialised, area)
                  for z, counts in zip(counting.zones, counting.zone_counts)]

@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from rasterio.windows import Window
 
 from .errors import FlairError
 from .palette import ClassInfo, palette
@@ -66,7 +65,7 @@ class ClassCodes:
         out[inside] = lut[values[inside].astype(np.int64)]
         return out
 
-    def read(self, src, window: Window) -> np.ndarray:
+    def read(self, src, window) -> np.ndarray:
         """Band 1 of ``src`` over ``window`` as FLAIR codes, 0 where there is no data (the raster's
         mask or nodata value; for FLAIR codes also 0 itself)."""
         values = src.read(1, window=window)
