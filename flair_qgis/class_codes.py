@@ -126,9 +126,8 @@ def detect(src) -> ClassCodes:
         top = int(values.max())
         if top > 18:
             return ClassCodes(FLAIR, f"it holds 0 but also {top}, above the 0-based indices 0–18")
-        return ClassCodes(ZERO_BASED, "it holds 0 values and declares no nodata: read as 0-based indices in "
-                                      "flair-detect's order (0 = building … 18 = other); for a FLAIR-HUB map "
-                                      "choose 'zero_based_hub', for FLAIR codes 'flair'")
+        return ClassCodes(ZERO_BASED, "it holds 0 values and declares no nodata; for a FLAIR-HUB map choose "
+                                      "'zero_based_hub', for FLAIR codes 'flair'")
     return ClassCodes(FLAIR, "it holds no 0 value")
 
 
