@@ -217,6 +217,9 @@ def _read_after(after, codes: ClassCodes, rows: np.ndarray, cols: np.ndarray) ->
     r0, r1 = int(min(rows[0], rows[-1])), int(max(rows[0], rows[-1])) + 1
     c0, c1 = int(min(cols[0], cols[-1])), int(max(cols[0], cols[-1])) + 1
     block = codes.read(after, Window(c0, r0, c1 - c0, r1 - r0))
+    if rows[0] <= rows[-1] and cols[0] <= cols[-1] and r1 - r0 == len(rows) and c1 - c0 == len(cols):
+        # increasing, one after pixel per before pixel: aligned grids of the same pixel size, a plain window
+        return block
     return block[np.ix_(rows - r0, cols - c0)]
 
 
@@ -347,8 +350,8 @@ class _Counting:
             tile = Window(col, row, min(size, w0.width - col), min(size, w0.height - row))
             before, after = self._tile(tile)
             valid = (before != 0) & (after != 0)
-            combined = before.astype(np.int16) * CODES + after
-            self.counts += np.bincount(combined[valid], minlength=CODES * CODES)
+            combined = before * CODES + after  # uint16; nodata at either date falls in row or column 0
+            self.counts += np.bincount(combined.ravel(), minlength=CODES * CODES)
             self._count_zones(tile, combined, valid)
             self._write(writers, tile, before, after, valid)
             progress.fraction((i + 1) / len(tiles))
@@ -389,7 +392,6 @@ class _Counting:
                 continue
             inside = rasterize([(self.zones[z].geometry, 1)], out_shape=valid.shape, transform=transform, fill=0,
                                dtype=np.uint8).astype(bool)
-            inside &= valid
             if inside.any():
                 self.zone_counts[z] += np.bincount(combined[inside], minlength=CODES * CODES)
 
@@ -430,13 +432,17 @@ def _open_writers(options: ChangeOptions, before, window: Window, stack: ExitSta
 def _result(counting: _Counting, artificialised: tuple[int, ...], area: float, outside_before: float,
             outside_after: float) -> ChangeResult:
     names = {c.code: c.name for c in palette("flair-19")}
-    matrix = counting.counts.reshape(CODES, CODES)
+    matrix = counting.counts.reshape(CODES, CODES).copy()
+    matrix[0, :] = matrix[:, 0] = 0  # nodata at either date
     transitions = [Transition(f, names.get(f, f"class {f}"), t, names.get(t, f"class {t}"), int(matrix[f, t]),
                               float(matrix[f, t] * area), float(matrix[f, t] * area / 10_000.0))
                    for f, t in zip(*(axis.tolist() for axis in np.nonzero(matrix)))]
     if counting.zones:
-        zones = [zone_change(z.name, counts.reshape(CODES, CODES), artificialised, area)
-                 for z, counts in zip(counting.zones, counting.zone_counts)]
+        zones = []
+        for zone, counts in zip(counting.zones, counting.zone_counts):
+            counts = counts.reshape(CODES, CODES).copy()
+            counts[0, :] = counts[:, 0] = 0
+            zones.append(zone_change(zone.name, counts, artificialised, area))
     else:
         zones = [zone_change(WHOLE_OVERLAP, matrix, artificialised, area)]
     return ChangeResult(transitions, zones, area, counting.reverted, outside_before, outside_after)

@@ -59,6 +59,8 @@ class ClassCodes:
         """FLAIR codes (uint16, 0 = nodata) of raster ``values``; 0-based values above 18 become nodata."""
         lut = self.lookup()
         if lut is None:
+            if values.dtype.kind == "u":
+                return values.astype(np.uint16, copy=False)
             return np.where(values > 0, values, 0).astype(np.uint16, copy=False)
         out = np.zeros(values.shape, dtype=np.uint16)
         inside = (values >= 0) & (values < len(lut))
@@ -69,11 +71,11 @@ class ClassCodes:
         """Band 1 of ``src`` over ``window`` as FLAIR codes, 0 where there is no data (the raster's
         mask or nodata value; for FLAIR codes also 0 itself)."""
         values = src.read(1, window=window)
-        valid = src.read_masks(1, window=window) > 0
-        if not self.zero_based and src.nodata is not None:
-            valid &= values != src.nodata
         codes = self.to_flair(values)
-        codes[~valid] = 0
+        if "all_valid" not in {flag.name for flag in src.mask_flag_enums[0]}:  # a mask, alpha or nodata value
+            codes[src.read_masks(1, window=window) == 0] = 0
+        if not self.zero_based and src.nodata is not None:
+            codes[values == src.nodata] = 0
         return codes
 
     def raster_classes(self) -> list[ClassInfo]:
