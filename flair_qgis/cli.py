@@ -170,8 +170,9 @@ def _change(args: argparse.Namespace) -> int:
         else None, plot=out / "change.png", transitions_csv=out / "transitions.csv", zones_csv=out / "zones.csv"),
         progress)
     for zone in result.zones:
-        print(f"{zone.zone}: artificialised {zone.artificialised_before_m2:.1f} m² → {zone.artificialised_after_m2:.1f}"
-              f" m², gain {zone.gain_m2:.1f}, loss {zone.loss_m2:.1f}, net {zone.net_m2:+.1f} m²")
+        print(f"{zone.zone}: artificialised {zone.artificialised_before_m2:.1f} m² → "
+              f"{zone.artificialised_after_m2:.1f} m², gain {zone.gain_m2:.1f}, loss {zone.loss_m2:.1f}, "
+              f"net {zone.net_m2:+.1f} m²")
     for path in result.written.values():
         print(path)
     return 0
