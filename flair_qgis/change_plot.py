@@ -43,27 +43,29 @@ def change_png(transitions: Sequence, path: Path | str) -> Path:
         _raw(codes, before, after, changes, path)
         return path
     Figure, Canvas = mpl
+    small = max([*before.values(), *after.values(), 0.0]) < 10  # under 10 ha: m² read better
+    unit, scale = ("m²", 10_000.0) if small else ("ha", 1.0)
     fig = Figure(figsize=(12, max(4.0, 0.35 * max(len(codes), len(changes)) + 1.5)), dpi=100)
     Canvas(fig)
     areas, moves = fig.subplots(1, 2)
     names = {c.code: c.name for c in palette("flair-19")}
     y = np.arange(len(codes))
-    areas.barh(y - 0.2, [before[c] for c in codes], 0.4, color=[colours.get(c, "#808080") for c in codes],
+    areas.barh(y - 0.2, [before[c] * scale for c in codes], 0.4, color=[colours.get(c, "#808080") for c in codes],
                edgecolor="black", linewidth=0.5, alpha=0.5, label="before")
-    areas.barh(y + 0.2, [after[c] for c in codes], 0.4, color=[colours.get(c, "#808080") for c in codes],
+    areas.barh(y + 0.2, [after[c] * scale for c in codes], 0.4, color=[colours.get(c, "#808080") for c in codes],
                edgecolor="black", linewidth=0.5, label="after")
     areas.set_yticks(y, labels=[names.get(c, str(c)) for c in codes])
     areas.invert_yaxis()
-    areas.set(xlabel="area (ha)", title="Area per class (pale: before, solid: after)")
+    areas.set(xlabel=f"area ({unit})", title="Area per class (pale: before, solid: after)")
     if changes:
         y = np.arange(len(changes))
-        moves.barh(y, [t.area_ha for t in changes], color=[colours.get(t.to_code, "#808080") for t in changes],
+        moves.barh(y, [t.area_ha * scale for t in changes], color=[colours.get(t.to_code, "#808080") for t in changes],
                    edgecolor="black", linewidth=0.5)
         moves.set_yticks(y, labels=[f"{t.from_class} → {t.to_class}" for t in changes])
         moves.invert_yaxis()
     else:
         moves.text(0.5, 0.5, "no change", ha="center", va="center", transform=moves.transAxes)
-    moves.set(xlabel="area (ha)", title="Largest transitions")
+    moves.set(xlabel=f"area ({unit})", title="Largest transitions")
     for ax in (areas, moves):
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()

@@ -96,6 +96,30 @@ def test_change_algorithm_refuses_bad_settings_and_writes_nothing(provider, two_
     assert not out.exists() or not os.listdir(out)
 
 
+@pytest.mark.qgis
+def test_zones_in_another_crs_are_reprojected_onto_the_first_map(provider, two_dates, tmp_path):
+    import processing
+    from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsGeometry,
+                           QgsProject, QgsVectorLayer)
+
+    b, a = two_dates
+    x0, y0 = ORIGIN
+    west = QgsGeometry.fromWkt(f"POLYGON(({x0} {y0 - 4},{x0 + 2} {y0 - 4},{x0 + 2} {y0},{x0} {y0},{x0} {y0 - 4}))")
+    west.transform(QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:2154"),
+                                          QgsCoordinateReferenceSystem("EPSG:4326"), QgsProject.instance()))
+    zones = QgsVectorLayer("Polygon?crs=EPSG:4326&field=nom:string", "zones", "memory")
+    feature = QgsFeature(zones.fields())
+    feature.setGeometry(west)
+    feature.setAttributes(["west"])
+    zones.dataProvider().addFeatures([feature])
+    result = processing.run("flair:change", {"BEFORE": str(b), "AFTER": str(a), "ZONES": zones, "ZONE_FIELD": "nom",
+                                             "MIN_AREA": 0, "TRANSITIONS": "TEMPORARY_OUTPUT",
+                                             "ZONE_TABLE": str(tmp_path / "z.gpkg"), "CHANGE": str(tmp_path / "c.tif")})
+    (row,) = list(QgsVectorLayer(result["ZONE_TABLE"]).getFeatures())
+    assert row["zone"] == "west" and row["gain_m2"] == pytest.approx(8.0, abs=0.1)
+    assert row["mapped_m2"] == pytest.approx(8.0, abs=0.1)  # 200 px, give or take an edge pixel of the warp
+
+
 def test_cli_change_with_zones_from_a_file(two_dates, tmp_path, capsys):
     b, a = two_dates
     zones = zones_file(tmp_path / "zones.gpkg")

@@ -39,7 +39,13 @@ def test_shipped_models_are_in_the_toolbox_with_their_outputs(provider):
     assert {c.algorithmId() for c in training.childAlgorithms().values()} == {
         "flair:exportpatches", "flair:train", "flair:segment", "flair:evaluate"}
     assert {"TRAIN:MODEL_FOLDER", "EVALUATE:SCORES"} <= {o.name() for o in training.outputDefinitions()}
-    for model in (landcover, training):
+    landtake = registry.algorithmById("flair:landtake_workflow")
+    assert sorted(c.algorithmId() for c in landtake.childAlgorithms().values()) == [
+        "flair:change", "flair:segment", "flair:segment"]
+    assert {o.name() for o in landtake.outputDefinitions()} == {
+        "SEGMENT_BEFORE:LANDCOVER_BEFORE", "SEGMENT_AFTER:LANDCOVER_AFTER", "CHANGE:TRANSITIONS", "CHANGE:LAND_TAKE",
+        "CHANGE:CHANGE_MAP", "CHANGE:FIGURE"}
+    for model in (landcover, training, landtake):
         assert model.groupId() == "workflows" and model.shortHelpString()
 
 
