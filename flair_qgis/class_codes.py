@@ -12,7 +12,8 @@ Two conventions exist for FLAIR land-cover maps:
 ``auto`` decides per raster: rasters written by this plugin (their ``FLAIR_CLASSES`` or
 ``CLASS_<n>`` tags), a colour table whose entry 1 is FLAIR's building colour, or a declared nodata
 value of 0 mean FLAIR codes; a colour table whose entry 0 is the building colour, or — failing all
-that — a 0 value with no declared nodata, means 0-based, read in flair-detect's order (the two
+that — a 0 value with no declared nodata (looked for in a decimated read, at most
+:data:`SAMPLE_SIDE` px a side), means 0-based, read in flair-detect's order (the two
 0-based orders hold the same values: nothing in the file tells them apart, so a FLAIR-HUB map
 needs ``zero_based_hub``). Every algorithm that reads class rasters goes through :func:`resolve`
 and :meth:`ClassCodes.read`, so that all of them read a map the same way.

@@ -62,6 +62,18 @@ def test_transitions_on_a_coarser_shifted_larger_after_grid_match_bincount(tmp_p
     assert result.outside_before_pct == pytest.approx(100 * (1 - 28 * 38 / (30 * 40)))
 
 
+def test_a_finer_after_grid_is_read_at_befores_pixel_centres(tmp_path):
+    """AFTER at 0.1 m, starting 0.03 m east and south of BEFORE, smaller than it: BEFORE pixel (i, j)'s
+    centre, 0.1 + 0.2 i m from the edge, lies in AFTER pixel (2 i, 2 j) (0.07 + 0.2 i m into its grid)."""
+    before = random_codes((30, 40), 9)
+    after = random_codes((50, 70), 10)
+    b = make_raster(tmp_path / "before.tif", before[None], nodata=0)
+    a = make_raster(tmp_path / "after.tif", after[None], nodata=0, res=0.1,
+                    origin=(ORIGIN[0] + 0.03, ORIGIN[1] - 0.03))
+    result = compare(ChangeOptions(b, a, min_area=0, block=16))
+    assert np.array_equal(matrix_of(result), expected_counts(before[:25, :35], after[::2, ::2][:25, :35]))
+
+
 def test_a_sub_pixel_origin_shift_is_not_a_one_pixel_shift(tmp_path):
     """AFTER's pixels start 0.06 m further east: each BEFORE centre still lies in the AFTER pixel
     of the same index (nearest neighbour), so identical maps show no change at all."""
