@@ -11,7 +11,7 @@ PLUGIN_PATH := $(CURDIR)/build/plugins
 QGIS_ENV := QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH=$(PLUGIN_PATH) PYTHONPATH=$(CURDIR)/$(SITE)
 EXAMPLE_OUT ?= $(CURDIR)/build/parking_landcover.tif
 
-.PHONY: setup system test test-core run plugin-link styles lint clean bench package translations models docs screenshots
+.PHONY: setup system test test-core run plugin-link styles lint clean bench bench-change package translations models docs screenshots
 
 setup: system $(VENV)/.installed plugin-link  ## install QGIS (apt) and the Python packages (venv)
 
@@ -44,6 +44,9 @@ run: plugin-link  ## segment the bundled example through qgis_process (downloads
 
 bench:  ## speed, agreement and memory figures, appended to bench/RESULTS.md (~12 min on 2 cores)
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+bench-change:  ## flair:change speed (vs numpy) and peak RSS at 4k² and 32k², appended to bench/RESULTS.md
+	$(PY) bench/change_bench.py $(CHANGE_BENCH_ARGS)
 
 styles:  ## regenerate resources/styles/*.qml from resources/palettes.json
 	$(PY) -c "from flair_qgis.palette import palette, palette_names, write_qml; \

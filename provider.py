@@ -7,6 +7,7 @@ from qgis.PyQt import sip
 from qgis.PyQt.QtGui import QIcon
 
 from .algorithms.apply_style import ApplyStyleAlgorithm
+from .algorithms.change import ChangeAlgorithm
 from .algorithms.class_areas import ClassAreasAlgorithm
 from .algorithms.diagnostics import DiagnosticsAlgorithm
 from .algorithms.download_model import DownloadModelAlgorithm
@@ -55,5 +56,6 @@ class FlairProvider(QgsProcessingProvider):
             self.addAlgorithm(alg)
         for alg in (ExportPatchesAlgorithm(), TrainAlgorithm(), EvaluateAlgorithm()):
             self.addAlgorithm(alg)
+        self.addAlgorithm(ChangeAlgorithm())
         for model in shipped_models():
             self.addAlgorithm(model)

@@ -7,6 +7,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputFile, QgsProce
 
 from ..flair_qgis.palette import palette_names
 from .base import FlairAlgorithm, import_core
+from .class_values import codes_parameter
 
 FROM_RASTER = "from raster"
 
@@ -14,6 +15,7 @@ FROM_RASTER = "from raster"
 class ApplyStyleAlgorithm(FlairAlgorithm):
     INPUT = "INPUT"
     PALETTE = "PALETTE"
+    CODES = "CODES"
     OUTPUT = "OUTPUT"
     STYLE = "STYLE"
 
@@ -29,7 +31,8 @@ class ApplyStyleAlgorithm(FlairAlgorithm):
             "name per class in the legend, 0 transparent. 'from raster' uses the classes recorded in "
             "rasters written by this plugin (including your own trained models' classes), else FLAIR's "
             "19. The style is applied to the layer and saved beside the file as a .qml, so the raster "
-            "opens styled next time.")
+            "opens styled next time. A map with 0-based class values (IGN's flair-detect, FLAIR-HUB; see 'Class "
+            "values') is styled on its own values: 0 = building, and so on, whatever the palette.")
 
     def flags(self):
         return super().flags() | self.FlagNoThreading  # the layer's style is changed in place
@@ -39,6 +42,7 @@ class ApplyStyleAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterEnum(self.PALETTE, self.tr("Palette"),
                                                      options=[FROM_RASTER] + palette_names(),
                                                      defaultValue=FROM_RASTER, usesStaticStrings=True))
+        self.addParameter(codes_parameter())
         self.addOutput(QgsProcessingOutputRasterLayer(self.OUTPUT, self.tr("Styled raster")))
         self.addOutput(QgsProcessingOutputFile(self.STYLE, self.tr("QML style file")))
 
@@ -51,7 +55,8 @@ class ApplyStyleAlgorithm(FlairAlgorithm):
         path = Path(layer.source().split("|")[0])
         if layer.providerType() != "gdal" or not path.is_file():
             raise QgsProcessingException(self.tr("Class raster: {} is not a raster file").format(layer.name()))
-        qml, classes = self.run_core(styling.style_raster, path, None if chosen == FROM_RASTER else chosen)
+        qml, classes = self.run_core(styling.style_raster, path, None if chosen == FROM_RASTER else chosen,
+                                     self.parameterAsEnumString(parameters, self.CODES, context), feedback.pushInfo)
         message, ok = layer.loadNamedStyle(str(qml))
         if not ok:
             raise QgsProcessingException(self.tr("QGIS could not apply {}: {}").format(qml, message))

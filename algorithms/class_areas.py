@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessing, QgsProcessingException,
                        QgsProcessingMultiStepFeedback, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
@@ -12,6 +14,7 @@ from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProce
 from qgis.PyQt.QtCore import QVariant
 
 from .base import FlairAlgorithm, import_core
+from .class_values import codes_parameter
 
 PREFIX = "FLAIRPX_"  # zonal histogram columns: FLAIRPX_<code>
 
@@ -20,6 +23,7 @@ class ClassAreasAlgorithm(FlairAlgorithm):
     INPUT = "INPUT"
     ZONES = "ZONES"
     ZONE_FIELD = "ZONE_FIELD"
+    CODES = "CODES"
     OUTPUT = "OUTPUT"
 
     def name(self):
@@ -38,7 +42,9 @@ class ClassAreasAlgorithm(FlairAlgorithm):
             "and class, for the pixels whose centre lies in the zone, and a zone column holding the zone "
             "field's value (or the feature's number, from 1, when no field is chosen). Shares are then "
             "per zone. Without zones the whole raster is counted, window by window.\n\n"
-            "Class names come from the classes recorded in the raster by this plugin, else FLAIR's 19.")
+            "Class names come from the classes recorded in the raster by this plugin, else FLAIR's 19. Maps "
+            "with 0-based class values (IGN's flair-detect, FLAIR-HUB) are read as FLAIR codes (see 'Class "
+            "values'): the table always holds FLAIR codes 1–19.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS's name
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Class raster")))
@@ -48,6 +54,7 @@ class ClassAreasAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterField(
             self.ZONE_FIELD, self.tr("Zone name field (empty: feature number)"), parentLayerParameterName=self.ZONES,
             optional=True))
+        self.addParameter(codes_parameter())
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, self.tr("Areas per class"), QgsProcessing.TypeVector))
 
@@ -58,7 +65,10 @@ class ClassAreasAlgorithm(FlairAlgorithm):
             raise QgsProcessingException(self.tr("Class raster: the layer could not be loaded as a raster file"))
         path = Path(layer.source().split("|")[0])
         pixel_area = self.run_core(areas.pixel_area, path)
-        classes = self.run_core(styling.classes_of, path) or palette.palette("flair-19")
+        class_codes = import_core("class_codes")
+        codes = self.run_core(class_codes.resolve, path, self.parameterAsEnumString(parameters, self.CODES, context),
+                              feedback.pushInfo)
+        classes = (not codes.zero_based and self.run_core(styling.classes_of, path)) or palette.palette("flair-19")
         zones = self.parameterAsSource(parameters, self.ZONES, context)
         zone_field = (self.parameterAsFields(parameters, self.ZONE_FIELD, context) or [None])[0]
 
@@ -73,12 +83,12 @@ class ClassAreasAlgorithm(FlairAlgorithm):
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
 
         if zones is None:
-            counts, nodata = self.run_core(areas.count_classes, path, self.progress(feedback))
+            counts, nodata = self.run_core(areas.count_classes, path, self.progress(feedback), class_codes=codes)
             feedback.pushInfo(self.tr("{} classified pixels, {} nodata pixels, {:.6g} m² per pixel").format(
                 sum(counts.values()), nodata, pixel_area))
             per_zone = [(None, counts)]
         else:
-            per_zone = self._zone_counts(parameters, layer, zone_field, context, feedback)
+            per_zone = self._zone_counts(parameters, layer, zone_field, codes, context, feedback)
         for zone, counts in per_zone:
             for row in areas.area_table(counts, pixel_area, classes):
                 feature = QgsFeature(fields)
@@ -90,8 +100,9 @@ class ClassAreasAlgorithm(FlairAlgorithm):
                                   "simplify outlines, so their areas per class can differ"))
         return {self.OUTPUT: dest}
 
-    def _zone_counts(self, parameters, layer, zone_field, context, feedback):
-        """Pixels per class within each zone, from QGIS's zonal histogram (pixel centres in the zone)."""
+    def _zone_counts(self, parameters, layer, zone_field, codes, context, feedback):
+        """Pixels per FLAIR code within each zone, from QGIS's zonal histogram (pixel centres in the
+        zone); the histogram's raster values are read as ``codes`` says (0-based or FLAIR codes)."""
         import processing
 
         steps = QgsProcessingMultiStepFeedback(2, feedback)
@@ -108,6 +119,10 @@ class ClassAreasAlgorithm(FlairAlgorithm):
             if steps.isCanceled():
                 break
             label = feature[zone_field] if zone_field else number
-            counts = {code: int(feature[name] or 0) for name, code in columns if code != 0}
+            counts: dict = {}
+            for name, value in columns:
+                code = int(codes.to_flair(np.array([value]))[0]) if value >= 0 else 0
+                if code != 0:
+                    counts[code] = counts.get(code, 0) + int(feature[name] or 0)
             out.append((str(label), counts))
         return out

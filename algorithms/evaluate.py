@@ -11,6 +11,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink,
 from qgis.PyQt.QtCore import QVariant
 
 from .base import FlairAlgorithm, import_core
+from .class_values import codes_parameter
 from .train import DEVICES, matrix_rows, numbers
 
 CLASS_COLUMNS = ["code", "name", "colour"]
@@ -34,6 +35,7 @@ class EvaluateAlgorithm(FlairAlgorithm):
     IGNORE = "IGNORE"
     BANDS = "BANDS"
     DEVICE = "DEVICE"
+    CODES = "CODES"
     TABLE = "TABLE"
     JSON = "JSON"
     HEATMAP = "HEATMAP"
@@ -58,7 +60,9 @@ class EvaluateAlgorithm(FlairAlgorithm):
             "is in the reference but never predicted there has IoU 0 and is reported in a warning.\n\n"
             "Classes: by default those recorded in the class raster by 'Segment land cover' (else FLAIR's "
             "19); or one row per class (code, name, colour). The rasters must be on the same grid, or on "
-            "aligned grids (then their overlap is evaluated); rasters on different grids are refused.\n\n"
+            "aligned grids (then their overlap is evaluated); rasters on different grids are refused. Maps "
+            "with 0-based class values (IGN's flair-detect, FLAIR-HUB) are read as FLAIR codes, each raster "
+            "decided on its own (see 'Class values').\n\n"
             "Outputs: a table (one row per class, then the mIoU and the overall accuracy) the modeler can "
             "pass on, the full report as JSON, and the confusion matrix normalised by rows as a PNG heat map.")
 
@@ -80,6 +84,7 @@ class EvaluateAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterMatrix(
             self.CLASSES, self.tr("Classes (code, name, colour); empty: those recorded in the class raster"),
             headers=CLASS_COLUMNS, optional=True))
+        self.addParameter(codes_parameter(self.tr("Class values of the two rasters")))
         advanced = [
             QgsProcessingParameterString(self.IGNORE, self.tr("Reference codes to leave out, comma-separated"),
                                          optional=True),
@@ -117,7 +122,8 @@ class EvaluateAlgorithm(FlairAlgorithm):
                 reference=raster_path(reference, self.tr("Reference")),
                 classes=self._classes(parameters, context),
                 ignored=tuple(numbers(self.parameterAsString(parameters, self.IGNORE, context), self.IGNORE, int)),
-                json_path=json_path, png_path=png_path), progress)
+                json_path=json_path, png_path=png_path,
+                codes=self.parameterAsEnumString(parameters, self.CODES, context)), progress)
         elif checkpoint and patches:
             training = import_core("training")
             bands = numbers(self.parameterAsString(parameters, self.BANDS, context), self.BANDS, int)

@@ -21,6 +21,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from ..i18n import tr
 from .base import FlairAlgorithm, import_core
+from .class_values import codes_parameter
 
 SMALL = ["merge", "drop"]
 DEFAULT_TOLERANCE = 0.5  # map units (m): about two pixels of a 0.2 m orthophoto
@@ -50,11 +51,13 @@ def style_polygons(output: str, classes, context) -> None:
 
 
 def polygonize(raster: Path, output: str, tolerance: float, min_area: float, small: str, context,
-               feedback) -> str:
-    """Write ``raster``'s class polygons to ``output`` (a destination path or ``memory:``); returns it."""
+               feedback, codes: str = "auto") -> str:
+    """Write ``raster``'s class polygons to ``output`` (a destination path or ``memory:``); returns it.
+    ``codes``: how the raster's values are read (see ``flair_qgis.class_codes``)."""
     vectorize, styling = import_core("vectorize"), import_core("styling")
     steps = QgsProcessingMultiStepFeedback(6, feedback)
-    classes = FlairAlgorithm.run_core(styling.classes_of, raster)
+    convention = FlairAlgorithm.run_core(import_core("class_codes").resolve, raster, codes, feedback.pushInfo)
+    classes = None if convention.zero_based else FlairAlgorithm.run_core(styling.classes_of, raster)
     if not classes:
         classes = FlairAlgorithm.run_core(import_core("palette").palette, "flair-19")
     names = {c.code: c.name for c in classes}
@@ -63,7 +66,7 @@ def polygonize(raster: Path, output: str, tolerance: float, min_area: float, sma
     with tempfile.TemporaryDirectory(prefix="flair-polygons-") as tmp:
         # FlatGeobuf in between: no fid column, which single parts would duplicate in a GeoPackage
         pieces = _write_pieces(raster, Path(tmp) / "pieces.fgb", names, merge_below, vectorize, context,
-                               FlairAlgorithm.progress(steps))
+                               FlairAlgorithm.progress(steps), convention)
         current = pieces
         runs = [("native:dissolve", {"FIELD": ["code"]}), ("native:multiparttosingleparts", {})]
         if small == "drop" and min_area > 0:
@@ -80,11 +83,13 @@ def polygonize(raster: Path, output: str, tolerance: float, min_area: float, sma
             current = _run(alg, {"INPUT": current, **params, "OUTPUT": output if last else f"{tmp}/step{i}.fgb"},
                            context, steps)
     style_polygons(current, classes, context)
-    _report_area_agreement(raster, current, classes, min_area if small == "merge" else 0.0, context, feedback)
+    _report_area_agreement(raster, current, classes, min_area if small == "merge" else 0.0, context, feedback,
+                           convention)
     return current
 
 
-def _report_area_agreement(raster: Path, output: str, classes, merged_below: float, context, feedback) -> None:
+def _report_area_agreement(raster: Path, output: str, classes, merged_below: float, context, feedback,
+                           convention) -> None:
     """Say, per class, where the polygons' areas differ from the raster's exact pixel areas (small
     regions merged into neighbours, outlines simplified), and that flair:classareas has the exact ones."""
     areas = import_core("areas")
@@ -94,7 +99,7 @@ def _report_area_agreement(raster: Path, output: str, classes, merged_below: flo
     drawn: dict = {}
     for feature in layer.getFeatures():
         drawn[int(feature["code"])] = drawn.get(int(feature["code"]), 0.0) + float(feature["area_m2"] or 0.0)
-    counts, _ = FlairAlgorithm.run_core(areas.count_classes, raster)
+    counts, _ = FlairAlgorithm.run_core(areas.count_classes, raster, class_codes=convention)
     size = FlairAlgorithm.run_core(areas.pixel_area, raster)
     differences = areas.area_differences({code: n * size for code, n in counts.items()}, drawn, classes)
     why = tr("regions under {:g} m² merged into their neighbours, outlines simplified").format(merged_below) \
@@ -107,7 +112,7 @@ def _report_area_agreement(raster: Path, output: str, classes, merged_below: flo
         feedback.pushInfo(tr("The polygons' areas per class agree with the raster's pixel areas within 1 %"))
 
 
-def _write_pieces(raster, path, names, merge_below, vectorize, context, progress) -> str:
+def _write_pieces(raster, path, names, merge_below, vectorize, context, progress, convention) -> str:
     """The core's block-by-block polygons, in a temporary file (fields code, class)."""
     fields = QgsFields()
     fields.append(QgsField("code", QVariant.Int))
@@ -119,7 +124,8 @@ def _write_pieces(raster, path, names, merge_below, vectorize, context, progress
                                         context.transformContext(), options)
 
     def write_all():
-        for polygon in vectorize.class_polygons(raster, progress, min_region=merge_below):
+        for polygon in vectorize.class_polygons(raster, progress, min_region=merge_below,
+                                                  class_codes=convention):
             feature = QgsFeature(fields)
             feature.setGeometry(QgsGeometry.fromWkt(polygon.wkt))
             feature.setAttributes([polygon.code, names.get(polygon.code, f"class {polygon.code}")])
@@ -153,6 +159,7 @@ class PolygonizeAlgorithm(FlairAlgorithm):
     TOLERANCE = "TOLERANCE"
     MIN_AREA = "MIN_AREA"
     SMALL_POLYGONS = "SMALL_POLYGONS"
+    CODES = "CODES"
     OUTPUT = "OUTPUT"
 
     def name(self):
@@ -174,7 +181,9 @@ class PolygonizeAlgorithm(FlairAlgorithm):
             "that they no longer follow every pixel step; 0 keeps the exact pixel outlines (which never "
             "overlap). Simplified neighbours may overlap or leave slivers up to the tolerance.\n\n"
             "The output is styled with the class names and colours (the classes recorded in the raster, "
-            "else FLAIR's 19); in a GeoPackage the style is saved as the layer's default.")
+            "else FLAIR's 19); in a GeoPackage the style is saved as the layer's default. Maps with 0-based "
+            "class values (IGN's flair-detect, FLAIR-HUB; see 'Class values') get FLAIR codes 1–19 in the "
+            "code field.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS's name
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Class raster")))
@@ -186,6 +195,7 @@ class PolygonizeAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterEnum(
             self.SMALL_POLYGONS, self.tr("Polygons under the minimum area"), options=SMALL, defaultValue="merge",
             usesStaticStrings=True))
+        self.addParameter(codes_parameter())
         self.addParameter(QgsProcessingParameterVectorDestination(
             self.OUTPUT, self.tr("Land-cover polygons"), QgsProcessing.TypeVectorPolygon))
 
@@ -197,5 +207,6 @@ class PolygonizeAlgorithm(FlairAlgorithm):
         written = polygonize(Path(layer.source().split("|")[0]), output,
                              self.parameterAsDouble(parameters, self.TOLERANCE, context),
                              self.parameterAsDouble(parameters, self.MIN_AREA, context),
-                             self.parameterAsEnumString(parameters, self.SMALL_POLYGONS, context), context, feedback)
+                             self.parameterAsEnumString(parameters, self.SMALL_POLYGONS, context), context, feedback,
+                             self.parameterAsEnumString(parameters, self.CODES, context))
         return {self.OUTPUT: written}

@@ -15,6 +15,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import raster_io
+from .class_codes import ClassCodes
 from .errors import FlairError
 from .palette import ClassInfo
 from .progress import Progress
@@ -48,24 +49,24 @@ def pixel_area(path: Path) -> float:
         return abs(t.a * t.e - t.b * t.d) * factor * factor
 
 
-def count_classes(path: Path, progress: Progress | None = None, rows: int = ROWS) -> tuple[Counter, int]:
-    """Pixels of each code in band 1, and the number of nodata pixels (nodata value, else 0, and
-    masked pixels)."""
+def count_classes(path: Path, progress: Progress | None = None, rows: int = ROWS,
+                  class_codes: ClassCodes | None = None) -> tuple[Counter, int]:
+    """Pixels of each FLAIR code in band 1, and the number of nodata pixels (nodata value, 0 and
+    masked pixels). ``class_codes``: how the values are read (default FLAIR codes; see ``class_codes``)."""
     progress = progress or Progress()
+    reader = class_codes or ClassCodes("flair", "default")
     counts: Counter = Counter()
     nodata_pixels = 0
     with raster_io.open_raster(path) as src:
         if src.dtypes[0] not in ("uint8", "uint16", "int16", "int32", "uint32"):
             raise FlairError(f"{path}: band 1 is {src.dtypes[0]}, not integer class codes")
-        nodata = 0 if src.nodata is None else int(src.nodata)
         for row in range(0, src.height, rows):
             progress.check()
             window = ((row, min(row + rows, src.height)), (0, src.width))
-            codes = src.read(1, window=window).astype(np.int64, copy=False)
-            valid = src.read_masks(1, window=window) > 0
-            valid &= codes != nodata
+            codes_read = reader.read(src, window).astype(np.int64, copy=False)
+            valid = codes_read != 0
             nodata_pixels += int(valid.size - valid.sum())
-            values, n = np.unique(codes[valid], return_counts=True)
+            values, n = np.unique(codes_read[valid], return_counts=True)
             counts.update(dict(zip(values.tolist(), n.tolist())))
             progress.fraction(min(row + rows, src.height) / src.height)
     return counts, nodata_pixels

@@ -165,7 +165,37 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _change(args: argparse.Namespace) -> int:
+    from .change import ChangeOptions, compare
+    from .raster_io import open_raster
+    from .zones import read_zones
+
+    progress = _console_progress()
+    zones = None
+    if args.zones:
+        with open_raster(args.before) as src:
+            if src.crs is None:
+                raise FlairError(f"BEFORE {args.before} has no CRS: the zones cannot be placed on it")
+            zones = read_zones(args.zones, args.zone_field, src.crs.to_wkt())
+    out = args.out
+    result = compare(ChangeOptions(
+        before=args.before, after=args.after, codes=args.codes, zones=zones, min_area=args.min_area,
+        artificialised=args.groups, change=out / "change.tif", change_codes=out / "change_codes.tif" if args.codes_map
+        else None, plot=out / "change.png", transitions_csv=out / "transitions.csv", zones_csv=out / "zones.csv"),
+        progress)
+    for zone in result.zones:
+        print(f"{zone.zone}: artificialised {zone.artificialised_before_m2:.1f} m² → "
+              f"{zone.artificialised_after_m2:.1f} m², gain {zone.gain_m2:.1f}, loss {zone.loss_m2:.1f}, "
+              f"net {zone.net_m2:+.1f} m²")
+    for path in result.written.values():
+        print(path)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
+    from .change_spec import ARTIFICIALISED, DEFAULT_MIN_AREA
+    from .class_codes import AUTO, CONVENTIONS
+
     p = argparse.ArgumentParser(prog="python -m flair_qgis", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("detect", help="segment a raster, configured by a flair-detect YAML file")
@@ -208,6 +238,22 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--out", type=Path, default=Path("."), help="folder of the JSON, CSV and PNG outputs")
     e.add_argument("--name", default="evaluation", help="file name stem of the outputs")
     e.set_defaults(run=_evaluate)
+    c = sub.add_parser("change", help="land-cover change between two class rasters: transitions, land take per zone")
+    c.add_argument("before", type=Path, help="class raster of the first date")
+    c.add_argument("after", type=Path, help="class raster of the second date")
+    c.add_argument("--out", type=Path, required=True, help="folder of change.tif, transitions.csv, zones.csv, "
+                   "change.png")
+    c.add_argument("--zones", type=Path, help="polygons (communes…) to account for separately (any OGR format)")
+    c.add_argument("--zone-field", dest="zone_field", help="the zones' name field (default: feature number)")
+    c.add_argument("--min-area", dest="min_area", type=float, default=DEFAULT_MIN_AREA,
+                   help=f"changed regions smaller than this (m²) count as unchanged (default {DEFAULT_MIN_AREA:g})")
+    c.add_argument("--groups", type=int, nargs="+", default=list(ARTIFICIALISED), metavar="CODE",
+                   help=f"FLAIR codes counted as artificialised (default {' '.join(map(str, ARTIFICIALISED))})")
+    c.add_argument("--codes", default=AUTO, choices=CONVENTIONS,
+                   help="class values of the maps (default auto: decided per map)")
+    c.add_argument("--codes-map", dest="codes_map", action="store_true",
+                   help="also write change_codes.tif (from × 100 + to)")
+    c.set_defaults(run=_change)
     s = sub.add_parser("style", help="write the FLAIR QML style beside class rasters")
     s.add_argument("rasters", nargs="+")
     s.add_argument("--palette", default="flair-19")

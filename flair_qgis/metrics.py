@@ -23,6 +23,7 @@ import torch
 from rasterio.windows import Window
 
 from . import raster_io
+from .class_codes import AUTO, ClassCodes, resolve
 from .errors import FlairError
 from .grids import aligned_windows
 from .palette import ClassInfo, palette
@@ -195,6 +196,8 @@ class RasterEvaluation:
 
     ``classes``: the evaluated classes (default: those recorded in the prediction by
     ``flair:segment``, else in the reference, else FLAIR's 19); ``ignored``: codes left out.
+    ``codes``: how both rasters' values are read (``auto``: decided per raster, see ``class_codes``);
+    0-based maps are read as FLAIR codes, so classes and scores are always in FLAIR codes.
     The rasters must be on the same grid, or on aligned grids (then their overlap is evaluated).
     """
 
@@ -205,6 +208,7 @@ class RasterEvaluation:
     json_path: Path | None = None
     csv_path: Path | None = None
     png_path: Path | None = None
+    codes: str = AUTO
 
 
 def evaluate_rasters(options: RasterEvaluation, progress: Progress | None = None) -> Scores:
@@ -220,6 +224,8 @@ def evaluate_rasters(options: RasterEvaluation, progress: Progress | None = None
     pred_lut[pred_lut == IGNORE] = k  # predicted codes outside the classes: the "other" column
     cm = torch.zeros((k + 1, k + 1), dtype=torch.int64)
     unlisted: Counter = Counter()
+    pred_codes = resolve(options.prediction, options.codes, progress.log)
+    ref_codes = resolve(options.reference, options.codes, progress.log)
     with raster_io.open_raster(options.prediction) as pred, raster_io.open_raster(options.reference) as ref:
         wp, wr = aligned_windows(pred, ref)
         if (wp.width, wp.height) != (pred.width, pred.height) or (wr.width, wr.height) != (ref.width, ref.height):
@@ -227,8 +233,8 @@ def evaluate_rasters(options: RasterEvaluation, progress: Progress | None = None
         for top in range(0, wp.height, BLOCK_ROWS):
             progress.check()
             rows = min(BLOCK_ROWS, wp.height - top)
-            p, p_ok = _read(pred, Window(wp.col_off, wp.row_off + top, wp.width, rows))
-            r, r_ok = _read(ref, Window(wr.col_off, wr.row_off + top, wr.width, rows))
+            p, p_ok = _read(pred, Window(wp.col_off, wp.row_off + top, wp.width, rows), pred_codes)
+            r, r_ok = _read(ref, Window(wr.col_off, wr.row_off + top, wr.width, rows), ref_codes)
             valid = p_ok & r_ok
             r_idx = _lookup(r, ref_lut, IGNORE)
             outside = valid & (r_idx == IGNORE) & ~np.isin(r, list(options.ignored))
@@ -251,13 +257,15 @@ def evaluate_rasters(options: RasterEvaluation, progress: Progress | None = None
                          "or outside the classes")
     write_reports(scores, options.json_path, options.csv_path, options.png_path,
                   about={"prediction": str(options.prediction), "reference": str(options.reference),
-                         "ignored_codes": list(options.ignored)})
+                         "ignored_codes": list(options.ignored),
+                         "class_values": {"prediction": pred_codes.convention, "reference": ref_codes.convention}})
     return scores
 
 
-def _read(src, window: Window) -> tuple[np.ndarray, np.ndarray]:
-    """Band 1 over ``window`` and where it has data."""
-    return src.read(1, window=window), src.read_masks(1, window=window) > 0
+def _read(src, window: Window, codes: ClassCodes) -> tuple[np.ndarray, np.ndarray]:
+    """Band 1 over ``window`` as FLAIR codes, and where it has data."""
+    values = codes.read(src, window)
+    return values, values != 0
 
 
 def _lookup(values: np.ndarray, lut: np.ndarray, default: int) -> np.ndarray:

@@ -129,6 +129,7 @@ class OutputSpec:
     nodata: int | None = 0
     tags: dict[str, str] | None = None
     block: int = 256
+    dtype: str = "uint8"
 
 
 def check_output_folder(path: Path | str) -> None:
@@ -206,7 +207,7 @@ class _GdalFailures(logging.Handler):
 
 
 class AtomicRasterWriter:
-    """A tiled, compressed uint8 GeoTIFF written under a temporary name next to ``path`` and
+    """A tiled, compressed GeoTIFF (uint8 unless ``spec.dtype`` says otherwise) written under a temporary name next to ``path`` and
     renamed to ``path`` only by :meth:`commit`; on error or cancel the temporary file is removed
     and an existing ``path`` is left untouched."""
 
@@ -230,7 +231,7 @@ class AtomicRasterWriter:
         self._env.__enter__()
         self._failures.__enter__()
         s = self.spec
-        profile = dict(driver="GTiff", width=s.width, height=s.height, count=s.count, dtype="uint8",
+        profile = dict(driver="GTiff", width=s.width, height=s.height, count=s.count, dtype=s.dtype,
                        crs=s.crs, transform=s.transform, nodata=s.nodata, tiled=True,
                        blockxsize=s.block, blockysize=s.block, compress="deflate", predictor=2,
                        bigtiff="if_safer", interleave="band")

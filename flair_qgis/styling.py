@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from . import raster_io
+from .class_codes import AUTO, resolve
 from .errors import FlairError
 from .palette import ClassInfo, classes_from_lists, palette, style_path, write_qml
 
@@ -22,7 +23,16 @@ def classes_of(path: Path) -> tuple[ClassInfo, ...] | None:
             raise FlairError(f"{path}: its FLAIR_CLASSES metadata is malformed") from None
 
 
-def style_raster(path: Path, palette_name: str | None = None) -> tuple[Path, tuple[ClassInfo, ...]]:
-    """Write ``path``'s QML from the named palette, or from its own classes (else FLAIR's 19)."""
-    classes = palette(palette_name) if palette_name else (classes_of(path) or palette("flair-19"))
+def style_raster(path: Path, palette_name: str | None = None, codes: str = AUTO,
+                 log=None) -> tuple[Path, tuple[ClassInfo, ...]]:
+    """Write ``path``'s QML from the named palette, or from its own classes (else FLAIR's 19).
+
+    A 0-based raster (``codes``, decided by ``class_codes.resolve``; ``log`` is told) is styled
+    with FLAIR's 19 classes on its own values (0 = building …); the palette then does not apply.
+    """
+    convention = resolve(path, codes, log)
+    if convention.zero_based:
+        classes = tuple(convention.raster_classes())
+    else:
+        classes = palette(palette_name) if palette_name else (classes_of(path) or palette("flair-19"))
     return write_qml(style_path(path), classes), classes

@@ -19,6 +19,7 @@ from rasterio.features import shapes, sieve
 from rasterio.windows import Window
 
 from . import raster_io
+from .class_codes import ClassCodes
 from .errors import FlairError
 from .progress import Progress
 
@@ -82,7 +83,8 @@ def _blocks(width: int, height: int, block: int) -> Iterator[Window]:
 
 
 def class_polygons(path: Path, progress: Progress | None = None, min_region: int = 0,
-                   block: int | None = None, connectivity: int = 4) -> Iterator[ClassPolygon]:
+                   block: int | None = None, connectivity: int = 4,
+                   class_codes: ClassCodes | None = None) -> Iterator[ClassPolygon]:
     """Polygons of every class region of ``path``'s band 1, block by block.
 
     Args:
@@ -92,12 +94,13 @@ def class_polygons(path: Path, progress: Progress | None = None, min_region: int
             ``min(min_region, 1024)`` px around it, which is exact for regions up to that size.
         block: block side in pixels (default :data:`BLOCK`).
         connectivity: 4 (pixels touching by an edge form a region) or 8.
+        class_codes: how band 1's values are read (default FLAIR codes); polygons always get FLAIR codes.
     """
     progress = progress or Progress()
     if connectivity not in (4, 8):
         raise FlairError(f"connectivity must be 4 or 8, not {connectivity}")
+    reader = class_codes or ClassCodes("flair", "default")
     with raster_io.open_raster(path) as src:
-        nodata = 0 if src.nodata is None else src.nodata
         if src.dtypes[0] not in ("uint8", "uint16", "int16", "int32", "uint32"):
             raise FlairError(f"{path}: band 1 is {src.dtypes[0]}, not integer class codes")
         windows = list(_blocks(src.width, src.height, block or BLOCK))
@@ -106,10 +109,8 @@ def class_polygons(path: Path, progress: Progress | None = None, min_region: int
             progress.check()
             outer = Window(window.col_off - halo, window.row_off - halo, window.width + 2 * halo,
                            window.height + 2 * halo).intersection(Window(0, 0, src.width, src.height))
-            codes = src.read(1, window=outer)
-            if codes.dtype == np.uint32:
-                codes = codes.astype(np.int32)  # shapes takes no uint32
-            valid = codes != nodata
+            codes = reader.read(src, outer)  # FLAIR codes, uint16, 0 = nodata
+            valid = codes != 0
             if halo:
                 codes = sieve_progressively(codes, min_region, valid, connectivity)
             r0, c0 = window.row_off - outer.row_off, window.col_off - outer.col_off

@@ -15,8 +15,8 @@
     </message>
     <message>
       <location filename="../algorithms/apply_style.py" />
-      <source>Styles a class raster (band 1 holds class codes) with the FLAIR palette: one colour and name per class in the legend, 0 transparent. 'from raster' uses the classes recorded in rasters written by this plugin (including your own trained models' classes), else FLAIR's 19. The style is applied to the layer and saved beside the file as a .qml, so the raster opens styled next time.</source>
-      <translation>Applique la palette FLAIR à un raster de classes (la bande 1 contient les codes de classe) : une couleur et un nom par classe dans la légende, 0 transparent. « from raster » utilise les classes enregistrées dans les rasters écrits par cette extension (y compris celles de vos propres modèles entraînés), sinon les 19 classes de FLAIR. Le style est appliqué à la couche et enregistré à côté du fichier en .qml : le raster s'ouvrira stylé la prochaine fois.</translation>
+      <source>Styles a class raster (band 1 holds class codes) with the FLAIR palette: one colour and name per class in the legend, 0 transparent. 'from raster' uses the classes recorded in rasters written by this plugin (including your own trained models' classes), else FLAIR's 19. The style is applied to the layer and saved beside the file as a .qml, so the raster opens styled next time. A map with 0-based class values (IGN's flair-detect, FLAIR-HUB; see 'Class values') is styled on its own values: 0 = building, and so on, whatever the palette.</source>
+      <translation>Applique la palette FLAIR à un raster de classes (la bande 1 contient les codes de classe) : une couleur et un nom par classe dans la légende, 0 transparent. « from raster » utilise les classes enregistrées dans les rasters écrits par cette extension (y compris celles de vos propres modèles entraînés), sinon les 19 classes de FLAIR. Le style est appliqué à la couche et enregistré à côté du fichier en .qml : le raster s'ouvrira stylé la prochaine fois. Une carte aux valeurs de classe à partir de 0 (flair-detect de l'IGN, FLAIR-HUB ; voir « Valeurs de classe ») est stylée sur ses propres valeurs : 0 = bâtiment, et ainsi de suite, quelle que soit la palette.</translation>
     </message>
     <message>
       <location filename="../algorithms/apply_style.py" />
@@ -69,6 +69,138 @@
       <translation>Occupation du sol</translation>
     </message>
     <message>
+      <location filename="../algorithms/change.py" />
+      <source>Land-cover change and land take</source>
+      <translation>Changement d'occupation du sol et artificialisation</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Compares two land-cover maps of the same place at two dates (for example two runs of 'Segment land cover' on the orthophotos of two campaigns) and measures what changed: a table of every transition between classes, the artificialised area (land take) per zone, a styled change map and a figure.
+
+The maps may differ in extent, pixel size or grid origin: their overlap is compared on the grid of the first date's map, each of its pixels taking the second map's pixel under its centre (nearest neighbour); the log says how much of each map lies outside the overlap. They must be in the same CRS. Both are read as FLAIR codes 1–19: maps with 0-based class values (IGN's flair-detect, FLAIR-HUB) are converted (see 'Class values'). Pixels that are nodata at either date are not counted.
+
+Minimum change area (m²): connected regions of changed pixels smaller than this are counted as unchanged, so that the thin slivers that misregistration between two campaigns leaves along every edge are not reported as change. 0 counts every pixel.
+
+Artificialised classes: the FLAIR codes that count as artificialised land (default building 1, pervious surface 2, impervious surface 3, swimming pool 13, greenhouse 18).
+
+Outputs: the transitions (from_code, from_class, to_code, to_class, pixels, area_m2, area_ha, unchanged pairs included); per zone (or for the whole overlap without zones) the artificialised area at both dates, the gain (not artificialised → artificialised), the loss (the reverse), the net change in m² and in % of the zone's mapped area; the change map (1 unchanged, 2 artificialised, 3 de-artificialised, 4 other class change, 0 nodata; styled); optionally every transition as from × 100 + to; and a PNG of the area of each class at both dates and the largest transitions. A zone counts the pixels whose centre lies in it.</source>
+      <translation>Compare deux cartes d'occupation du sol d'un même lieu à deux dates (par exemple deux passages de « Segmenter l'occupation du sol » sur les orthophotos de deux campagnes) et mesure ce qui a changé : une table de toutes les transitions entre classes, la surface artificialisée par zone, une carte des changements stylée et une figure.
+
+Les cartes peuvent différer par leur emprise, leur taille de pixel ou l'origine de leur grille : leur recouvrement est comparé sur la grille de la carte de la première date, chacun de ses pixels prenant le pixel de la seconde carte sous son centre (plus proche voisin) ; le journal indique la part de chaque carte hors du recouvrement. Elles doivent être dans le même SCR. Les deux sont lues en codes FLAIR 1–19 : les cartes aux valeurs de classe à partir de 0 (flair-detect de l'IGN, FLAIR-HUB) sont converties (voir « Valeurs de classe »). Les pixels nodata à l'une des dates ne sont pas comptés.
+
+Surface minimale d'un changement (m²) : les régions connexes de pixels changés plus petites sont comptées comme inchangées, pour que les fins liserés que le décalage entre deux campagnes laisse le long de chaque bord ne soient pas comptés comme changement. 0 compte chaque pixel.
+
+Classes artificialisées : les codes FLAIR comptés comme sol artificialisé (par défaut bâtiment 1, surface perméable 2, surface imperméable 3, piscine 13, serre 18).
+
+Sorties : les transitions (from_code, from_class, to_code, to_class, pixels, area_m2, area_ha, paires inchangées comprises) ; par zone (ou pour tout le recouvrement sans zones) la surface artificialisée aux deux dates, le gain (non artificialisé → artificialisé), la perte (l'inverse), le solde en m² et en % de la surface cartographiée de la zone ; la carte des changements (1 inchangé, 2 artificialisé, 3 désartificialisé, 4 autre changement de classe, 0 nodata ; stylée) ; en option toutes les transitions en avant × 100 + après ; et un PNG de la surface de chaque classe aux deux dates et des principales transitions. Une zone compte les pixels dont le centre est dans la zone.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Zones (polygons; empty: the whole overlap)</source>
+      <translation>Zones (polygones ; vide : tout le recouvrement)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Polygons (communes, parcels…) to account for separately, in any CRS.</source>
+      <translation>Polygones (communes, parcelles…) à comptabiliser séparément, dans n'importe quel SCR.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <location filename="../algorithms/class_areas.py" />
+      <source>Zone name field (empty: feature number)</source>
+      <translation>Champ du nom de zone (vide : numéro de l'entité)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>The zones' field that names them in the zone table.</source>
+      <translation>Le champ des zones qui les nomme dans la table des zones.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Minimum change area (m²)</source>
+      <translation>Surface minimale d'un changement (m²)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Connected changed regions smaller than this are counted as unchanged (0: none).</source>
+      <translation>Les régions connexes de changement plus petites sont comptées comme inchangées (0 : aucune).</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Artificialised classes (FLAIR codes)</source>
+      <translation>Classes artificialisées (codes FLAIR)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>FLAIR codes (1–19) that count as artificialised land; one per row.</source>
+      <translation>Codes FLAIR (1–19) comptés comme sol artificialisé ; un par ligne.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Land cover, first date</source>
+      <translation>Occupation du sol, première date</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Land cover, second date</source>
+      <translation>Occupation du sol, seconde date</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Land cover, first date (before)</source>
+      <translation>Occupation du sol, première date (avant)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Land cover, second date (after)</source>
+      <translation>Occupation du sol, seconde date (après)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Class values of the two maps</source>
+      <translation>Valeurs de classe des deux cartes</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Transitions between classes</source>
+      <translation>Transitions entre classes</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Land take per zone</source>
+      <translation>Artificialisation par zone</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Change map</source>
+      <translation>Carte des changements</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Every transition (from × 100 + to)</source>
+      <translation>Toutes les transitions (avant × 100 + après)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Figure (PNG)</source>
+      <translation>Figure (PNG)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Give the land-cover maps of both dates (BEFORE and AFTER)</source>
+      <translation>Donnez les cartes d'occupation du sol des deux dates (BEFORE et AFTER)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>{}: artificialised {:.1f} m² → {:.1f} m² (gain {:.1f} m², loss {:.1f} m², net {:+.1f} m²)</source>
+      <translation>{} : artificialisé {:.1f} m² → {:.1f} m² (gain {:.1f} m², perte {:.1f} m², solde {:+.1f} m²)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Zones: the layer has no field '{}'; choose one of {}</source>
+      <translation>Zones : la couche n'a pas de champ « {} » ; choisissez parmi {}</translation>
+    </message>
+    <message>
       <location filename="../algorithms/class_areas.py" />
       <source>Land-cover areas per class</source>
       <translation>Surfaces d'occupation du sol par classe</translation>
@@ -79,12 +211,12 @@
 
 Zones (optional): a polygon layer (communes, parcels…); the table then has one row per zone and class, for the pixels whose centre lies in the zone, and a zone column holding the zone field's value (or the feature's number, from 1, when no field is chosen). Shares are then per zone. Without zones the whole raster is counted, window by window.
 
-Class names come from the classes recorded in the raster by this plugin, else FLAIR's 19.</source>
+Class names come from the classes recorded in the raster by this plugin, else FLAIR's 19. Maps with 0-based class values (IGN's flair-detect, FLAIR-HUB) are read as FLAIR codes (see 'Class values'): the table always holds FLAIR codes 1–19.</source>
       <translation>Compte les pixels de chaque classe d'un raster de classes (la bande 1 contient les codes de classe, par exemple la sortie de « Segmenter l'occupation du sol ») et écrit une table avec une ligne par classe : code, class (son nom), pixels, area_m2, area_ha et share_pct, la part de la surface classée (hors nodata). Le raster doit être dans un SCR projeté (surfaces en mètres).
 
 Zones (facultatif) : une couche de polygones (communes, parcelles…) ; la table a alors une ligne par zone et par classe, pour les pixels dont le centre est dans la zone, et une colonne zone contenant la valeur du champ de zone (ou le numéro de l'entité, à partir de 1, si aucun champ n'est choisi). Les parts sont alors calculées par zone. Sans zones, tout le raster est compté, fenêtre par fenêtre.
 
-Les noms de classe viennent des classes enregistrées dans le raster par cette extension, sinon des 19 classes de FLAIR.</translation>
+Les noms de classe viennent des classes enregistrées dans le raster par cette extension, sinon des 19 classes de FLAIR. Les cartes aux valeurs de classe à partir de 0 (flair-detect de l'IGN, FLAIR-HUB) sont lues en codes FLAIR (voir « Valeurs de classe ») : la table contient toujours des codes FLAIR 1–19.</translation>
     </message>
     <message>
       <location filename="../algorithms/class_areas.py" />
@@ -95,11 +227,6 @@ Les noms de classe viennent des classes enregistrées dans le raster par cette e
       <location filename="../algorithms/class_areas.py" />
       <source>Zones (polygons; empty: the whole raster)</source>
       <translation>Zones (polygones ; vide : tout le raster)</translation>
-    </message>
-    <message>
-      <location filename="../algorithms/class_areas.py" />
-      <source>Zone name field (empty: feature number)</source>
-      <translation>Champ du nom de zone (vide : numéro de l'entité)</translation>
     </message>
     <message>
       <location filename="../algorithms/class_areas.py" />
@@ -116,6 +243,16 @@ Les noms de classe viennent des classes enregistrées dans le raster par cette e
       <location filename="../algorithms/class_areas.py" />
       <source>{} classified pixels, {} nodata pixels, {:.6g} m² per pixel</source>
       <translation>{} pixels classés, {} pixels sans donnée, {:.6g} m² par pixel</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/class_values.py" />
+      <source>How the class raster's values are read. 'flair': FLAIR codes 1–19 (1 = building … 19 = other), 0 = nodata, as this plugin and the FLAIR-1 labels write them. 'zero_based': 0-based indices of IGN's flair-detect (0 = building … 18 = other, no nodata; index i is FLAIR code i + 1). 'zero_based_hub': 0-based indices of FLAIR-HUB's zonal detection, whose order differs (0 = building, 1 = greenhouse, 2 = swimming pool, 3 = impervious surface …). 'auto': this plugin's maps are recognised by their tags or colour table; a raster that holds 0 and declares no nodata is read as 'zero_based' (flair-detect's order, said in the log: choose 'zero_based_hub' for a FLAIR-HUB map). Each raster is decided on its own.</source>
+      <translation>Comment les valeurs du raster de classes sont lues. « flair » : codes FLAIR 1–19 (1 = bâtiment … 19 = autre), 0 = nodata, comme les écrivent cette extension et les étiquettes FLAIR-1. « zero_based » : indices à partir de 0 de flair-detect de l'IGN (0 = bâtiment … 18 = autre, pas de nodata ; l'indice i est le code FLAIR i + 1). « zero_based_hub » : indices à partir de 0 de la détection zonale de FLAIR-HUB, dans un autre ordre (0 = bâtiment, 1 = serre, 2 = piscine, 3 = surface imperméable …). « auto » : les cartes de cette extension sont reconnues à leurs métadonnées ou à leur table de couleurs ; un raster qui contient 0 et ne déclare pas de nodata est lu comme « zero_based » (ordre de flair-detect, indiqué dans le journal : choisissez « zero_based_hub » pour une carte FLAIR-HUB). Chaque raster est décidé séparément.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/class_values.py" />
+      <source>Class values</source>
+      <translation>Valeurs de classe</translation>
     </message>
     <message>
       <location filename="../algorithms/diagnostics.py" />
@@ -184,10 +321,16 @@ Non confirmés (le fichier n'a jamais été vu à la révision épinglée du mod
 
 Scores per class: IoU, F1, precision and recall; their mean IoU (mIoU) and the overall accuracy; the confusion matrix (rows: reference, columns: prediction), computed with torchmetrics. Nodata pixels of either raster and the ignored codes are left out; a class that is in the reference but never predicted there has IoU 0 and is reported in a warning.
 
-Classes: by default those recorded in the class raster by 'Segment land cover' (else FLAIR's 19); or one row per class (code, name, colour). The rasters must be on the same grid, or on aligned grids (then their overlap is evaluated); rasters on different grids are refused.
+Classes: by default those recorded in the class raster by 'Segment land cover' (else FLAIR's 19); or one row per class (code, name, colour). The rasters must be on the same grid, or on aligned grids (then their overlap is evaluated); rasters on different grids are refused. Maps with 0-based class values (IGN's flair-detect, FLAIR-HUB) are read as FLAIR codes, each raster decided on its own (see 'Class values').
 
 Outputs: a table (one row per class, then the mIoU and the overall accuracy) the modeler can pass on, the full report as JSON, and the confusion matrix normalised by rows as a PNG heat map.</source>
-      <translation type="unfinished" />
+      <translation>Mesure la qualité d'une carte d'occupation du sol : soit un raster de classes face à un raster de classes de référence (par exemple la sortie de « Segmenter l'occupation du sol » face à vos propres étiquettes), soit un checkpoint de modèle face à des patchs étiquetés (un dossier, ou une liste CSV FLAIR-1 comme la liste de validation qu'écrit « Entraîner un modèle d'occupation du sol »).
+
+Scores par classe : IoU, F1, précision et rappel ; leur IoU moyen (mIoU) et l'exactitude globale ; la matrice de confusion (lignes : référence, colonnes : prédiction), calculée avec torchmetrics. Les pixels nodata de l'un ou l'autre raster et les codes ignorés sont écartés ; une classe présente dans la référence mais jamais prédite à sa place a un IoU de 0 et est signalée par un avertissement.
+
+Classes : par défaut celles enregistrées dans le raster de classes par « Segmenter l'occupation du sol » (sinon les 19 de FLAIR) ; ou une ligne par classe (code, nom, couleur). Les rasters doivent être sur la même grille, ou sur des grilles alignées (leur recouvrement est alors évalué) ; des rasters sur des grilles différentes sont refusés. Les cartes aux valeurs de classe à partir de 0 (flair-detect de l'IGN, FLAIR-HUB) sont lues en codes FLAIR, chaque raster décidé séparément (voir « Valeurs de classe »).
+
+Sorties : une table (une ligne par classe, puis le mIoU et l'exactitude globale) que le modeleur peut transmettre, le rapport complet en JSON, et la matrice de confusion normalisée par lignes en carte de chaleur PNG.</translation>
     </message>
     <message>
       <location filename="../algorithms/evaluate.py" />
@@ -218,6 +361,11 @@ Outputs: a table (one row per class, then the mIoU and the overall accuracy) the
       <location filename="../algorithms/evaluate.py" />
       <source>Classes (code, name, colour); empty: those recorded in the class raster</source>
       <translation>Classes (code, nom, couleur) ; vide : celles enregistrées dans le raster de classes</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/evaluate.py" />
+      <source>Class values of the two rasters</source>
+      <translation>Valeurs de classe des deux rasters</translation>
     </message>
     <message>
       <location filename="../algorithms/evaluate.py" />
@@ -532,14 +680,14 @@ Minimum area (m²): regions smaller than this are merged into their largest neig
 
 Simplification tolerance (map units): polygon outlines are simplified (Douglas-Peucker) so that they no longer follow every pixel step; 0 keeps the exact pixel outlines (which never overlap). Simplified neighbours may overlap or leave slivers up to the tolerance.
 
-The output is styled with the class names and colours (the classes recorded in the raster, else FLAIR's 19); in a GeoPackage the style is saved as the layer's default.</source>
+The output is styled with the class names and colours (the classes recorded in the raster, else FLAIR's 19); in a GeoPackage the style is saved as the layer's default. Maps with 0-based class values (IGN's flair-detect, FLAIR-HUB; see 'Class values') get FLAIR codes 1–19 in the code field.</source>
       <translation>Transforme un raster de classes (la bande 1 contient les codes de classe, par exemple la sortie de « Segmenter l'occupation du sol ») en polygones : un polygone par région connexe d'une classe, trous conservés, avec les champs code, class (son nom) et area_m2. Le raster est lu bloc par bloc (la mémoire reste bornée) et les morceaux sont fusionnés par classe.
 
 Surface minimale (m²) : les régions plus petites sont fusionnées avec leur plus grande classe voisine (« merge », fait sur le raster avant la vectorisation : la carte n'a pas de trous) ou supprimées (« drop »). 0 garde toutes les régions.
 
 Tolérance de simplification (unités de la carte) : les contours des polygones sont simplifiés (Douglas-Peucker) pour ne plus suivre chaque marche de pixel ; 0 garde les contours exacts des pixels (qui ne se chevauchent jamais). Des voisins simplifiés peuvent se chevaucher ou laisser des interstices jusqu'à la tolérance.
 
-La sortie est stylée avec les noms et couleurs des classes (les classes enregistrées dans le raster, sinon les 19 de FLAIR) ; dans un GeoPackage, le style est enregistré comme style par défaut de la couche.</translation>
+La sortie est stylée avec les noms et couleurs des classes (les classes enregistrées dans le raster, sinon les 19 de FLAIR) ; dans un GeoPackage, le style est enregistré comme style par défaut de la couche. Les cartes aux valeurs de classe à partir de 0 (flair-detect de l'IGN, FLAIR-HUB ; voir « Valeurs de classe ») reçoivent des codes FLAIR 1–19 dans le champ code.</translation>
     </message>
     <message>
       <location filename="../algorithms/polygonize.py" />

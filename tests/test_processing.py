@@ -93,9 +93,10 @@ def _palette_entries(layer) -> list[tuple[int, str]]:
 
 def test_provider_lists_its_algorithms_with_lowercase_ids(provider):
     ids = sorted(alg.id() for alg in provider.algorithms())
-    assert ids == ["flair:applystyle", "flair:classareas", "flair:diagnostics", "flair:downloadmodel",
+    assert ids == ["flair:applystyle", "flair:change", "flair:classareas", "flair:diagnostics", "flair:downloadmodel",
                    "flair:evaluate", "flair:exportpatches", "flair:installdependencies", "flair:landcover_workflow",
-                   "flair:polygonize", "flair:segment", "flair:train", "flair:training_workflow"]
+                   "flair:landtake_workflow", "flair:polygonize", "flair:segment", "flair:train",
+                   "flair:training_workflow"]
     assert all(alg.name() == alg.name().lower() and alg.groupId() == alg.groupId().lower()
                for alg in provider.algorithms())
 

@@ -4,6 +4,7 @@ cover one runs from the installed ZIP in test_package.py)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -35,7 +36,13 @@ def test_shipped_models_are_in_the_toolbox_with_their_outputs(provider):
     assert {c.algorithmId() for c in training.childAlgorithms().values()} == {
         "flair:exportpatches", "flair:train", "flair:segment", "flair:evaluate"}
     assert {"TRAIN:MODEL_FOLDER", "EVALUATE:SCORES"} <= {o.name() for o in training.outputDefinitions()}
-    for model in (landcover, training):
+    landtake = registry.algorithmById("flair:landtake_workflow")
+    assert sorted(c.algorithmId() for c in landtake.childAlgorithms().values()) == [
+        "flair:change", "flair:segment", "flair:segment"]
+    assert {o.name() for o in landtake.outputDefinitions()} == {
+        "SEGMENT_BEFORE:LANDCOVER_BEFORE", "SEGMENT_AFTER:LANDCOVER_AFTER", "CHANGE:TRANSITIONS", "CHANGE:LAND_TAKE",
+        "CHANGE:CHANGE_MAP", "CHANGE:FIGURE"}
+    for model in (landcover, training, landtake):
         assert model.groupId() == "workflows" and model.shortHelpString()
 
 
@@ -80,3 +87,71 @@ def test_training_workflow_exports_trains_maps_and_scores(tmp_path):
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert json.dumps(report).count("iou") and (out / "confusion.png").stat().st_size > 0
     assert "mIoU" in (out / "scores.csv").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(QGIS_PROCESS).is_file(), reason=f"{QGIS_PROCESS} missing")
+def test_landtake_workflow_maps_two_dates_and_measures_land_take_per_zone(tmp_path):
+    """Two orthophotos of overlapping extents (the second shifted by 8 m and cropped), one tiny
+    model for both, two zones: the workflow's transition table and the maps agree pixel for pixel."""
+    from osgeo import ogr, osr
+
+    from flair_qgis.checkpoints import ModelSpec, save_checkpoint
+    from flair_qgis.normalisation import Normalisation
+    from flair_qgis.palette import palette
+    from conftest import random_image, tiny_model
+
+    rgb = ("R", "G", "B")
+    spec = ModelSpec(arch="unet", encoder=TINY_ENCODER, bands=rgb, classes=palette("flair-19"),
+                     active=(True,) * 19, normalisation=Normalisation.for_bands(rgb), tile_size=128, margin=32)
+    checkpoint = save_checkpoint(tmp_path / "tiny.pt", tiny_model(3, 19), spec)
+    first = make_raster(tmp_path / "ortho_2010.tif", random_image(160, 200, seed=1))
+    second = make_raster(tmp_path / "ortho_2022.tif", random_image(150, 160, seed=2), origin=(650008.0, 6859998.0))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(2154)
+    source = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp_path / "communes.gpkg"))
+    layer = source.CreateLayer("communes", srs, ogr.wkbPolygon)
+    layer.CreateField(ogr.FieldDefn("nom", ogr.OFTString))
+    for name, (x0, x1) in (("Ouest", (650000, 650020)), ("Est", (650020, 650040))):
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField("nom", name)
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(
+            f"POLYGON(({x0} 6859968,{x1} 6859968,{x1} 6860000,{x0} 6860000,{x0} 6859968))"))
+        layer.CreateFeature(feature)
+    source = None
+    out = tmp_path / "out"
+    profile = tmp_path / "profile"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QGIS_PLUGINPATH": str(PLUGINS_DIR),
+           "QGIS_CUSTOM_CONFIG_PATH": str(profile), "PYTHONPATH": str(SITE_PACKAGES), "OMP_NUM_THREADS": "1"}
+    enabled = subprocess.run([QGIS_PROCESS, "plugins", "enable", PLUGIN_NAME], env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert enabled.returncode == 0, enabled.stdout + enabled.stderr
+
+    done = subprocess.run([QGIS_PROCESS, "run", "flair:landtake_workflow", "--", f"ORTHOPHOTO_BEFORE={first}",
+                           f"ORTHOPHOTO_AFTER={second}", f"CHECKPOINT={checkpoint}",
+                           f"ZONES={tmp_path / 'communes.gpkg'}", "ZONE_FIELD=nom", "MIN_AREA=0",
+                           f"SEGMENT_BEFORE:LANDCOVER_BEFORE={out / 'lc_2010.tif'}",
+                           f"SEGMENT_AFTER:LANDCOVER_AFTER={out / 'lc_2022.tif'}",
+                           f"CHANGE:TRANSITIONS={out / 'transitions.csv'}", f"CHANGE:LAND_TAKE={out / 'land_take.csv'}",
+                           f"CHANGE:CHANGE_MAP={out / 'change.tif'}", f"CHANGE:FIGURE={out / 'change.png'}"],
+                          env=env, capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"Executed 3 algorithms", done.stdout + done.stderr)
+    with rasterio.open(out / "lc_2010.tif") as b, rasterio.open(out / "lc_2022.tif") as a:
+        before, after = b.read(1), a.read(1)
+    # the overlap on the first map's grid: x 8–40 m (columns 40–199), y 2–32 m down (rows 10–159)
+    pair = before[10:160, 40:200].astype(np.int64) * 20 + after
+    expected = np.bincount(pair.ravel(), minlength=400)
+    with open(out / "transitions.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    got = np.zeros(400, dtype=np.int64)
+    for row in rows:
+        got[int(row["from_code"]) * 20 + int(row["to_code"])] = int(row["pixels"])
+    assert np.array_equal(got, expected)
+    with open(out / "land_take.csv", encoding="utf-8") as f:
+        zones = {r["zone"]: float(r["mapped_m2"]) for r in csv.DictReader(f)}
+    assert zones == pytest.approx({"Ouest": 12 * 30.0, "Est": 20 * 30.0})  # m² of the overlap in each
+    with rasterio.open(out / "change.tif") as dst:
+        assert (dst.width, dst.height) == (160, 150) and (out / "change.qml").is_file()
+    assert (out / "change.png").stat().st_size > 0

@@ -4,6 +4,8 @@
   (flair:polygonize) → area table (flair:classareas).
 - ``training_workflow.model3``: patch export (flair:exportpatches) → training (flair:train) →
   map of a test zone with the trained model (flair:segment) → evaluation (flair:evaluate).
+- ``landtake_workflow.model3``: two orthophotos (two dates) → two maps with the same model
+  (flair:segment twice) → change and land take per zone (flair:change).
 
 The provider loads every ``.model3`` of that folder into the toolbox. Child ids are upper case
 so that the models' output keys (``SEGMENT:LANDCOVER``) follow the plugin's key style. Run from
@@ -174,7 +176,60 @@ def training_workflow() -> ModelBuilder:
     return m
 
 
-BUILDERS = {"landcover_workflow.model3": landcover_workflow, "training_workflow.model3": training_workflow}
+def landtake_workflow() -> ModelBuilder:
+    from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
+                           QgsProcessingParameterField, QgsProcessingParameterFile, QgsProcessingParameterNumber,
+                           QgsProcessingParameterRasterLayer)
+
+    from flair_for_qgis.flair_qgis.change_spec import DEFAULT_MIN_AREA
+    from flair_for_qgis.flair_qgis.zoo import DEFAULT_MODEL, ZOO
+
+    m = ModelBuilder("Land take between two dates",
+                     "From the orthophotos of two dates to land-cover change and land take per zone: maps both "
+                     "orthophotos with the same model (flair:segment twice), then compares the two maps "
+                     "(flair:change): a table of the transitions between classes, the artificialised area at both "
+                     "dates with its gain, loss and net change per zone (communes…), a styled change map and a "
+                     "figure. Give orthophotos of the same place (they may differ in extent or pixel size) and "
+                     "the same kind of image (bands, resolution) at both dates, so that the model sees them alike.")
+    m.input(QgsProcessingParameterRasterLayer("ORTHOPHOTO_BEFORE", "Orthophoto, first date"),
+            "The aerial image of the first date (8-bit R, G, B at 0.2 m, like IGN's BD ORTHO).")
+    m.input(QgsProcessingParameterRasterLayer("ORTHOPHOTO_AFTER", "Orthophoto, second date"),
+            "The aerial image of the second date, same place.")
+    m.input(QgsProcessingParameterEnum("MODEL", "Model", options=list(ZOO), defaultValue=DEFAULT_MODEL,
+                                       usesStaticStrings=True),
+            "Pretrained IGNF model, downloaded from HuggingFace on first use; both dates are mapped with it.")
+    m.input(QgsProcessingParameterFile("CHECKPOINT", "Checkpoint file (instead of the model)", optional=True,
+                                       fileFilter="PyTorch checkpoints (*.pth *.pt *.ckpt);;All files (*)"),
+            "Optional local weights used instead of the pretrained model, for both dates.")
+    m.input(QgsProcessingParameterFeatureSource("ZONES", "Zones (optional)", [QgsProcessing.TypeVectorPolygon],
+                                                optional=True),
+            "Polygons (communes, parcels…) to report land take in; empty: the whole overlap.")
+    m.input(QgsProcessingParameterField("ZONE_FIELD", "Zone name field", parentLayerParameterName="ZONES",
+                                        optional=True),
+            "The zones' field that names them in the table (empty: feature number).")
+    m.input(QgsProcessingParameterNumber("MIN_AREA", "Minimum change area (m²)", QgsProcessingParameterNumber.Double,
+                                         DEFAULT_MIN_AREA, minValue=0),
+            "Changed regions smaller than this are counted as unchanged (misregistration slivers).")
+    m.child("SEGMENT_BEFORE", "flair:segment", "Map the first date", 0,
+            {"INPUT": "ORTHOPHOTO_BEFORE", "MODEL": "MODEL", "CHECKPOINT": "CHECKPOINT"},
+            {"OUTPUT": ("LANDCOVER_BEFORE", "Land cover, first date", "The styled land-cover map of the first date.")})
+    m.child("SEGMENT_AFTER", "flair:segment", "Map the second date", 1,
+            {"INPUT": "ORTHOPHOTO_AFTER", "MODEL": "MODEL", "CHECKPOINT": "CHECKPOINT"},
+            {"OUTPUT": ("LANDCOVER_AFTER", "Land cover, second date", "The styled land-cover map of the second date.")})
+    m.child("CHANGE", "flair:change", "Land-cover change and land take", 2,
+            {"BEFORE": ("SEGMENT_BEFORE", "OUTPUT"), "AFTER": ("SEGMENT_AFTER", "OUTPUT"), "ZONES": "ZONES",
+             "ZONE_FIELD": "ZONE_FIELD", "MIN_AREA": "MIN_AREA"},
+            {"TRANSITIONS": ("TRANSITIONS", "Transitions between classes",
+                             "Pixels and area of every (first date, second date) class pair."),
+             "ZONE_TABLE": ("LAND_TAKE", "Land take per zone",
+                            "Artificialised area at both dates, gain, loss and net change per zone."),
+             "CHANGE": ("CHANGE_MAP", "Change map", "Unchanged, artificialised, de-artificialised, other change."),
+             "PLOT": ("FIGURE", "Figure (PNG)", "Area per class at both dates and the largest transitions.")})
+    return m
+
+
+BUILDERS = {"landcover_workflow.model3": landcover_workflow, "training_workflow.model3": training_workflow,
+            "landtake_workflow.model3": landtake_workflow}
 
 
 def write_models(builders: dict[Path, Callable[[], ModelBuilder]]) -> int:

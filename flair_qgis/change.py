@@ -1,0 +1,512 @@
+"""Land-cover change between two class rasters (two dates): transitions, land take per zone, change map.
+
+The work is done on ``before``'s pixel grid, over the part of it that ``after`` covers, block by
+block (memory does not grow with the rasters). Each ``before`` pixel takes the ``after`` pixel its
+centre falls in (nearest neighbour, no shifting: the rasters may differ in origin, pixel size and
+extent, not in CRS). Both are read as FLAIR codes (``class_codes``: 0-based maps are converted).
+Per block, ``before × 20 + after`` is counted with one ``numpy.bincount`` (for the whole overlap and
+for each zone, a zone being the pixels whose centre lies in its polygon), which gives the
+transition table and the artificialised areas. Changed regions (connected, 4-neighbour) smaller
+than ``min_area`` are counted as unchanged (the ``after`` class is taken to be the ``before`` one):
+they are found per block with a halo as wide as such a region can be, so blocks do not change the
+result. Outputs are written under temporary names and moved into place when all are complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from rasterio.features import bounds as geometry_bounds
+from rasterio.features import rasterize, shapes
+from rasterio.windows import Window
+
+from . import raster_io
+from .areas import pixel_area
+from .change_spec import (ARTIFICIALISED, CHANGE_CLASSES, DEFAULT_MIN_AREA, GAIN, LOSS, NODATA, OTHER_CHANGE,
+                          TRANSITION_FIELDS, UNCHANGED, WHOLE_OVERLAP, ZONE_FIELDS)
+from .class_codes import AUTO, INTEGER_TYPES, ClassCodes, resolve
+from .errors import FlairError
+from .files import publish
+from .palette import ClassInfo, palette, style_path, write_qml
+from .progress import Progress
+
+CODES = 20  # FLAIR codes 0 (nodata) … 19
+BLOCK = 2048  # px per block side on before's grid
+MAX_HALO = 1024  # px: changed regions under MIN_AREA are judged exactly up to this many pixels
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A zone to account for: its name and polygon (GeoJSON-like mapping, in ``before``'s CRS)."""
+
+    name: str
+    geometry: Mapping[str, Any]
+
+
+@dataclass
+class ChangeOptions:
+    """What :func:`compare` reads and writes. Output paths left None are not written."""
+
+    before: Path
+    after: Path
+    codes: str = AUTO
+    zones: Sequence[Zone] | None = None
+    min_area: float = DEFAULT_MIN_AREA
+    artificialised: Sequence[int] = ARTIFICIALISED
+    change: Path | None = None
+    change_codes: Path | None = None
+    plot: Path | None = None
+    transitions_csv: Path | None = None
+    zones_csv: Path | None = None
+    block: int = BLOCK
+
+
+@dataclass(frozen=True)
+class Transition:
+    from_code: int
+    from_class: str
+    to_code: int
+    to_class: str
+    pixels: int
+    area_m2: float
+    area_ha: float
+
+
+@dataclass(frozen=True)
+class ZoneChange:
+    zone: str
+    artificialised_before_m2: float
+    artificialised_after_m2: float
+    gain_m2: float
+    loss_m2: float
+    net_m2: float
+    net_pct: float | None
+    mapped_m2: float
+
+
+@dataclass
+class ChangeResult:
+    transitions: list[Transition]
+    zones: list[ZoneChange]
+    pixel_area_m2: float
+    reverted_pixels: int  # changed pixels in regions under the minimum area, counted as unchanged
+    outside_before_pct: float
+    outside_after_pct: float
+    written: dict[str, Path] = field(default_factory=dict)
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+def check_artificialised(codes: Sequence[int]) -> tuple[int, ...]:
+    """The artificialised codes as ints, each a FLAIR code 1–19."""
+    try:
+        values = tuple(sorted({int(c) for c in codes}))
+    except (TypeError, ValueError):
+        raise FlairError(f"artificialised classes (GROUPS) must be FLAIR codes 1–19, got {list(codes)}") from None
+    unknown = [c for c in values if not 1 <= c <= 19]
+    if unknown:
+        raise FlairError(f"artificialised classes (GROUPS): {', '.join(map(str, unknown))} "
+                         f"{'is not a FLAIR code' if len(unknown) == 1 else 'are not FLAIR codes'}; list codes "
+                         "between 1 and 19 (default 1, 2, 3, 13, 18: building, pervious and impervious surface, "
+                         "swimming pool, greenhouse)")
+    if not values:
+        raise FlairError("artificialised classes (GROUPS) is empty: list at least one FLAIR code (1–19)")
+    return values
+
+
+def _check_class_raster(src, role: str) -> None:
+    others = [i for i in range(2, src.count + 1) if src.colorinterp[i - 1].name != "alpha"]
+    if others:
+        raise FlairError(f"{role} {src.name} has {src.count} bands: it is not a class raster (one band of "
+                         "class codes, e.g. the output of 'Segment land cover'); choose the land-cover map itself")
+    if src.dtypes[0] not in INTEGER_TYPES:
+        raise FlairError(f"{role} {src.name}: band 1 is {src.dtypes[0]}, not integer class codes: it is not a "
+                         "class raster; choose a land-cover map (e.g. the output of 'Segment land cover')")
+    t = src.transform
+    if t.b or t.d:
+        raise FlairError(f"{role} {src.name} is rotated: warp it to a north-up grid first (gdalwarp)")
+
+
+def same_crs(a, b) -> bool:
+    """Whether two rasterio CRSs are the same coordinate system, whatever their names: GDAL's
+    ``IsSame``, the EPSG code each is identified as, or the same PROJ definition."""
+    if a == b:
+        return True
+    try:
+        from osgeo import osr
+
+        sa, sb = osr.SpatialReference(), osr.SpatialReference()
+        sa.ImportFromWkt(a.to_wkt())
+        sb.ImportFromWkt(b.to_wkt())
+        if sa.IsSame(sb, ["IGNORE_DATA_AXIS_TO_SRS_AXIS_MAPPING=YES"]):
+            return True
+    except ImportError:
+        pass
+    epsg_a, epsg_b = a.to_epsg(), b.to_epsg()
+    if epsg_a is not None and epsg_a == epsg_b:
+        return True
+    return bool(a.to_proj4()) and a.to_proj4() == b.to_proj4()
+
+
+def _crs_name(crs) -> str:
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else (crs.to_wkt().split('"')[1] if '"' in crs.to_wkt() else crs.to_string())
+
+
+def _check_crs(before, after) -> None:
+    for src, role in ((before, "BEFORE"), (after, "AFTER")):
+        if src.crs is None:
+            raise FlairError(f"{role} {src.name} has no CRS: assign it (Layer Properties → Source, or "
+                             "gdal_edit.py -a_srs EPSG:2154)")
+    if not same_crs(before.crs, after.crs):
+        raise FlairError(f"BEFORE {before.name} is in {_crs_name(before.crs)} and AFTER {after.name} in "
+                         f"{_crs_name(after.crs)}: the two dates must be in the same CRS; reproject one into the "
+                         "other's CRS first (QGIS: Raster → Projections → Warp, nearest neighbour)")
+
+
+def _check_outputs(options: ChangeOptions) -> None:
+    inputs = {Path(options.before).resolve(), Path(options.after).resolve()}
+    for path in (options.change, options.change_codes, options.plot, options.transitions_csv, options.zones_csv):
+        if path is None:
+            continue
+        if Path(path).resolve() in inputs:
+            raise FlairError(f"the output {path} is one of the input rasters: choose another output file")
+        raster_io.check_output_folder(path)
+
+
+# --- the grid mapping ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Overlap:
+    """Before's window over the overlap, and for each of its columns and rows the after column/row."""
+
+    window: Window
+    after_cols: np.ndarray
+    after_rows: np.ndarray
+
+
+def overlap(before, after) -> Overlap:
+    """Where ``after`` covers ``before``'s pixel centres (nearest neighbour on before's grid)."""
+    tb, ta = before.transform, after.transform
+    cols = np.floor((tb.c + (np.arange(before.width) + 0.5) * tb.a - ta.c) / ta.a).astype(np.int64)
+    rows = np.floor((tb.f + (np.arange(before.height) + 0.5) * tb.e - ta.f) / ta.e).astype(np.int64)
+    inside_c = np.flatnonzero((cols >= 0) & (cols < after.width))
+    inside_r = np.flatnonzero((rows >= 0) & (rows < after.height))
+    if not inside_c.size or not inside_r.size:
+        raise FlairError(f"BEFORE {before.name} and AFTER {after.name} do not overlap (BEFORE covers "
+                         f"{_bounds(before)}, AFTER {_bounds(after)}): choose two maps of the same place")
+    c0, c1, r0, r1 = int(inside_c[0]), int(inside_c[-1]) + 1, int(inside_r[0]), int(inside_r[-1]) + 1
+    return Overlap(Window(c0, r0, c1 - c0, r1 - r0), cols[c0:c1], rows[r0:r1])
+
+
+def _bounds(src) -> str:
+    b = src.bounds
+    return f"x {b.left:.1f}–{b.right:.1f}, y {b.bottom:.1f}–{b.top:.1f}"
+
+
+def _read_after(after, codes: ClassCodes, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """After's FLAIR codes at the given after rows × columns (each a monotonic index array)."""
+    r0, r1 = int(min(rows[0], rows[-1])), int(max(rows[0], rows[-1])) + 1
+    c0, c1 = int(min(cols[0], cols[-1])), int(max(cols[0], cols[-1])) + 1
+    block = codes.read(after, Window(c0, r0, c1 - c0, r1 - r0))
+    if rows[0] <= rows[-1] and cols[0] <= cols[-1] and r1 - r0 == len(rows) and c1 - c0 == len(cols):
+        # increasing, one after pixel per before pixel: aligned grids of the same pixel size, a plain window
+        return block
+    return block[np.ix_(rows - r0, cols - c0)]
+
+
+# --- small changed regions -------------------------------------------------------------------
+
+def _ring_area(ring: Sequence[Sequence[float]]) -> float:
+    xy = np.asarray(ring, dtype=np.float64)
+    return 0.5 * abs(float(np.dot(xy[:-1, 0], xy[1:, 1]) - np.dot(xy[1:, 0], xy[:-1, 1])))
+
+
+def small_regions(changed: np.ndarray, min_pixels: int, cut: tuple[bool, bool, bool, bool]) -> np.ndarray:
+    """Pixels of the 4-connected regions of ``changed`` smaller than ``min_pixels``.
+
+    ``cut`` (top, bottom, left, right): which edges of the array cut the raster; a region touching
+    such an edge may go on beyond it and is never counted as small.
+    """
+    if min_pixels <= 1 or not changed.any():
+        return np.zeros(changed.shape, dtype=bool)
+    height, width = changed.shape
+    small = []
+    for geometry, _ in shapes(changed.astype(np.uint8), mask=changed, connectivity=4):
+        rings = geometry["coordinates"]
+        area = _ring_area(rings[0]) - sum(_ring_area(r) for r in rings[1:])
+        if area >= min_pixels:
+            continue
+        xs = [x for x, _ in rings[0]]
+        ys = [y for _, y in rings[0]]
+        if (cut[0] and min(ys) == 0) or (cut[1] and max(ys) == height) or (cut[2] and min(xs) == 0) or \
+                (cut[3] and max(xs) == width):
+            continue
+        small.append(geometry)
+    if not small:
+        return np.zeros(changed.shape, dtype=bool)
+    from affine import Affine
+
+    return rasterize(small, out_shape=changed.shape, transform=Affine.identity(), fill=0, default_value=1,
+                     dtype=np.uint8).astype(bool)
+
+
+# --- the comparison --------------------------------------------------------------------------
+
+def compare(options: ChangeOptions, progress: Progress | None = None) -> ChangeResult:
+    """Cross-tabulate ``options.before`` and ``options.after`` and write the asked outputs."""
+    progress = progress or Progress()
+    artificialised = check_artificialised(options.artificialised)
+    if options.min_area < 0:
+        raise FlairError(f"the minimum area of a change (MIN_AREA) is {options.min_area} m²: give 0 or more")
+    _check_outputs(options)
+    with raster_io.open_raster(options.before) as before, raster_io.open_raster(options.after) as after:
+        _check_class_raster(before, "BEFORE")
+        _check_class_raster(after, "AFTER")
+        _check_crs(before, after)
+        area = pixel_area(Path(options.before))
+        before_codes = resolve(options.before, options.codes, progress.log)
+        after_codes = resolve(options.after, options.codes, progress.log)
+        grid = overlap(before, after)
+        outside_before, outside_after = _log_overlap(before, after, grid, progress)
+        counting = _Counting(options, before, after, before_codes, after_codes, grid, area, artificialised)
+        with ExitStack() as stack:
+            writers = _open_writers(options, before, grid.window, stack)
+            counting.run(writers, progress)
+            result = _result(counting, artificialised, area, outside_before, outside_after)
+            staged = _stage_tables(options, result, counting, stack)
+            for name, writer in writers.items():
+                result.written[name] = writer.commit()
+                write_qml(style_path(writer.path), CHANGE_CLASSES if name == "change" else _change_code_classes())
+            for name, (tmp, path) in staged.items():
+                publish(tmp, path)
+                result.written[name] = path
+    if counting.unknown:
+        progress.warn(f"{counting.unknown} pixels hold codes above 19 (not FLAIR classes): left out as nodata")
+    if result.reverted_pixels:
+        progress.log(f"{result.reverted_pixels} changed pixels ({result.reverted_pixels * area:.1f} m²) lie in "
+                     f"changed regions under {options.min_area:g} m² and are counted as unchanged")
+    return result
+
+
+def _log_overlap(before, after, grid: Overlap, progress: Progress) -> tuple[float, float]:
+    w = grid.window
+    share_before = 100.0 * (1 - (w.width * w.height) / (before.width * before.height))
+    used_after = (int(grid.after_cols.max() - grid.after_cols.min()) + 1) * \
+        (int(grid.after_rows.max() - grid.after_rows.min()) + 1)
+    share_after = max(0.0, 100.0 * (1 - used_after / (after.width * after.height)))
+    progress.log(f"Overlap: {w.width}×{w.height} px of BEFORE's grid; {share_before:.1f} % of BEFORE and "
+                 f"{share_after:.1f} % of AFTER lie outside it and are not counted")
+    if (abs(before.transform.a), abs(before.transform.e)) != (abs(after.transform.a), abs(after.transform.e)):
+        progress.log(f"AFTER's pixels ({abs(after.transform.a):g} m) are read on BEFORE's grid "
+                     f"({abs(before.transform.a):g} m), nearest neighbour")
+    return share_before, share_after
+
+
+class _Counting:
+    """The block loop: per-block codes, small-region reversal, counts, and the change rasters."""
+
+    def __init__(self, options: ChangeOptions, before, after, before_codes: ClassCodes, after_codes: ClassCodes,
+                 grid: Overlap, area: float, artificialised: tuple[int, ...]) -> None:
+        from .vectorize import min_pixels
+
+        self.options, self.before, self.after = options, before, after
+        self.before_codes, self.after_codes, self.grid = before_codes, after_codes, grid
+        self.min_pixels = min_pixels(options.min_area, area)
+        self.halo = min(self.min_pixels, MAX_HALO) if self.min_pixels > 1 else 0
+        self.counts = np.zeros(CODES * CODES, dtype=np.int64)
+        self.zones = list(options.zones or [])
+        self.zone_counts = np.zeros((len(self.zones), CODES * CODES), dtype=np.int64)
+        self.zone_boxes = [geometry_bounds(z.geometry) for z in self.zones]
+        self.reverted = 0
+        self.unknown = 0
+        self.is_artificialised = np.zeros(CODES, dtype=bool)
+        self.is_artificialised[list(artificialised)] = True
+
+    def _codes(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        """Before and after FLAIR codes over ``window`` of the overlap (relative to it)."""
+        w0 = self.grid.window
+        rows = self.grid.after_rows[window.row_off:window.row_off + window.height]
+        cols = self.grid.after_cols[window.col_off:window.col_off + window.width]
+        b = self.before_codes.read(self.before, Window(w0.col_off + window.col_off, w0.row_off + window.row_off,
+                                                       window.width, window.height))
+        a = _read_after(self.after, self.after_codes, rows, cols)
+        return b, a
+
+    def run(self, writers: dict, progress: Progress) -> None:
+        w0 = self.grid.window
+        size = self.options.block
+        tiles = [(r, c) for r in range(0, w0.height, size) for c in range(0, w0.width, size)]
+        for i, (row, col) in enumerate(tiles):
+            progress.check()
+            tile = Window(col, row, min(size, w0.width - col), min(size, w0.height - row))
+            before, after = self._tile(tile)
+            valid = (before != 0) & (after != 0)
+            combined = before * CODES + after  # uint16; nodata at either date falls in row or column 0
+            self.counts += np.bincount(combined.ravel(), minlength=CODES * CODES)
+            self._count_zones(tile, combined, valid)
+            self._write(writers, tile, before, after, valid)
+            progress.fraction((i + 1) / len(tiles))
+
+    def _tile(self, tile: Window) -> tuple[np.ndarray, np.ndarray]:
+        """Codes of ``tile``, with changed regions under the minimum area reverted to before's class."""
+        w0, h = self.grid.window, self.halo
+        top, left = max(0, tile.row_off - h), max(0, tile.col_off - h)
+        outer = Window(left, top, min(w0.width, tile.col_off + tile.width + h) - left,
+                       min(w0.height, tile.row_off + tile.height + h) - top)
+        before, after = self._codes(outer)
+        r0, c0 = tile.row_off - outer.row_off, tile.col_off - outer.col_off
+        inner = (slice(r0, r0 + tile.height), slice(c0, c0 + tile.width))
+        unknown = (before >= CODES) | (after >= CODES)
+        if unknown.any():
+            self.unknown += int(unknown[inner].sum())
+            before[unknown], after[unknown] = 0, 0
+        if self.halo:
+            changed = (before != 0) & (after != 0) & (before != after)
+            cut = (outer.row_off > 0, outer.row_off + outer.height < w0.height,
+                   outer.col_off > 0, outer.col_off + outer.width < w0.width)
+            revert = small_regions(changed, self.min_pixels, cut)
+            after = np.where(revert, before, after)
+            self.reverted += int(revert[inner].sum())
+        return before[inner], after[inner]
+
+    def _count_zones(self, tile: Window, combined: np.ndarray, valid: np.ndarray) -> None:
+        if not self.zones:
+            return
+        transform = self.before.window_transform(Window(self.grid.window.col_off + tile.col_off,
+                                                        self.grid.window.row_off + tile.row_off,
+                                                        tile.width, tile.height))
+        left, top = transform * (0, 0)
+        right, bottom = transform * (tile.width, tile.height)
+        x0, x1, y0, y1 = min(left, right), max(left, right), min(top, bottom), max(top, bottom)
+        for z, (zx0, zy0, zx1, zy1) in enumerate(self.zone_boxes):
+            if zx1 < x0 or zx0 > x1 or zy1 < y0 or zy0 > y1:
+                continue
+            inside = rasterize([(self.zones[z].geometry, 1)], out_shape=valid.shape, transform=transform, fill=0,
+                               dtype=np.uint8).astype(bool)
+            if inside.any():
+                self.zone_counts[z] += np.bincount(combined[inside], minlength=CODES * CODES)
+
+    def _write(self, writers: dict, tile: Window, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> None:
+        if "change" in writers:
+            gain = ~self.is_artificialised[before] & self.is_artificialised[after]
+            loss = self.is_artificialised[before] & ~self.is_artificialised[after]
+            kind = np.select([~valid, before == after, gain, loss], [NODATA, UNCHANGED, GAIN, LOSS], OTHER_CHANGE)
+            writers["change"].write(kind.astype(np.uint8)[None], tile)
+        if "change_codes" in writers:
+            codes = np.where(valid, before.astype(np.uint16) * 100 + after, 0).astype(np.uint16)
+            writers["change_codes"].write(codes[None], tile)
+
+
+def _change_code_classes() -> list[ClassInfo]:
+    """Styles of the ``from × 100 + to`` raster: each transition in the colour of its ``to`` class."""
+    classes = palette("flair-19")
+    return [ClassInfo(f.code * 100 + t.code, f"{f.name} → {t.name}", t.colour) for f in classes for t in classes]
+
+
+def _open_writers(options: ChangeOptions, before, window: Window, stack: ExitStack) -> dict:
+    writers = {}
+    spec = dict(width=int(window.width), height=int(window.height), count=1, crs=before.crs,
+                transform=before.window_transform(window), nodata=0)
+    if options.change is not None:
+        writers["change"] = stack.enter_context(raster_io.AtomicRasterWriter(options.change, raster_io.OutputSpec(
+            **spec, classes=CHANGE_CLASSES, band_names=("change",),
+            tags={"FLAIR_CHANGE": "0 nodata, 1 unchanged, 2 artificialised (gain), 3 de-artificialised (loss), "
+                                  "4 other class change"})))
+    if options.change_codes is not None:
+        writers["change_codes"] = stack.enter_context(raster_io.AtomicRasterWriter(
+            options.change_codes, raster_io.OutputSpec(**spec, dtype="uint16", band_names=("from*100+to",))))
+    return writers
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+def _result(counting: _Counting, artificialised: tuple[int, ...], area: float, outside_before: float,
+            outside_after: float) -> ChangeResult:
+    names = {c.code: c.name for c in palette("flair-19")}
+    matrix = counting.counts.reshape(CODES, CODES).copy()
+    matrix[0, :] = matrix[:, 0] = 0  # nodata at either date
+    transitions = [Transition(f, names.get(f, f"class {f}"), t, names.get(t, f"class {t}"), int(matrix[f, t]),
+                              float(matrix[f, t] * area), float(matrix[f, t] * area / 10_000.0))
+                   for f, t in zip(*(axis.tolist() for axis in np.nonzero(matrix)))]
+    if counting.zones:
+        zones = []
+        for zone, counts in zip(counting.zones, counting.zone_counts):
+            counts = counts.reshape(CODES, CODES).copy()
+            counts[0, :] = counts[:, 0] = 0
+            zones.append(zone_change(zone.name, counts, artificialised, area))
+    else:
+        zones = [zone_change(WHOLE_OVERLAP, matrix, artificialised, area)]
+    return ChangeResult(transitions, zones, area, counting.reverted, outside_before, outside_after)
+
+
+def zone_change(name: str, matrix: np.ndarray, artificialised: Sequence[int], area: float) -> ZoneChange:
+    """A zone's artificialised areas from its transition matrix (rows: before, columns: after)."""
+    is_art = np.zeros(CODES, dtype=bool)
+    is_art[list(artificialised)] = True
+    before = matrix[is_art].sum() * area
+    after = matrix[:, is_art].sum() * area
+    gain = matrix[np.ix_(~is_art, is_art)].sum() * area
+    loss = matrix[np.ix_(is_art, ~is_art)].sum() * area
+    mapped = matrix.sum() * area
+    net = gain - loss
+    return ZoneChange(name, float(before), float(after), float(gain), float(loss), float(net),
+                      float(100.0 * net / mapped) if mapped else None, float(mapped))
+
+
+def _csv_text(fields: Sequence[str], rows: list[Sequence[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow(["" if v is None else round(v, 4) if isinstance(v, float) else v for v in row])
+    return out.getvalue()
+
+
+def _stage(path: Path, write) -> str:
+    """Write a file next to ``path`` under a temporary name (``write(tmp)``); returns that name."""
+    folder = raster_io.prepare_output_folder(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).stem}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise FlairError(f"cannot write in the output folder {folder} ({e.strerror or e}): choose an output "
+                         "path in a folder you can write to, with free space") from None
+    os.close(fd)
+    try:
+        write(tmp)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _stage_tables(options: ChangeOptions, result: ChangeResult, counting: _Counting, stack: ExitStack) -> dict:
+    """The CSV tables and the plot, written under temporary names (removed if anything fails)."""
+    staged: dict[str, tuple[str, Path]] = {}
+
+    def cleanup() -> None:
+        for tmp, _ in staged.values():
+            Path(tmp).unlink(missing_ok=True)
+
+    stack.callback(cleanup)
+    tables = [(options.transitions_csv, "transitions", TRANSITION_FIELDS,
+               [[getattr(t, f) for f in TRANSITION_FIELDS] for t in result.transitions]),
+              (options.zones_csv, "zones", ZONE_FIELDS, [[getattr(z, f) for f in ZONE_FIELDS] for z in result.zones])]
+    for path, name, fields, rows in tables:
+        if path is not None:
+            text = _csv_text(fields, rows)
+            staged[name] = (_stage(path, lambda tmp, text=text: Path(tmp).write_text(text, encoding="utf-8")),
+                            Path(path))
+    if options.plot is not None:
+        from .change_plot import change_png
+
+        staged["plot"] = (_stage(options.plot, lambda tmp: change_png(result.transitions, tmp)), Path(options.plot))
+    return staged
