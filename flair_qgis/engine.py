@@ -22,13 +22,13 @@ from rasterio.windows import Window
 
 from . import raster_io, resampling
 from .checkpoints import (Checkpoint, ModelSpec, default_classes, load_weights, read_checkpoint,
-                          spec_for_entry)
+                          spec_for_entry, with_file_classes)
 from .errors import FlairError
 from .normalisation import Normalisation, Stretch, percentile_stretch
 from .palette import classes_from_lists, style_path, write_qml
 from .progress import Progress
 from .prediction import PRECISIONS, Predictor, auto_batch_size, pick_device
-from .tiling import Tile, check_tile_settings, tile_grid
+from .tiling import Tile, check_tile_settings, grid_function
 from .zoo import RGBIE, entry_for_file, fetch, get_entry
 
 OUTPUT_TYPES = ("argmax", "class_prob")
@@ -131,7 +131,7 @@ def resolve_model(options: SegmentOptions, progress: Progress) -> tuple[Checkpoi
                          f"{spec.n_classes} output classes: set n_classes to {spec.n_classes} or remove it")
     if options.normalisation is not None:
         spec = replace(spec, normalisation=options.normalisation)
-    return ckpt, spec
+    return ckpt, with_file_classes(spec, ckpt)
 
 
 def with_tiling(spec: ModelSpec, options: SegmentOptions) -> ModelSpec:
@@ -217,7 +217,7 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
     output = Path(options.output)
     with raster_io.open_raster(options.input) as src:
         check_tile_settings(spec.tile_size, spec.margin)
-        bands = options.bands or raster_io.default_bands(src, spec.in_channels)
+        bands = options.bands or raster_io.bands_for_roles(src, spec.bands)
         raster_io.check_bands(src, bands, spec.in_channels, spec.bands)
         spec.normalisation.check_bands(len(bands))
         if not options.bands and src.count != len(bands):
@@ -228,8 +228,8 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
             return _segment_resampled(model, spec, replace(options, bands=bands), src, progress, start)
         window = _check_window(options.window, src.width, src.height) if options.window else None
         # Blending needs every tile that overlaps the window, whole; cropping only those writing in it.
-        grid = tile_grid(src.width, src.height, spec.tile_size, spec.margin, window,
-                         whole_tiles=options.stitch == "blend")
+        grid = grid_function(spec.grid)(src.width, src.height, spec.tile_size, spec.margin, window,
+                                        whole_tiles=options.stitch == "blend")
         progress.log(f"{src.width}×{src.height} px, {len(grid)} tiles of {spec.tile_size} px "
                      f"(margin {spec.margin}), batch {options.batch_size or 'auto'}, on {device}")
         computed = _run(src, bands, grid, model, spec, options, device, output, progress)
