@@ -1,41 +1,23 @@
 """Tiny FLAIR-HUB models for the tests: a Swin and a ConvNeXt-V2 small enough to build in a blink, saved as
 ``.safetensors`` files in FLAIR-HUB's published key layout (reference/FLAIR-HUB-MODELS.md §4).
 
-The two timm architectures are registered under their own names (the real classes, fewer and narrower
-blocks): ``tu-swin_flairtest`` (window 2, so 64 px tiles keep full windows) and ``tu-convnextv2_flairtest``.
+The encoders are tests/tiny_timm.py's: ``tu-swin_flairtest`` and ``tu-convnextv2_flairtest``.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from pathlib import Path
 
 import torch
-from timm.models import register_model
-from timm.models._registry import _model_entrypoints
-from timm.models.convnext import _create_convnext
-from timm.models.swin_transformer import _create_swin_transformer
 
+import tiny_timm  # noqa: F401 - registers the tiny timm architectures
 from flair_qgis import zoo
 from flair_qgis.checkpoints import build_model
 from flair_qgis.hub_models import UPERNET_SMP04, hub_layout
 
 TINY_SWIN = "tu-swin_flairtest"
 TINY_CONVNEXT = "tu-convnextv2_flairtest"
-
-logging.getLogger("timm").setLevel(logging.ERROR)  # "no pretrained configuration": there is none to have
-
-if "swin_flairtest" not in _model_entrypoints:
-    @register_model
-    def swin_flairtest(pretrained: bool = False, **kwargs):  # noqa: ANN201 - timm's entry-point signature
-        args = dict(patch_size=4, window_size=2, embed_dim=8, depths=(1, 2, 1, 1), num_heads=(1, 1, 2, 2))
-        return _create_swin_transformer("swin_flairtest", pretrained=pretrained, **dict(args, **kwargs))
-
-    @register_model
-    def convnextv2_flairtest(pretrained: bool = False, **kwargs):  # noqa: ANN201
-        args = dict(depths=(1, 1, 2, 1), dims=(8, 16, 24, 32), use_grn=True, ls_init_value=None, conv_mlp=False)
-        return _create_convnext("convnextv2_flairtest", pretrained=pretrained, **dict(args, **kwargs))
 
 
 def tiny_hub_model(encoder: str = TINY_SWIN, arch: str = UPERNET_SMP04, seed: int = 0) -> torch.nn.Module:
