@@ -255,3 +255,33 @@ def test_a_hub_zoo_model_resolves_with_its_files_untrained_classes_masked(tmp_pa
     assert [i for i, a in enumerate(spec.active) if not a] == [5, 15, 16, 17, 18]
     assert spec.classes[5].code == 4 and spec.grid == "flair-hub"
     load_weights(ckpt, spec)
+
+
+# --- fine-tuning ---------------------------------------------------------------------------------
+
+def test_fine_tuning_a_hub_zoo_model_starts_from_its_head_in_flair_code_order(tmp_path, fake_hub, monkeypatch):
+    from flair_qgis.training import TrainOptions, make_classes, train
+    from synthetic import write_flair
+
+    entry = tiny_hub_entry(encoder=TINY_SWIN)
+    monkeypatch.setitem(zoo.ZOO, entry.name, entry)
+    base = tiny_hub_model(TINY_SWIN, seed=4)
+    path = write_hub_file(tmp_path / entry.filename, base)
+    fake_hub.add(entry.repo_id, entry.filename, path.read_bytes())
+    monkeypatch.setenv("HF_ENDPOINT", fake_hub.url)
+    classes = make_classes([(c.code, c.name, 1.0, c.colour) for c in palette("flair-19")])
+    logs: list[str] = []
+
+    result = train(TrainOptions(train=[write_flair(tmp_path / "patches", 12)], out_folder=tmp_path / "out",
+                                classes=classes, epochs=1, batch_size=4, patience=0, seed=1, optimizer="sgd",
+                                learning_rate=1e-9, weight_decay=0.0, init_model=entry.name),
+                   Progress(log=logs.append))
+
+    tuned = read_checkpoint(result.best)
+    assert (tuned.spec.arch, tuned.spec.encoder, tuned.spec.bands) == (UPERNET_SMP04, TINY_SWIN, ("NIR", "R", "G"))
+    assert tuned.spec.normalisation == IR_NORMALISATION and [c.code for c in tuned.spec.classes] == list(range(1, 20))
+    head = base.state_dict()["segmentation_head.0.weight"]
+    for channel, code in enumerate(HUB_CHANNEL_CODES):  # FLAIR-HUB's channel for code c is now channel c - 1
+        torch.testing.assert_close(tuned.state_dict["segmentation_head.0.weight"][code - 1], head[channel],
+                                   atol=1e-6, rtol=0)
+    assert not any("Re-initialised" in m for m in logs) and fake_hub.downloads() == 1
