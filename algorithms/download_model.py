@@ -27,7 +27,11 @@ class DownloadModelAlgorithm(FlairAlgorithm):
             "Downloads a pretrained IGNF FLAIR model from HuggingFace into the local cache "
             "(~/.cache/huggingface, or HF_HOME), checks its sha256 and returns its path. Run it while "
             "online; afterwards 'Segment land cover' works offline (HF_HUB_OFFLINE=1) with this model. "
-            "A file already cached and intact is not downloaded again.")
+            "A file already cached and intact is not downloaded again.\n\n"
+            "The list also has IGN's FLAIR-HUB aerial-only models (FLAIR-HUB_LC-A_*: Swin or ConvNeXt-V2 encoders "
+            "with a UPerNet or U-Net decoder; IR models take near-infrared, red, green, RGB models red, green, "
+            "blue). Their size and hash are not published: each file is verified on first download against the "
+            "sha256 the hub announces for it, and that file is used from then on.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS's name
         self.addParameter(QgsProcessingParameterEnum(self.MODEL, self.tr("Model"), options=list(ZOO),

@@ -238,7 +238,8 @@ def _tqdm_reporting_to(progress: Progress) -> type:
 def describe(entry: ModelEntry) -> str:
     pinned = "pinned" if entry.revision != "main" else "not pinned (hub's current file)"
     return (f"{entry.name}: {entry.arch}/{entry.encoder}, bands {','.join(entry.bands)}, "
-            f"classes {entry.palette}, revision {pinned}, licence {entry.licence}")
+            f"classes {entry.palette}, revision {pinned}, licence {entry.licence}"
+            + (f" ({entry.notes})" if entry.notes else ""))
 
 
 

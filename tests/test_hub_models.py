@@ -285,3 +285,18 @@ def test_fine_tuning_a_hub_zoo_model_starts_from_its_head_in_flair_code_order(tm
         torch.testing.assert_close(tuned.state_dict["segmentation_head.0.weight"][code - 1], head[channel],
                                    atol=1e-6, rtol=0)
     assert not any("Re-initialised" in m for m in logs) and fake_hub.downloads() == 1
+
+
+def test_diagnostics_lists_a_cached_hub_model_with_its_revision_and_hash(tmp_path, fake_hub, monkeypatch):
+    from flair_qgis import diagnostics
+
+    entry = zoo.get_entry("FLAIR-HUB_LC-A_IR_convnextv2tiny-upernet")
+    fake_hub.add(entry.repo_id, entry.filename, b"weights of a FLAIR-HUB model")
+    monkeypatch.setenv("HF_ENDPOINT", fake_hub.url)
+    zoo.fetch(entry)
+
+    states = dict(diagnostics.cached_models())
+    assert states[entry.name].startswith("cached (revision ") and states[entry.name].endswith("sha256 OK")
+    assert states["FLAIR-HUB_LC-A_RGB_swintiny-upernet"] == "not cached"
+    assert "safetensors " in diagnostics.report(verify=False)
+    assert "verified on first download" in zoo.describe(entry)
