@@ -108,11 +108,13 @@ class SegmentAlgorithm(FlairAlgorithm):
         model = QgsProcessingParameterEnum(self.MODEL, self.tr("Model"), options=models,
                                            defaultValue=DEFAULT_MODEL, usesStaticStrings=True)
         model.setHelp(self.tr("Pretrained IGNF model from the zoo; ignored when the checkpoint "
-                              "describes its own model"))
+                              "describes its own model. FLAIR-HUB_LC-A_* are IGN's FLAIR-HUB aerial-only "
+                              "models: IR ones take near-infrared, red, green (by default bands 4, 1, 2 of a "
+                              "4-band RGBI image), RGB ones red, green, blue"))
         self.addParameter(model)
         self.addParameter(QgsProcessingParameterFile(
             self.CHECKPOINT, self.tr("Checkpoint file (instead of downloading the model)"),
-            optional=True, fileFilter="PyTorch checkpoints (*.pth *.pt *.ckpt);;All files (*)"))
+            optional=True, fileFilter="Checkpoints (*.pth *.pt *.ckpt *.safetensors);;All files (*)"))
         self.addParameter(QgsProcessingParameterBand(self.BANDS, self.tr("Bands, in the model's order"),
                                                      parentLayerParameterName=self.INPUT,
                                                      optional=True, allowMultiple=True))

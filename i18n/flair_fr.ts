@@ -140,8 +140,12 @@ Les noms de classe viennent des classes enregistrées dans le raster par cette e
     </message>
     <message>
       <location filename="../algorithms/download_model.py" />
-      <source>Downloads a pretrained IGNF FLAIR model from HuggingFace into the local cache (~/.cache/huggingface, or HF_HOME), checks its sha256 and returns its path. Run it while online; afterwards 'Segment land cover' works offline (HF_HUB_OFFLINE=1) with this model. A file already cached and intact is not downloaded again.</source>
-      <translation>Télécharge un modèle FLAIR pré-entraîné de l'IGNF depuis HuggingFace dans le cache local (~/.cache/huggingface, ou HF_HOME), vérifie son sha256 et renvoie son chemin. Lancez-le lorsque vous êtes en ligne ; ensuite « Segmenter l'occupation du sol » fonctionne hors ligne (HF_HUB_OFFLINE=1) avec ce modèle. Un fichier déjà en cache et intact n'est pas téléchargé à nouveau.</translation>
+      <source>Downloads a pretrained IGNF FLAIR model from HuggingFace into the local cache (~/.cache/huggingface, or HF_HOME), checks its sha256 and returns its path. Run it while online; afterwards 'Segment land cover' works offline (HF_HUB_OFFLINE=1) with this model. A file already cached and intact is not downloaded again.
+
+The list also has IGN's FLAIR-HUB aerial-only models (FLAIR-HUB_LC-A_*: Swin or ConvNeXt-V2 encoders with a UPerNet or U-Net decoder; IR models take near-infrared, red, green, RGB models red, green, blue). Their size and hash are not published: each file is verified on first download against the sha256 the hub announces for it, and that file is used from then on.</source>
+      <translation>Télécharge un modèle FLAIR pré-entraîné de l'IGNF depuis HuggingFace dans le cache local (~/.cache/huggingface, ou HF_HOME), vérifie son sha256 et renvoie son chemin. Lancez-le lorsque vous êtes en ligne ; ensuite « Segmenter l'occupation du sol » fonctionne hors ligne (HF_HUB_OFFLINE=1) avec ce modèle. Un fichier déjà en cache et intact n'est pas téléchargé à nouveau.
+
+La liste comprend aussi les modèles FLAIR-HUB de l'IGN n'utilisant que l'image aérienne (FLAIR-HUB_LC-A_* : encodeurs Swin ou ConvNeXt-V2 avec un décodeur UPerNet ou U-Net ; les modèles IR prennent proche infrarouge, rouge, vert, les modèles RGB rouge, vert, bleu). Leur taille et leur empreinte ne sont pas publiées : chaque fichier est vérifié au premier téléchargement avec le sha256 que le hub annonce pour lui, et ce fichier est utilisé ensuite.</translation>
     </message>
     <message>
       <location filename="../algorithms/download_model.py" />
@@ -570,8 +574,8 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
-      <source>Pretrained IGNF model from the zoo; ignored when the checkpoint describes its own model</source>
-      <translation>Modèle pré-entraîné de l'IGNF ; ignoré quand le checkpoint décrit son propre modèle</translation>
+      <source>Pretrained IGNF model from the zoo; ignored when the checkpoint describes its own model. FLAIR-HUB_LC-A_* are IGN's FLAIR-HUB aerial-only models: IR ones take near-infrared, red, green (by default bands 4, 1, 2 of a 4-band RGBI image), RGB ones red, green, blue</source>
+      <translation>Modèle pré-entraîné de l'IGNF ; ignoré quand le checkpoint décrit son propre modèle. Les FLAIR-HUB_LC-A_* sont les modèles FLAIR-HUB de l'IGN n'utilisant que l'image aérienne : les IR prennent proche infrarouge, rouge, vert (par défaut les bandes 4, 1, 2 d'une image RVBI à 4 bandes), les RGB rouge, vert, bleu</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
