@@ -129,8 +129,8 @@ class UPerNet(nn.Module):
                 new.load_state_dict(old.state_dict(keep_vars=True), strict=True, assign=True)
             except RuntimeError:  # Swin shrinks its attention windows to feature maps smaller than them
                 raise FlairError(f"tiles of {size[1]}×{size[0]} px are too small for this model's encoder (its "
-                                 f"attention windows no longer fit the deepest features): use tiles of at least "
-                                 f"{self._size[0]} px") from None
+                                 "attention windows no longer fit the deepest features): use larger tiles, e.g. "
+                                 f"{self._size[0]} px as before") from None
             device = next(old.parameters()).device
             self.encoder = new.to(device).train(old.training)
             self._size = size

@@ -134,7 +134,7 @@ def test_a_swin_model_rebuilt_for_another_tile_size_equals_one_built_for_it():
 
 def test_tiles_too_small_for_swins_windows_are_refused_with_the_size_to_use():
     model = tiny_hub_model(TINY_SWIN)
-    with pytest.raises(FlairError, match="too small.*at least 512"):
+    with pytest.raises(FlairError, match="too small.*use larger tiles, e.g. 512 px"):
         model(torch.zeros(1, 3, 32, 32))
 
 
