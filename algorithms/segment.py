@@ -120,10 +120,10 @@ class SegmentAlgorithm(FlairAlgorithm):
                                                      optional=True, allowMultiple=True))
         # No defaults: left empty, the model's own tiling is used (a checkpoint may carry its own).
         self.addParameter(QgsProcessingParameterNumber(
-            self.TILE_SIZE, self.tr("Tile size (px); empty: the model's (512)"),
+            self.TILE_SIZE, self.tr("Tile size (px); empty: the model's (512; FLAIR-HUB: 2048)"),
             QgsProcessingParameterNumber.Integer, None, optional=True, minValue=32))
         self.addParameter(QgsProcessingParameterNumber(
-            self.MARGIN, self.tr("Margin cut from tile edges (px); empty: the model's (128)"),
+            self.MARGIN, self.tr("Margin cut from tile edges (px); empty: the model's (128; FLAIR-HUB: 512)"),
             QgsProcessingParameterNumber.Integer, None, optional=True, minValue=0))
         self.addParameter(QgsProcessingParameterExtent(
             self.EXTENT, self.tr("Extent (empty: the whole raster)"), optional=True))

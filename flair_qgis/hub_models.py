@@ -35,7 +35,7 @@ RGB_BANDS = ("R", "G", "B")
 # FLAIR-HUB's statistics (configs/config_zonal_detection.yaml); they differ from FLAIR-INC's.
 IR_NORMALISATION = Normalisation("custom", (106.59, 105.66, 111.35), (39.78, 52.23, 45.62))
 RGB_NORMALISATION = Normalisation("custom", (105.66, 111.35, 102.18), (52.23, 45.62, 44.30))
-HUB_TILE, HUB_MARGIN = 512, 128  # our default for these models; FLAIR-HUB's zonal script uses 2048/512
+HUB_TILE, HUB_MARGIN = 2048, 512  # FLAIR-HUB zonal detection's defaults: the UPerNet pools over the whole tile
 _SKIPPED = ("fusion_handler.", "criterion.", "aux_decoders.")
 
 
@@ -45,11 +45,11 @@ def is_sized_encoder(encoder: str) -> bool:
 
 
 def build_hub_model(arch: str, encoder: str, in_channels: int, classes: int,
-                    size: tuple[int, int] = (HUB_TILE, HUB_TILE)) -> nn.Module:
+                    size: tuple[int, int] = (512, 512)) -> nn.Module:
     """smp 0.4.0's UPerNet (``arch`` :data:`UPERNET_SMP04`) on a timm encoder, random weights.
 
-    Swin encoders are built for ``size`` inputs and rebuilt for other tile sizes, as FLAIR-HUB builds
-    them with ``img_size`` = its tile size.
+    Swin encoders are built for ``size`` inputs (512 px, the training patches: cheap to build) and
+    rebuilt for each other tile size on its first tile, as FLAIR-HUB builds them with ``img_size`` = its tile.
     """
     import segmentation_models_pytorch as smp
     from torch import nn

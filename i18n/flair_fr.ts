@@ -604,13 +604,13 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
-      <source>Tile size (px); empty: the model's (512)</source>
-      <translation>Taille des tuiles (px) ; vide : celle du modèle (512)</translation>
+      <source>Tile size (px); empty: the model's (512; FLAIR-HUB: 2048)</source>
+      <translation>Taille des tuiles (px) ; vide : celle du modèle (512 ; FLAIR-HUB : 2048)</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
-      <source>Margin cut from tile edges (px); empty: the model's (128)</source>
-      <translation>Marge retirée des bords des tuiles (px) ; vide : celle du modèle (128)</translation>
+      <source>Margin cut from tile edges (px); empty: the model's (128; FLAIR-HUB: 512)</source>
+      <translation>Marge retirée des bords des tuiles (px) ; vide : celle du modèle (128 ; FLAIR-HUB : 512)</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />

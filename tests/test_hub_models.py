@@ -174,7 +174,7 @@ def test_hub_entry_names_its_file_bands_and_normalisation(entry):
     ir = "_IR_" in entry.name
     assert entry.bands == (("NIR", "R", "G") if ir else ("R", "G", "B"))
     assert entry.normalisation == (IR_NORMALISATION if ir else RGB_NORMALISATION)
-    assert entry.grid == "flair-hub" and (entry.tile_size, entry.margin) == (512, 128)
+    assert entry.grid == "flair-hub" and (entry.tile_size, entry.margin) == (2048, 512)  # FLAIR-HUB's
     encoder = entry.name.rsplit("_", 1)[1].split("-")[0]  # swinbase, convnextv2tiny, ...
     assert encoder.replace("swin", "swin_") in entry.encoder.replace("_patch4", "").replace("convnextv2_", "convnextv2")
     assert entry.arch == ("unet" if entry.name.endswith("-unet") else UPERNET_SMP04)

@@ -91,5 +91,7 @@ class PixelModel(torch.nn.Module):
 def test_the_engine_tiles_a_hub_model_on_the_flair_hub_grid(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(1100, 1300))
     spec = spec_for_entry(get_entry("FLAIR-HUB_LC-A_RGB_swintiny-upernet"))
-    result = segment_with(PixelModel().eval(), spec, SegmentOptions(src, tmp_path / "out.tif", batch_size=8))
-    assert result.tiles == 30 and (result.spec.tile_size, result.spec.margin) == (512, 128)
+    options = SegmentOptions(src, tmp_path / "out.tif", batch_size=8, tile_size=512, margin=128)
+    assert segment_with(PixelModel().eval(), spec, options).tiles == 30
+    at_default = segment_with(PixelModel().eval(), spec, SegmentOptions(src, tmp_path / "default.tif"))
+    assert (at_default.spec.tile_size, at_default.spec.margin) == (2048, 512) and at_default.tiles == 2 * 2
