@@ -27,7 +27,7 @@ from .errors import FlairError
 from .normalisation import Normalisation, Stretch, percentile_stretch
 from .palette import classes_from_lists, style_path, write_qml
 from .progress import Progress
-from .prediction import PRECISIONS, Predictor, auto_batch_size, pick_device
+from .prediction import PRECISIONS, Predictor, auto_batch_size, cpu_batch_size, pick_device
 from .tiling import Tile, check_tile_settings, grid_function
 from .zoo import RGBIE, entry_for_file, fetch, get_entry
 
@@ -230,6 +230,11 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
         # Blending needs every tile that overlaps the window, whole; cropping only those writing in it.
         grid = grid_function(spec.grid)(src.width, src.height, spec.tile_size, spec.margin, window,
                                         whole_tiles=options.stitch == "blend")
+        batch = cpu_batch_size(options.batch_size, spec.tile_size, device)
+        if batch != options.batch_size:
+            progress.log(f"Batch lowered from {options.batch_size} to {batch} tile(s) of {spec.tile_size} px on the "
+                         "CPU (memory; larger batches are not faster there)")
+            options = replace(options, batch_size=batch)
         progress.log(f"{src.width}×{src.height} px, {len(grid)} tiles of {spec.tile_size} px "
                      f"(margin {spec.margin}), batch {options.batch_size or 'auto'}, on {device}")
         computed = _run(src, bands, grid, model, spec, options, device, output, progress)

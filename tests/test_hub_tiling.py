@@ -95,3 +95,29 @@ def test_the_engine_tiles_a_hub_model_on_the_flair_hub_grid(tmp_path):
     assert segment_with(PixelModel().eval(), spec, options).tiles == 30
     at_default = segment_with(PixelModel().eval(), spec, SegmentOptions(src, tmp_path / "default.tif"))
     assert (at_default.spec.tile_size, at_default.spec.margin) == (2048, 512) and at_default.tiles == 2 * 2
+
+
+class BatchRecorder(PixelModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.batches.append(x.shape[0])
+        return super().forward(x)
+
+
+def test_large_tiles_on_the_cpu_are_batched_by_pixels_not_by_count(tmp_path):
+    src = make_raster(tmp_path / "in.tif", random_image(600, 1100))
+    spec = spec_for_entry(get_entry("FLAIR-HUB_LC-A_RGB_swintiny-upernet"))
+    logs: list[str] = []
+    from flair_qgis.progress import Progress
+
+    model = BatchRecorder().eval()
+    result = segment_with(model, spec, SegmentOptions(src, tmp_path / "o.tif", tile_size=1024, margin=256,
+                                                      batch_size=4, device="cpu"), Progress(log=logs.append))
+    assert result.tiles == 6 and model.batches == [1] * 6
+    assert any("Batch lowered from 4 to 1 tile(s) of 1024 px on the CPU" in m for m in logs)
+    small = BatchRecorder().eval()
+    segment_with(small, spec, SegmentOptions(src, tmp_path / "s.tif", tile_size=512, margin=128, batch_size=4))
+    assert max(small.batches) == 4  # 4 tiles of 512 px: the batch asked for
