@@ -31,6 +31,10 @@ from flair_qgis.zoo import get_entry  # noqa: E402
 from run import build_ortho  # noqa: E402
 
 
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--side", type=int, default=2048, help="mosaic side in px (a multiple of 512)")
@@ -56,7 +60,7 @@ def main() -> None:
         rows.append((size, result.tiles, seconds))
     reference = maps[max(maps)]
     print(f"{args.model} (random weights), {args.side}² px of fnau-parking, batch {args.batch}, "
-          f"{torch.get_num_threads()} thread(s), peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+          f"{torch.get_num_threads()} thread(s), peak RSS {rss_mib():.0f} MiB")
     print("| tile/margin | tiles | s per megapixel | agreement with the largest tile |")
     print("|---|---|---|---|")
     for size, tiles, seconds in rows:
