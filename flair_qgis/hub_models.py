@@ -52,7 +52,6 @@ def build_hub_model(arch: str, encoder: str, in_channels: int, classes: int,
     rebuilt for each other tile size on its first tile, as FLAIR-HUB builds them with ``img_size`` = its tile.
     """
     import segmentation_models_pytorch as smp
-    from torch import nn
 
     from .upernet import UPerNet
 
@@ -135,7 +134,6 @@ def hub_layout(model: nn.Module, task: str = "AERIAL_LABEL-COSIA",
 
     out: dict[str, torch.Tensor] = {}
     decoder = f"model.main_decoders.{task}.seg_model."
-    stage_widths = []
     for key, tensor in model.state_dict().items():
         if key.startswith("encoder."):
             out[f"model.encoders.{AERIAL}.seg_model." + key[len("encoder."):]] = tensor
