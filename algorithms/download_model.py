@@ -28,6 +28,10 @@ class DownloadModelAlgorithm(FlairAlgorithm):
             "(~/.cache/huggingface, or HF_HOME), checks its sha256 and returns its path. Run it while "
             "online; afterwards 'Segment land cover' works offline (HF_HUB_OFFLINE=1) with this model. "
             "A file already cached and intact is not downloaded again.\n\n"
+            "The list also has IGN's FLAIR-HUB aerial-only models (FLAIR-HUB_LC-A_*: Swin or ConvNeXt-V2 encoders "
+            "with a UPerNet or U-Net decoder; IR models take near-infrared, red, green, RGB models red, green, "
+            "blue). Their size and hash are not published: each file is verified on first download against the "
+            "sha256 the hub announces for it, and that file is used from then on.\n\n"
             "Not confirmed (the file was never seen at the entry's pinned revision, so the download may "
             "fail; then download the file from the model's page and give it as a checkpoint): {}."
         ).format(", ".join(e.name for e in unconfirmed()))

@@ -112,20 +112,22 @@ class SegmentAlgorithm(FlairAlgorithm):
         model = QgsProcessingParameterEnum(self.MODEL, self.tr("Model"), options=models,
                                            defaultValue=DEFAULT_MODEL, usesStaticStrings=True)
         model.setHelp(self.tr("Pretrained IGNF model from the zoo; ignored when the checkpoint "
-                              "describes its own model"))
+                              "describes its own model. FLAIR-HUB_LC-A_* are IGN's FLAIR-HUB aerial-only "
+                              "models: IR ones take near-infrared, red, green (by default bands 4, 1, 2 of a "
+                              "4-band RGBI image), RGB ones red, green, blue"))
         self.addParameter(model)
         self.addParameter(QgsProcessingParameterFile(
             self.CHECKPOINT, self.tr("Checkpoint file (instead of downloading the model)"),
-            optional=True, fileFilter="PyTorch checkpoints (*.pth *.pt *.ckpt);;All files (*)"))
+            optional=True, fileFilter="Checkpoints (*.pth *.pt *.ckpt *.safetensors);;All files (*)"))
         self.addParameter(QgsProcessingParameterBand(self.BANDS, self.tr("Bands, in the model's order"),
                                                      parentLayerParameterName=self.INPUT,
                                                      optional=True, allowMultiple=True))
         # No defaults: left empty, the model's own tiling is used (a checkpoint may carry its own).
         self.addParameter(QgsProcessingParameterNumber(
-            self.TILE_SIZE, self.tr("Tile size (px); empty: the model's (512)"),
+            self.TILE_SIZE, self.tr("Tile size (px); empty: the model's (512; FLAIR-HUB: 2048)"),
             QgsProcessingParameterNumber.Integer, None, optional=True, minValue=32))
         self.addParameter(QgsProcessingParameterNumber(
-            self.MARGIN, self.tr("Margin cut from tile edges (px); empty: the model's (128)"),
+            self.MARGIN, self.tr("Margin cut from tile edges (px); empty: the model's (128; FLAIR-HUB: 512)"),
             QgsProcessingParameterNumber.Integer, None, optional=True, minValue=0))
         self.addParameter(QgsProcessingParameterExtent(
             self.EXTENT, self.tr("Extent (empty: the whole raster)"), optional=True))

@@ -216,6 +216,10 @@ def main() -> None:
         t_fwd = timed(lambda: [cl(x[i:i + 4]) for i in range(0, len(x), 4)], repeat=2)
     report("engine efficiency (bare forward ÷ end to end, margin 0, 9 tiles)", f"{t_fwd / t_e2e:.2f}")
 
+    from model_speed import model_speeds  # FLAIR-INC ResNet34 vs FLAIR-HUB Swin-tiny / ConvNeXt-V2-tiny
+
+    model_speeds(report)
+
     rss = float(subprocess.run([sys.executable, __file__, "--rss-child", str(checkpoint or "-"), "--work", str(work)],
                                capture_output=True, text=True, check=True).stdout.split()[-1])
     report("peak RSS, reference mode, 1536² RGB, ResNet34 U-Net, batch 4", f"{rss:.0f} MiB")

@@ -41,7 +41,7 @@ def _kind(p) -> str:
     from qgis.core import QgsProcessingParameterEnum
 
     if isinstance(p, QgsProcessingParameterEnum):
-        return "one of " + ", ".join(f"`{o}`" for o in p.options()) if len(p.options()) <= 8 else "choice"
+        return "one of " + ", ".join(f"`{o}`" for o in p.options()) if len(p.options()) <= 20 else "choice"
     return p.type()
 
 

@@ -34,6 +34,7 @@ class ModelSpec:
 
     ``classes`` has one entry per output channel of the head, in channel order; ``active`` says
     which channels may win the argmax (the others are masked, like IGN's switched-off classes).
+    ``grid`` is the tile grid of the model's reference tool (``flair-detect`` or ``flair-hub``).
     """
 
     arch: str
@@ -46,6 +47,7 @@ class ModelSpec:
     margin: int = 128
     resolution: float = 0.2
     name: str = ""
+    grid: str = "flair-detect"
 
     @property
     def in_channels(self) -> int:
@@ -64,7 +66,7 @@ class ModelSpec:
             "name": self.name, "arch": self.arch, "encoder": self.encoder, "bands": list(self.bands),
             "classes": [c.as_list() for c in self.classes], "active": list(self.active),
             "normalisation": self.normalisation.as_dict(), "tile_size": self.tile_size,
-            "margin": self.margin, "resolution": self.resolution,
+            "margin": self.margin, "resolution": self.resolution, "grid": self.grid,
         }
 
     @classmethod
@@ -75,18 +77,31 @@ class ModelSpec:
                        active=tuple(d.get("active", [True] * len(classes))),
                        normalisation=Normalisation.from_dict(d["normalisation"]),
                        tile_size=int(d.get("tile_size", 512)), margin=int(d.get("margin", 128)),
-                       resolution=float(d.get("resolution", 0.2)), name=str(d.get("name", "")))
+                       resolution=float(d.get("resolution", 0.2)), name=str(d.get("name", "")),
+                       grid=str(d.get("grid", "flair-detect")))
         except (KeyError, TypeError, ValueError) as e:
             raise FlairError(f"the checkpoint's metadata is incomplete or malformed ({e!r})") from None
 
 
 def spec_for_entry(entry: ModelEntry) -> ModelSpec:
-    """The spec of a zoo model: FLAIR codes 1..19 on the 19 channels, the palette's codes active."""
-    full = palette("flair-19")[: entry.head_classes]
+    """The spec of a zoo model: FLAIR codes 1..19 on the 19 channels (or the entry's code per channel),
+    the palette's codes active."""
+    flair = palette("flair-19")
+    by_code = {c.code: c for c in flair}
+    full = tuple(by_code[code] for code in entry.channel_codes) if entry.channel_codes else flair[: entry.head_classes]
     active_codes = {c.code for c in palette(entry.palette)}
     return ModelSpec(arch=entry.arch, encoder=entry.encoder, bands=entry.bands, classes=full,
                      active=tuple(c.code in active_codes for c in full),
-                     normalisation=entry.normalisation, resolution=entry.resolution, name=entry.name)
+                     normalisation=entry.normalisation, resolution=entry.resolution, name=entry.name,
+                     tile_size=entry.tile_size, margin=entry.margin, grid=entry.grid)
+
+
+def with_file_classes(spec: ModelSpec, ckpt: "Checkpoint") -> ModelSpec:
+    """``spec`` with the classes its file switched off (loss weight 0, as FLAIR-HUB files record) masked."""
+    weights = ckpt.extra.get("class_weights")
+    if not weights or len(weights) != spec.n_classes:
+        return spec
+    return replace(spec, active=tuple(a and w > 0 for a, w in zip(spec.active, weights)))
 
 
 def default_classes(n: int) -> tuple[ClassInfo, ...]:
@@ -101,8 +116,17 @@ def default_classes(n: int) -> tuple[ClassInfo, ...]:
 
 def build_model(arch: str, encoder: str, in_channels: int, n_classes: int,
                 device: torch.device | str | None = None) -> torch.nn.Module:
-    """An smp model with random weights (no ImageNet download: ``encoder_weights=None``)."""
+    """An smp model with random weights (no ImageNet download: ``encoder_weights=None``), or smp 0.4.0's
+    UPerNet for FLAIR-HUB models (``arch`` ``upernet-smp0.4``)."""
     import segmentation_models_pytorch as smp
+
+    from .hub_models import UPERNET_SMP04, build_hub_model
+
+    if arch == UPERNET_SMP04:
+        if device is not None:
+            with torch.device(device):
+                return build_hub_model(arch, encoder, in_channels, n_classes)
+        return build_hub_model(arch, encoder, in_channels, n_classes)
 
     try:
         if device is not None:
@@ -148,6 +172,10 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
     if not path.is_file():
         raise FlairError(f"checkpoint {path} does not exist: check the path, or leave the checkpoint empty "
                          "to use the zoo model")
+    from .hub_models import is_hub_file, read_hub_checkpoint
+
+    if is_hub_file(path):
+        return read_hub_checkpoint(path)
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -224,7 +252,8 @@ def load_weights(ckpt: Checkpoint, spec: ModelSpec, device: torch.device | str =
     try:
         model.load_state_dict(ckpt.state_dict, strict=True)
     except RuntimeError as e:
-        found = guess_architecture(ckpt, also=spec.encoder)
+        found = guess_hub_model(ckpt) if ckpt.extra.get("layout") == "flair-hub" else guess_architecture(
+            ckpt, also=spec.encoder)
         looks = f"it looks like {found[0]}/{found[1]}" if found else "its layers match no known smp architecture"
         fix = (f"give its architecture (arch {found[0]}, encoder {found[1]}; flair-detect keys model_name/"
                "encoder_name) or pick the zoo model it belongs to" if found else
@@ -263,6 +292,17 @@ def guess_architecture(ckpt: Checkpoint, also: str | None = None) -> tuple[str, 
         for arch in GUESS_ARCHS:
             if _shapes(arch, encoder, ckpt.in_channels, ckpt.n_classes, cpu_fallback=encoder != extra) == wanted:
                 return arch, encoder
+    return None
+
+
+def guess_hub_model(ckpt: Checkpoint) -> tuple[str, str] | None:
+    """The (arch, encoder) of the zoo's FLAIR-HUB models whose layers match the checkpoint exactly."""
+    from .zoo import ZOO
+
+    wanted = {k: tuple(v.shape) for k, v in ckpt.state_dict.items()}
+    for arch, encoder in dict.fromkeys((e.arch, e.encoder) for e in ZOO.values() if e.grid == "flair-hub"):
+        if _shapes(arch, encoder, ckpt.in_channels or 3, ckpt.n_classes or 19, cpu_fallback=False) == wanted:
+            return arch, encoder
     return None
 
 

@@ -19,8 +19,9 @@ def _version(dist: str) -> str:
 
 
 def cached_models(verify: bool = True) -> list[tuple[str, str]]:
-    """(model, state) for every zoo model found in the cache: its revision and whether its
-    sha256 is right (``verify``), or that it is not cached."""
+    """(model, state) for every zoo model (FLAIR-INC and FLAIR-HUB) found in the cache: its revision and
+    whether its sha256 is right (``verify``: the pinned hash, else the one the hub announced), or that it
+    is not cached."""
     states = []
     for entry in ZOO.values():
         snapshots = hub_cache_dir() / f"models--{entry.repo_id.replace('/', '--')}" / "snapshots"
@@ -43,7 +44,7 @@ def report(extra: dict[str, str] | None = None, verify: bool = True) -> str:
     lines = [f"Python {sys.version.split()[0]} on {platform.platform()}"]
     lines += [f"{dist} {_version(dist)}" for dist in
               ("numpy", "torch", "torchvision", "segmentation-models-pytorch", "timm", "rasterio",
-               "huggingface_hub", "torchmetrics", "PyYAML")]
+               "huggingface_hub", "safetensors", "torchmetrics", "PyYAML")]
     try:
         import rasterio
 

@@ -24,8 +24,8 @@ from .model_resolution import resolve_model, with_tiling
 from .normalisation import Normalisation, Stretch, percentile_stretch
 from .palette import classes_from_lists, style_path, write_qml
 from .progress import Progress
-from .prediction import Predictor, auto_batch_size, pick_device
-from .tiling import Tile, check_tile_settings, tile_grid
+from .prediction import Predictor, auto_batch_size, cpu_batch_size, pick_device
+from .tiling import Tile, check_tile_settings, grid_function
 
 
 
@@ -156,7 +156,7 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
     output = Path(options.output)
     with raster_io.open_raster(options.input) as src:
         check_tile_settings(spec.tile_size, spec.margin)
-        bands = options.bands or raster_io.default_bands(src, spec.in_channels)
+        bands = options.bands or raster_io.bands_for_roles(src, spec.bands)
         raster_io.check_bands(src, bands, spec.in_channels, spec.bands)
         spec.normalisation.check_bands(len(bands))
         if not options.bands and src.count != len(bands):
@@ -167,8 +167,13 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
             return _segment_resampled(model, spec, replace(options, bands=bands), src, progress, start)
         window = _check_window(options.window, src.width, src.height) if options.window else None
         # Blending needs every tile that overlaps the window, whole; cropping only those writing in it.
-        grid = tile_grid(src.width, src.height, spec.tile_size, spec.margin, window,
-                         whole_tiles=options.stitch == "blend")
+        grid = grid_function(spec.grid)(src.width, src.height, spec.tile_size, spec.margin, window,
+                                        whole_tiles=options.stitch == "blend")
+        batch = cpu_batch_size(options.batch_size, spec.tile_size, device)
+        if batch != options.batch_size:
+            progress.log(f"Batch lowered from {options.batch_size} to {batch} tile(s) of {spec.tile_size} px on the "
+                         "CPU (memory; larger batches are not faster there)")
+            options = replace(options, batch_size=batch)
         size = (f"{window[2]}×{window[3]} px (a window at column {window[0]}, row {window[1]} of the "
                 f"{src.width}×{src.height} px raster)" if window else f"{src.width}×{src.height} px")
         progress.log(f"{size}, {len(grid)} tiles of {spec.tile_size} px "

@@ -18,7 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from .checkpoints import Checkpoint, ModelSpec, default_classes, read_checkpoint, spec_for_entry
+from .checkpoints import (Checkpoint, ModelSpec, default_classes, read_checkpoint, spec_for_entry,
+                          with_file_classes)
 from .errors import FlairError
 from .normalisation import Normalisation
 from .progress import Progress
@@ -78,6 +79,7 @@ def resolve_model(model: str | None, checkpoint: Path | None, progress: Progress
                          f"{spec.n_classes} output classes: set n_classes to {spec.n_classes} or remove it")
     if normalisation is not None:
         spec = replace(spec, normalisation=normalisation)
+    spec = with_file_classes(spec, ckpt)  # FLAIR-HUB files: classes their loss weighted 0
     if active_codes:
         spec, why = with_active_codes(spec, active_codes), "as asked"
     progress.log(describe_active(spec, why))

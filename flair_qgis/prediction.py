@@ -130,3 +130,14 @@ def auto_batch_size(predictor: Predictor, tile_size: int, cpu_default: int = 4) 
     predictor(np.zeros((1, predictor.spec.in_channels, tile_size, tile_size), np.uint8))
     per_tile = torch.cuda.max_memory_allocated(device) - before
     return batch_for_memory(free, per_tile)
+
+
+CPU_BATCH_PIXELS = 4 * 512 * 512  # the default batch of 512 px tiles: more is not faster on the CPU, only larger
+
+
+def cpu_batch_size(batch_size: int | None, tile_size: int, device: torch.device) -> int | None:
+    """``batch_size``, lowered on the CPU so that a batch holds no more pixels than 4 tiles of 512 px
+    (one 2048 px tile of a Swin UPerNet already takes about 5 GB there); unchanged on CUDA or when automatic."""
+    if device.type != "cpu" or batch_size is None:
+        return batch_size
+    return max(1, min(batch_size, CPU_BATCH_PIXELS // (tile_size * tile_size)))

@@ -47,6 +47,16 @@ def default_bands(src: rasterio.DatasetReader, needed: int) -> list[int]:
     return usable[:needed]
 
 
+def bands_for_roles(src: rasterio.DatasetReader, roles: tuple[str, ...]) -> list[int]:
+    """The default bands for a model taking ``roles``: an IR model (NIR, R, G, as FLAIR-HUB's) takes
+    bands 4, 1, 2 of a raster with four or more (IGN's RGBI order), as FLAIR-HUB does; any other model,
+    or a 3-band raster (taken as IGN's IRC false colour), the first non-alpha bands."""
+    usable = default_bands(src, src.count)
+    if tuple(roles) == ("NIR", "R", "G") and len(usable) >= 4:
+        return [usable[3], usable[0], usable[1]]
+    return usable[: len(roles)]
+
+
 def check_band_numbers(src: rasterio.DatasetReader, bands: list[int]) -> None:
     """Every band number names a band of ``src``."""
     bad = [b for b in bands if not 1 <= b <= src.count]

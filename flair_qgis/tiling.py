@@ -110,3 +110,30 @@ def _keep(axis: list[tuple[int, int, int]], lo: int, hi: int, size: int,
     if whole_tiles:
         return [a for a in axis if a[0] < hi and a[0] + size > lo]
     return [(s, max(a, lo), min(b, hi)) for s, a, b in axis if min(b, hi) > max(a, lo)]
+
+
+
+GRIDS = ("flair-detect", "flair-hub")
+
+
+def flair_hub_tile_grid(width: int, height: int, size: int = 512, margin: int = 128,
+                        window: tuple[int, int, int, int] | None = None, whole_tiles: bool = False) -> list[Tile]:
+    """The tile grid of FLAIR-HUB's zonal detection (``slicing.py`` and ``inference.py`` of IGNF/FLAIR-HUB).
+
+    It lays tiles in map units: x from ``margin`` px left of the raster, y from ``margin`` px *below*
+    it, every ``size - 2*margin`` px while the start is inside ``margin`` px past the far edge; a tile
+    ending past that is moved back to end there; tiles with the bounds of an earlier one are skipped;
+    x is the outer loop, y (bottom to top) the inner one, and each tile's central part, clipped to the
+    raster, is written at its exact place, a later tile overwriting an earlier one. That is the same
+    rule as flair-detect's (:func:`tile_grid`), so the tiles and the pixel each one owns are the same;
+    both names are kept so that a model says which tool's grid it reproduces. (FLAIR-HUB itself fails
+    on a raster narrower than ``size - 2*margin``; here such a raster is covered like any other.)
+    """
+    return tile_grid(width, height, size, margin, window, whole_tiles)
+
+
+def grid_function(name: str):  # noqa: ANN201 - one of the two grid functions above
+    """The tile-grid function called ``name`` (a :class:`ModelSpec`'s ``grid``)."""
+    if name not in GRIDS:
+        raise FlairError(f"unknown tile grid {name!r}: use {' or '.join(GRIDS)}")
+    return flair_hub_tile_grid if name == "flair-hub" else tile_grid

@@ -26,6 +26,7 @@ import torch
 
 from .checkpoints import Checkpoint, ModelSpec, build_model, read_checkpoint
 from .errors import FlairError
+from .hub_models import in_code_order
 from .evaluation import PatchEvaluation, checked_pairs, evaluate_patches, validate
 from .metrics import fmt
 from .normalisation import FLAIR_MEANS, Normalisation
@@ -140,16 +141,30 @@ def _starting_weights(options: TrainOptions, resume: Checkpoint | None,
 
         entry = get_entry(options.init_model)
         progress.log(f"Fine-tuning zoo model {entry.name}")
-        return read_checkpoint(fetch(entry, progress)), spec_for_entry(entry)
+        return in_code_order(read_checkpoint(fetch(entry, progress)), spec_for_entry(entry))
     if options.init_checkpoint:
         ckpt = read_checkpoint(options.init_checkpoint)
         progress.log(f"Starting from the weights of {Path(options.init_checkpoint).name}")
         if ckpt.spec is not None:
             return ckpt, ckpt.spec
+        if ckpt.extra.get("layout") == "flair-hub":
+            return in_code_order(ckpt, _hub_spec(Path(options.init_checkpoint)))
         from .model_resolution import bare_spec
 
         return ckpt, bare_spec(ckpt, arch=options.arch, encoder=options.encoder)
     return None, None
+
+
+def _hub_spec(path: Path) -> ModelSpec:
+    """The spec of a local FLAIR-HUB file, from the zoo entry its file name belongs to."""
+    from .checkpoints import spec_for_entry
+    from .zoo import entry_for_file
+
+    entry = entry_for_file(path)
+    if entry is None:
+        raise FlairError(f"{path.name} is a FLAIR-HUB file of no known model: keep its hub name "
+                         "(FLAIR-HUB_LC-A_<model>.safetensors), or give the zoo model as the starting model")
+    return spec_for_entry(entry)
 
 
 def _spec(options: TrainOptions, classes: Sequence[TrainClass], base: ModelSpec | None) -> ModelSpec:

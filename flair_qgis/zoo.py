@@ -33,6 +33,8 @@ class ModelEntry:
     when its sha256 is known); an unconfirmed entry may fail to download and says so.
     ``head_classes`` is the number of output channels (19 for every FLAIR-INC model);
     ``palette`` names the active classes.
+    ``channel_codes`` gives the FLAIR code of each output channel when it is not channel + 1 (FLAIR-HUB's
+    class order); ``tile_size``/``margin`` are the default tiling and ``grid`` the tile grid it follows.
     """
 
     name: str
@@ -51,6 +53,10 @@ class ModelEntry:
     notes: str = ""
     normalisation: Normalisation = field(default=None)  # type: ignore[assignment]
     confirmed: bool = field(default=None)  # type: ignore[assignment]
+    channel_codes: tuple[int, ...] = ()
+    tile_size: int = 512
+    margin: int = 128
+    grid: str = "flair-detect"
 
     def __post_init__(self) -> None:
         if self.confirmed is None:
@@ -256,6 +262,42 @@ def describe(entry: ModelEntry) -> str:
     check = ("sha256 pinned" if entry.sha256 else "sha256 checked against the hub's") if entry.confirmed else \
         "file NOT CONFIRMED at this revision (may fail to download)"
     return (f"{entry.name}: {entry.arch}/{entry.encoder}, bands {','.join(entry.bands)}, "
-            f"classes {entry.palette}, {pinned}, {check}, licence {entry.licence}")
+            f"classes {entry.palette}, {pinned}, {check}, licence {entry.licence}"
+            + (f" ({entry.notes})" if entry.notes else ""))
 
 
+
+
+# --- FLAIR-HUB aerial-only land-cover models (IGNF/FLAIR-HUB_LC-A_*) ----------------------------------
+# IGN's FLAIR-HUB models taking aerial imagery only (reference/FLAIR-HUB-MODELS.md): <repo>.safetensors,
+# a timm encoder with smp 0.4.0's UPerNet (or smp's U-Net), 19 channels in FLAIR-HUB's class order.
+# No revision, size or sha256 is published for them: unpinned, each download is verified against the
+# sha256 the hub announces for the file (its LFS ETag), trust on first use.
+
+HUB_UNVERIFIED = "size and hash not published: verified on first download"
+
+
+def _hub(code: str, encoder: str, arch: str = "upernet-smp0.4", notes: str = "") -> ModelEntry:
+    from .hub_models import (HUB_CHANNEL_CODES, HUB_MARGIN, HUB_TILE, IR_BANDS, IR_NORMALISATION,
+                             RGB_BANDS, RGB_NORMALISATION)
+
+    ir = code.startswith("IR_")
+    name = f"FLAIR-HUB_LC-A_{code}"
+    return ModelEntry(name=name, repo_id=f"IGNF/{name}", filename=f"{name}.safetensors",
+                      bands=IR_BANDS if ir else RGB_BANDS, palette="flair-15", arch=arch, encoder=f"tu-{encoder}",
+                      normalisation=IR_NORMALISATION if ir else RGB_NORMALISATION, channel_codes=HUB_CHANNEL_CODES,
+                      tile_size=HUB_TILE, margin=HUB_MARGIN, grid="flair-hub",
+                      notes="; ".join(n for n in (notes, HUB_UNVERIFIED) if n))
+
+
+ZOO.update({e.name: e for e in (
+    _hub("RGB_swintiny-upernet", "swin_tiny_patch4_window7_224"),
+    _hub("RGB_swinsmall-upernet", "swin_small_patch4_window7_224"),
+    _hub("RGB_swinbase-upernet", "swin_base_patch4_window12_384"),
+    _hub("RGB_swinlarge-upernet", "swin_large_patch4_window12_384"),
+    _hub("IR_swinbase-upernet", "swin_base_patch4_window12_384"),
+    _hub("IR_swinlarge-upernet", "swin_large_patch4_window12_384"),
+    _hub("IR_convnextv2tiny-upernet", "convnextv2_tiny", notes="mIoU 62.73, OA 76.43 (model card)"),
+    _hub("IR_convnextv2base-upernet", "convnextv2_base", notes="mIoU 63.77, OA 77.03 (model card)"),
+    _hub("IR_convnextv2base-unet", "convnextv2_base", arch="unet"),
+)})

@@ -144,7 +144,8 @@ def test_diagnostics_reports_versions_and_the_cache(provider):
     import processing
 
     report = processing.run("flair:diagnostics", {})["REPORT"]
-    for word in ("QGIS 3.", "torch", "rasterio", "GDAL", "CUDA", "Model cache", "FLAIR-INC_rgb_15cl_resnet34-unet"):
+    for word in ("QGIS 3.", "torch", "rasterio", "GDAL", "CUDA", "Model cache", "FLAIR-INC_rgb_15cl_resnet34-unet",
+                 "FLAIR-HUB_LC-A_IR_convnextv2tiny-upernet: not cached", "safetensors"):
         assert word in report
 
 

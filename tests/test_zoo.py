@@ -24,7 +24,7 @@ from flair_qgis.normalisation import FLAIR_MEANS, FLAIR_STDS
 from flair_qgis.palette import palette
 from flair_qgis.progress import Progress
 
-ENTRIES = list(zoo.ZOO.values())
+ENTRIES = [e for e in zoo.ZOO.values() if e.name.startswith("FLAIR-INC_")]  # FLAIR-HUB: test_hub_models.py
 UNHASHED = zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"]  # pinned revision, no sha256 known
 TINY_NAME = "FLAIR-INC_rgb_15cl_tiny-unet"
 TINY_REVISION = "c0ffee0123456789abcdef0123456789abcdef01"
