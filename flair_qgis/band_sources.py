@@ -223,7 +223,10 @@ def _missing_message(model: str, wanted: list[str], missing: list[str], src: ras
             f"{len(usable)}{alpha}; the model{name} needs")
     fixes = []
     if "NIR" in missing:
-        fixes.append("NIR: give IRC (IGN BD ORTHO IRC, NIR as band 1) or a 4-band INPUT (R, G, B, NIR)")
+        fixes.append("NIR: give IRC (IGN BD ORTHO IRC, NIR as band 1) or a 4-band INPUT (R, G, B, NIR)"
+                     + ("; if INPUT is itself a false-colour IRC ortho (NIR, R, G), choose its bands "
+                        f"{', '.join(str(b) for b in usable[:len(wanted)])} (BANDS) in the model's order"
+                        if wanted[0] == "NIR" and len(usable) >= len(wanted) else ""))
     if "Elevation" in missing:
         fixes.append("Elevation: give DSM and DTM (e.g. LiDAR HD or RGE ALTI), or a FLAIR elevation "
                      "band (ELEVATION)")
@@ -293,7 +296,7 @@ def mosaics(sources: BandSources, work: Path) -> BandSources:
 
 def write_stack(refs: list[BandRef], ref: rasterio.DatasetReader, sources: BandSources, path: Path) -> Path:
     """A VRT on ``ref``'s grid whose bands are ``refs``, each source resampled onto that grid.
-    INPUT's mask (nodata, alpha) is the VRT's mask: a pixel counts where INPUT has data."""
+    INPUT's mask (nodata, alpha) is the VRT's mask: a pixel counts where one of INPUT's bands has data."""
     from rasterio.dtypes import _gdal_typename
 
     infos: dict[Path, dict] = {}
@@ -320,12 +323,17 @@ def write_stack(refs: list[BandRef], ref: rasterio.DatasetReader, sources: BandS
             _source(band, info(heights), 1, ref)
         else:
             _source(band, info(r.path), r.band, ref)
-    if any(MaskFlags.all_valid not in flags for flags in ref.mask_flag_enums):
-        first_input = next((r.band for r in refs if r.kind == "input"), 1)
-        mask = ET.SubElement(ET.SubElement(root, "MaskBand"), "VRTRasterBand", dataType="Byte")
-        src = ET.SubElement(mask, "SimpleSource")
-        ET.SubElement(src, "SourceFilename", relativeToVRT="0").text = str(Path(ref.name).resolve())
-        ET.SubElement(src, "SourceBand").text = f"mask,{first_input}"
+    input_bands = [r.band for r in refs if r.kind == "input"] or [1]
+    if any(MaskFlags.all_valid not in ref.mask_flag_enums[b - 1] for b in input_bands):
+        # valid where any of INPUT's bands has data, as for INPUT alone: the sum of their masks, clamped
+        mask = ET.SubElement(ET.SubElement(root, "MaskBand"), "VRTRasterBand", dataType="Byte",
+                             subClass="VRTDerivedRasterBand")
+        ET.SubElement(mask, "PixelFunctionType").text = "sum"
+        ET.SubElement(mask, "SourceTransferType").text = "UInt16"
+        for b in input_bands:
+            src = ET.SubElement(mask, "SimpleSource")
+            ET.SubElement(src, "SourceFilename", relativeToVRT="0").text = str(Path(ref.name).resolve())
+            ET.SubElement(src, "SourceBand").text = f"mask,{b}"
     path.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
     return path
 
