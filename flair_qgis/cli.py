@@ -183,7 +183,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--elevation", type=Path, metavar="RASTER", help="a ready FLAIR elevation band (20 cm steps, 8-bit)")
     d.add_argument("--elevation-band", dest="elevation_band", type=int, metavar="N",
                    help="band of --elevation to use (default 1)")
-    d.add_argument("--dsm", type=Path, metavar="RASTER", help="surface model in metres (with --dtm): elevation computed")
+    d.add_argument("--dsm", type=Path, metavar="RASTER",
+                   help="surface model in metres (with --dtm): the elevation band is computed")
     d.add_argument("--dtm", type=Path, metavar="RASTER", help="terrain model in metres (with --dsm)")
     d.set_defaults(run=_detect)
     m = sub.add_parser("models", help="list the model zoo")

@@ -100,7 +100,8 @@ def test_irc_at_another_resolution_and_extent_is_resampled_onto_the_input_grid(s
 def test_resampling_never_shifts_a_linear_ramp_stays_exact(tmp_path):
     """Bilinear resampling reproduces a linear function exactly: any shift of the grids shows."""
     xs, ys = np.meshgrid(np.arange(50, dtype=np.float32), np.arange(40, dtype=np.float32))
-    ramp = make_raster(tmp_path / "ramp.tif", (3 * xs + 2 * ys)[None], res=0.4, origin=(ORIGIN[0] - 1.3, ORIGIN[1] + 2.1))
+    ramp = make_raster(tmp_path / "ramp.tif", (3 * xs + 2 * ys)[None], res=0.4,
+                       origin=(ORIGIN[0] - 1.3, ORIGIN[1] + 2.1))
     rgb = make_raster(tmp_path / "rgb.tif", random_image(60, 80), origin=ORIGIN)
     seen = []
     from flair_qgis import band_sources
@@ -155,7 +156,8 @@ def test_flair_hub_ir_model_takes_nir_r_g_from_the_irc_layer_or_from_an_rgbi_inp
     model = tiny_model(in_channels=3)
     nrg = make_raster(tmp_path / "nrg.tif", np.concatenate([scene["nir_data"], scene["rgb_data"][:2]]), origin=ORIGIN)
     expected = run(model, HUB_IR, tmp_path / "nrg_out.tif", nrg, bands=[1, 2, 3])
-    assert (run(model, HUB_IR, tmp_path / "a.tif", scene["rgb"], sources=BandSources(irc=scene["irc"])) == expected).all()
+    from_layers = run(model, HUB_IR, tmp_path / "a.tif", scene["rgb"], sources=BandSources(irc=scene["irc"]))
+    assert (from_layers == expected).all()
     assert (run(model, HUB_IR, tmp_path / "b.tif", scene["stack"]) == expected).all()  # bands 4, 1, 2 of RGBI
 
 
@@ -229,7 +231,8 @@ def test_a_model_whose_bands_cannot_be_filled_says_which_layer_is_missing(scene,
             words=("Elevation: give DSM and DTM",))
     refused(tmp_path, scene["rgb"], BandSources(irc=scene["irc"], irc_band=4), words=("there is no band 4",))
     refused(tmp_path, scene["irc"], None, spec=HUB_IR,  # an IRC ortho as INPUT: its bands must be chosen
-            words=("takes 3 bands (NIR, R, G)", "if INPUT is itself a false-colour IRC ortho", "choose its bands 1, 2, 3"))
+            words=("takes 3 bands (NIR, R, G)", "if INPUT is itself a false-colour IRC ortho",
+                   "choose its bands 1, 2, 3"))
 
 
 # --- IGN tiles as delivered: folders of JPEG 2000 ------------------------------------------------------
@@ -273,7 +276,8 @@ def test_jp2_tiles_read_losslessly_with_their_georeferencing(jp2_zone):
 
 
 def test_jp2_folders_as_input_and_irc_single_machine_and_sharded_equal_the_stack(jp2_zone, tmp_path):
-    reference = read(segment(SegmentOptions(jp2_zone["stack"], tmp_path / "stack.tif", checkpoint=jp2_zone["ckpt"])).output)
+    reference = read(segment(SegmentOptions(jp2_zone["stack"], tmp_path / "stack.tif",
+                                            checkpoint=jp2_zone["ckpt"])).output)
     options = SegmentOptions(jp2_zone["rgb"], tmp_path / "single.tif", checkpoint=jp2_zone["ckpt"],
                              sources=BandSources(irc=jp2_zone["irc"]))
     single = run_zone(ZoneOptions(options))  # one block: what `detect` does with a folder
@@ -295,5 +299,6 @@ def test_cli_detect_with_irc_folder(jp2_zone, tmp_path):
     done = subprocess.run([sys.executable, "-m", "flair_qgis", "detect", "--conf", str(conf), "--irc",
                            str(jp2_zone["irc"])], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    reference = read(segment(SegmentOptions(jp2_zone["stack"], tmp_path / "stack.tif", checkpoint=jp2_zone["ckpt"])).output)
+    reference = read(segment(SegmentOptions(jp2_zone["stack"], tmp_path / "stack.tif",
+                                            checkpoint=jp2_zone["ckpt"])).output)
     assert (read(Path(done.stdout.strip().splitlines()[-1])) == reference).all()
