@@ -555,6 +555,8 @@ Model: a pretrained IGNF FLAIR-INC model, downloaded from HuggingFace on first u
 
 Bands: the raster bands fed to the model, in the model's order (e.g. R, G, B); by default the first non-alpha bands. Tiles of TILE_SIZE px are predicted and only their centre, MARGIN px in from each edge, is kept, as IGN's flair-detect does; left empty, they are the model's own (512/128 for the IGNF models, or what a FLAIR-for-QGIS checkpoint says).
 
+Infrared and elevation from other layers: models with NIR (rgbi, rgbie, FLAIR-HUB IR) take it from the IRC layer (IGN's BD ORTHO IRC, false colour NIR, R, G: NIR is its band 1), or from a 4-band input. rgbie models take the elevation from a DSM + DTM pair (e.g. LiDAR HD or RGE ALTI, in metres: the height above ground is encoded as FLAIR does, 20 cm steps, 0-255), or from a ready FLAIR elevation band (advanced). These layers may have another resolution, extent or tiling (a VRT of IGN's JPEG 2000 tiles works): they are resampled (bilinear) onto the input's grid as they are read, never shifted; they must share its CRS and overlap it. With these layers, Bands picks the input's R, G, B.
+
 Preset 'fast' doubles the tile size (same margin): about 2× faster, nearly the same map. Advanced: 'blend' stitching averages overlapping tiles with a smooth window instead of cropping; test-time augmentation averages four flips.
 
 Output type 'argmax' writes one band of FLAIR codes (1-19, 0 = nodata) with a colour table and a QML style; 'class_prob' writes one band per class, probability × 255. Nodata in the input stays nodata in the output.</source>
@@ -564,6 +566,8 @@ Modèle : un modèle FLAIR-INC pré-entraîné de l'IGNF, téléchargé depuis H
 
 Bandes : les bandes du raster données au modèle, dans l'ordre du modèle (par ex. R, V, B) ; par défaut les premières bandes non alpha. Des tuiles de TILE_SIZE px sont prédites et seul leur centre, à MARGIN px de chaque bord, est conservé, comme le fait flair-detect de l'IGN ; laissées vides, ce sont celles du modèle (512/128 pour les modèles de l'IGNF, ou ce qu'indique un checkpoint FLAIR-for-QGIS).
 
+Infrarouge et altitude depuis d'autres couches : les modèles avec proche infrarouge (rgbi, rgbie, IR de FLAIR-HUB) le prennent dans la couche IRC (la BD ORTHO IRC de l'IGN, en fausses couleurs PIR, R, V : le PIR est sa bande 1), ou dans une entrée à 4 bandes. Les modèles rgbie prennent l'altitude d'un couple MNS + MNT (par ex. LiDAR HD ou RGE ALTI, en mètres : la hauteur au-dessus du sol est codée comme dans FLAIR, par pas de 20 cm, 0-255), ou d'une bande d'altitude FLAIR toute prête (avancé). Ces couches peuvent avoir une autre résolution, une autre emprise ou un autre dallage (un VRT des dalles JPEG 2000 de l'IGN convient) : elles sont rééchantillonnées (bilinéaire) sur la grille de l'entrée à la lecture, jamais décalées ; elles doivent être dans son SCR et la recouvrir. Avec ces couches, Bandes choisit les bandes R, V, B de l'entrée.
+
 Le préréglage « fast » double la taille des tuiles (même marge) : environ 2× plus rapide, carte presque identique. Avancé : l'assemblage « blend » moyenne les tuiles qui se chevauchent avec une fenêtre lissée au lieu de les découper ; l'augmentation au moment du test moyenne quatre retournements.
 
 Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans donnée) avec une table de couleurs et un style QML ; « class_prob » écrit une bande par classe, probabilité × 255. Les pixels sans donnée de l'entrée restent sans donnée en sortie.</translation>
@@ -572,6 +576,16 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
       <location filename="../algorithms/segment.py" />
       <source>Pretrained IGNF model from the zoo; ignored when the checkpoint describes its own model</source>
       <translation>Modèle pré-entraîné de l'IGNF ; ignoré quand le checkpoint décrit son propre modèle</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Infrared layer (IGN BD ORTHO IRC), for NIR</source>
+      <translation>Couche infrarouge (BD ORTHO IRC de l'IGN), pour le PIR</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>False-colour orthophoto whose band 1 is near-infrared (IGN BD ORTHO IRC), for the models that take NIR; resampled onto the input's grid</source>
+      <translation>Orthophotographie en fausses couleurs dont la bande 1 est le proche infrarouge (BD ORTHO IRC de l'IGN), pour les modèles qui prennent le PIR ; rééchantillonnée sur la grille de l'entrée</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
@@ -597,6 +611,41 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
       <location filename="../algorithms/segment.py" />
       <source>Bands, in the model's order</source>
       <translation>Bandes, dans l'ordre du modèle</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Surface model (DSM, metres), for elevation</source>
+      <translation>Modèle numérique de surface (MNS, mètres), pour l'altitude</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Digital surface model (e.g. LiDAR HD), with the DTM: the elevation band of rgbie models is (DSM − DTM) in 20 cm steps, rounded, clipped to 0-255</source>
+      <translation>Modèle numérique de surface (par ex. LiDAR HD), avec le MNT : la bande d'altitude des modèles rgbie est (MNS − MNT) par pas de 20 cm, arrondie, bornée à 0-255</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Terrain model (DTM, metres), for elevation</source>
+      <translation>Modèle numérique de terrain (MNT, mètres), pour l'altitude</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Digital terrain model (e.g. LiDAR HD or RGE ALTI), with the DSM</source>
+      <translation>Modèle numérique de terrain (par ex. LiDAR HD ou RGE ALTI), avec le MNS</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Band of the infrared layer holding NIR</source>
+      <translation>Bande de la couche infrarouge qui contient le PIR</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Ready FLAIR elevation layer (instead of DSM and DTM)</source>
+      <translation>Couche d'altitude FLAIR toute prête (au lieu du MNS et du MNT)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Band of the elevation layer</source>
+      <translation>Bande de la couche d'altitude</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
@@ -679,6 +728,11 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
       <location filename="../algorithms/segment.py" />
       <source>Polygons are made of class codes: choose the output type 'argmax'</source>
       <translation>Les polygones sont faits de codes de classe : choisissez le type de sortie « argmax »</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>{}: {} is not a raster file; save it as a GeoTIFF (or build a VRT of its tiles) first</source>
+      <translation>{} : {} n'est pas un fichier raster ; enregistrez-le d'abord en GeoTIFF (ou construisez un VRT de ses dalles)</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
