@@ -245,6 +245,7 @@ class SegmentAlgorithm(FlairAlgorithm):
         cluster = (self.parameterAsString(parameters, self.CLUSTER, context) or "").strip()
         if cluster:  # blocks on the cluster's workers, shards beside the output, assembled as a COG
             distributed = import_core("distributed")
+            self.run_core(import_core("band_sources").check_early, options.input, options.sources)
             result = self.run_core(distributed.run_zone, distributed.ZoneOptions(options, cluster=cluster, cog=True),
                                    self.progress(feedback))
         else:

@@ -118,6 +118,18 @@ def check(input_path: Path, sources: BandSources | None, progress: Progress | No
                                   "elsewhere")
 
 
+def check_early(input_path: Path, sources: BandSources | None, progress: Progress | None = None) -> None:
+    """:func:`check` for inputs and sources that may be folders of tiles (looked at through
+    temporary mosaics): a sharded run calls it before it creates anything."""
+    if sources is None or not sources.given:
+        return
+    work = Path(tempfile.mkdtemp(prefix="flair-sources-"))
+    try:
+        check(mosaic("INPUT", Path(input_path), work) or Path(input_path), mosaics(sources, work), progress)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _check_band(name: str, src: rasterio.DatasetReader, band: int) -> None:
     if not 1 <= band <= src.count:
         raise FlairError(f"{name} {src.name} has {src.count} band(s), there is no band {band}: choose a band "
@@ -278,20 +290,23 @@ def _describe(ref: BandRef, sources: BandSources | None) -> str:
     return f"{ref.kind.upper() if ref.kind != 'input' else 'INPUT'} band {ref.band}"
 
 
-def mosaics(sources: BandSources, work: Path) -> BandSources:
-    """``sources`` with each folder of tiles replaced by a mosaic VRT of its raster files."""
+def mosaic(name: str, path: Path | None, work: Path) -> Path | None:
+    """``path`` itself, or for a folder of tiles a mosaic VRT of its raster files in ``work``."""
     from .distributed import build_vrt, zone_files
 
-    def one(name: str, path: Path | None) -> Path | None:
-        if path is None or not Path(path).is_dir():
-            return path
-        files = zone_files(Path(path))
-        if not files:
-            raise FlairError(f"the {name} folder {path} holds no raster files (.tif, .jp2, .vrt)")
-        return build_vrt(files, work / f"{name.lower()}_mosaic.vrt")
+    if path is None or not Path(path).is_dir():
+        return path
+    files = zone_files(Path(path))
+    if not files:
+        raise FlairError(f"the {name} folder {path} holds no raster files (.tif, .jp2, .vrt)")
+    return build_vrt(files, work / f"{name.lower()}_mosaic.vrt")
 
-    return replace(sources, irc=one("IRC", sources.irc), elevation=one("ELEVATION", sources.elevation),
-                   dsm=one("DSM", sources.dsm), dtm=one("DTM", sources.dtm))
+
+def mosaics(sources: BandSources, work: Path) -> BandSources:
+    """``sources`` with each folder of tiles replaced by a mosaic VRT of its raster files."""
+    return replace(sources, irc=mosaic("IRC", sources.irc, work),
+                   elevation=mosaic("ELEVATION", sources.elevation, work),
+                   dsm=mosaic("DSM", sources.dsm, work), dtm=mosaic("DTM", sources.dtm, work))
 
 
 def write_stack(refs: list[BandRef], ref: rasterio.DatasetReader, sources: BandSources, path: Path) -> Path:

@@ -35,8 +35,10 @@ def _detect(args: argparse.Namespace) -> int:
             setattr(options, name, getattr(args, name))
     options.sources = _sources_from_args(options.sources, args)
     if args.cluster or args.workers or args.block_size or args.cog or options.input.is_dir():
+        from .band_sources import check_early
         from .distributed import ZoneOptions, run_zone  # a zone cut into blocks, maybe on a cluster
 
+        check_early(options.input, options.sources, progress)  # before the shards folder is made
         result = run_zone(ZoneOptions(options, cluster=args.cluster, workers=args.workers,
                                       block_size=args.block_size, cog=args.cog), progress)
     else:

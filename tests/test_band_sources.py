@@ -302,3 +302,26 @@ def test_cli_detect_with_irc_folder(jp2_zone, tmp_path):
     reference = read(segment(SegmentOptions(jp2_zone["stack"], tmp_path / "stack.tif",
                                             checkpoint=jp2_zone["ckpt"])).output)
     assert (read(Path(done.stdout.strip().splitlines()[-1])) == reference).all()
+
+
+def test_bad_sources_are_refused_before_the_model_is_fetched(scene, tmp_path):
+    """A zoo model not in the cache and no hub: the layers' error comes first."""
+    far = make_raster(tmp_path / "far.tif", read(scene["irc"]), origin=(ORIGIN[0] + 5000, ORIGIN[1]))
+    with pytest.raises(FlairError, match="does not overlap INPUT"):
+        segment(SegmentOptions(scene["rgb"], tmp_path / "out" / "map.tif", model="FLAIR-INC_rgbi_15cl_resnet34-unet",
+                               sources=BandSources(irc=far)))
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_with_a_bad_irc_folder_exits_2_and_creates_nothing(jp2_zone, tmp_path):
+    irc = tmp_path / "irc_utm"
+    irc.mkdir()
+    make_raster(irc / "t.tif", random_image(20, 20), crs="EPSG:32631", origin=ORIGIN)
+    conf = tmp_path / "detect.yaml"
+    conf.write_text(f"input_img_path: {jp2_zone['rgb']}\noutput_path: {tmp_path / 'out'}\noutput_name: cli\n"
+                    f"model_weights: {jp2_zone['ckpt']}\nirc_path: {irc}\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "flair_qgis", "detect", "--conf", str(conf)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "IRC" in done.stderr and "EPSG:32631" in done.stderr and "EPSG:2154" in done.stderr
+    assert not (tmp_path / "out").exists()
