@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from rasterio.enums import Resampling
+from rasterio.enums import ColorInterp, Resampling
 from rasterio.windows import from_bounds
 
 from conftest import DATA, ROOT, make_raster, random_image, tiny_model
@@ -59,7 +59,7 @@ def stack_raster(path: Path, data: np.ndarray) -> Path:
     GeoTIFF is RGBA by default)."""
     make_raster(path, data, origin=ORIGIN)
     with rasterio.open(path, "r+") as dst:
-        dst.colorinterp = [rasterio.enums.ColorInterp.undefined] * dst.count
+        dst.colorinterp = [ColorInterp.undefined] * dst.count
     return path
 
 
@@ -190,6 +190,10 @@ def test_irc_whose_first_band_says_it_is_red_is_refused(scene, tmp_path):
             dst.set_band_description(i, name)
     refused(tmp_path, scene["rgb"], BandSources(irc=path),
             words=("band 1 is described as 'Red', not near-infrared", "BD ORTHO IRC holds NIR, R, G"))
+    bgr = make_raster(tmp_path / "bgr.tif", read(scene["irc"]), origin=ORIGIN)
+    with rasterio.open(bgr, "r+") as dst:
+        dst.colorinterp = [ColorInterp.blue, ColorInterp.green, ColorInterp.red]
+    refused(tmp_path, scene["rgb"], BandSources(irc=bgr), words=("band 1 is marked as blue",))
     log: list[str] = []
     with rasterio.open(scene["irc"]) as irc:  # says nothing: trusted, and said so
         from flair_qgis.band_sources import check_nir_band
@@ -325,3 +329,17 @@ def test_cli_with_a_bad_irc_folder_exits_2_and_creates_nothing(jp2_zone, tmp_pat
     assert done.returncode == 2, done.stderr
     assert "IRC" in done.stderr and "EPSG:32631" in done.stderr and "EPSG:2154" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_input_at_another_resolution_with_irc_equals_its_stack_at_that_resolution(tmp_path):
+    """At 0.3 m the engine segments a 0.2 m view of the input: the IRC layer travels with it."""
+    rgb, nir = random_image(70, 90, seed=7), random_image(70, 90, bands=1, seed=8)
+    src = make_raster(tmp_path / "rgb_03.tif", rgb, res=0.3, origin=ORIGIN)
+    irc = make_raster(tmp_path / "irc_03.tif", np.concatenate([nir, rgb[:2]]), res=0.3, origin=ORIGIN)
+    stack = stack_raster(tmp_path / "rgbi.tif", np.concatenate([rgb, nir]))
+    with rasterio.open(stack, "r+") as dst:
+        dst.transform = rasterio.transform.from_origin(*ORIGIN, 0.3, 0.3)
+    model = tiny_model(in_channels=4)
+    by_layers = run(model, RGBI, tmp_path / "layers.tif", src, sources=BandSources(irc=irc))
+    assert by_layers.shape == (1, 70, 90)
+    assert (by_layers == run(model, RGBI, tmp_path / "stacked.tif", stack)).all()
