@@ -34,6 +34,7 @@ HEIGHT_STEP = 0.2  # metres per unit of FLAIR's 8-bit elevation band (FLAIR-INC 
 RESAMPLING = "bilinear"  # for imagery and heights on another grid than INPUT's
 _ROLE_NAMES = {"r": "R", "red": "R", "g": "G", "green": "G", "b": "B", "blue": "B", "nir": "NIR", "i": "NIR",
                "ir": "NIR", "pir": "NIR", "e": "Elevation", "elevation": "Elevation", "ndsm": "Elevation"}
+_ROLES = {"R", "G", "B", "NIR", "Elevation"}
 _NOT_NIR = {"r", "red", "rouge", "g", "green", "vert", "b", "blue", "bleu", "alpha", "gray", "grey"}
 _OVERLAP_TOLERANCE = 1e-6  # relative: rasters that only touch along an edge do not overlap
 
@@ -257,23 +258,28 @@ def on_input_grid(options: Any, roles: tuple[str, ...], model: str, progress: Pr
     INPUT alone holds them in the default order; INPUT's bands picked by role (e.g. NIR, R, G of an
     RGBI raster); or a VRT on INPUT's grid stacking the bands of every source, removed afterwards."""
     sources: BandSources | None = options.sources
-    if not (sources and sources.given) and (options.bands or not all(role_name(r) in _ROLES for r in roles)):
-        yield options  # the user chose the bands, or the model's are not FLAIR roles: as before
+    if not (sources and sources.given):
+        if options.bands or not all(role_name(r) in _ROLES for r in roles):
+            yield options  # the user chose the bands, or the model's are not FLAIR roles: as before
+            return
+        with _open(Path(options.input), "input") as src:
+            yield _input_bands(options, plan(roles, src, None, None, model), src, progress)
         return
     work = Path(tempfile.mkdtemp(prefix="flair-sources-"))
     try:
-        sources = mosaics(sources, work) if sources else None
+        sources = mosaics(sources, work)
         check(Path(options.input), sources, progress)
         with _open(Path(options.input), "input") as src:
             refs = plan(roles, src, sources, options.bands, model)
+            unused = [name for name, kind in (("IRC", "irc"), ("ELEVATION", "elevation"), ("DSM and DTM", "height"))
+                      if name.split()[0] in sources.layers() and all(r.kind != kind for r in refs)]
+            if unused:
+                progress.warn(f"the model takes {', '.join(role_name(r) for r in roles)}: {' and '.join(unused)} "
+                              "not used")
             if all(r.kind == "input" for r in refs):
-                bands = [r.band for r in refs]
-                default = [i + 1 for i, ci in enumerate(src.colorinterp) if ci != ColorInterp.alpha][:len(bands)]
-                if bands != default:
-                    progress.log(f"Using bands {bands} of INPUT as {', '.join(r.role for r in refs)}")
-                yield options if bands == default else replace(options, bands=bands, sources=None)
+                yield _input_bands(replace(options, sources=None), refs, src, progress)
                 return
-            vrt = write_stack(refs, src, sources or BandSources(), work / "bands.vrt")
+            vrt = write_stack(refs, src, sources, work / "bands.vrt")
             progress.log("Bands " + ", ".join(f"{r.role} from {_describe(r, sources)}" for r in refs)
                          + f", on INPUT's grid ({src.width}×{src.height} px)")
         yield replace(options, input=vrt, bands=list(range(1, len(refs) + 1)), sources=None)
@@ -281,11 +287,18 @@ def on_input_grid(options: Any, roles: tuple[str, ...], model: str, progress: Pr
         shutil.rmtree(work, ignore_errors=True)
 
 
-_ROLES = {"R", "G", "B", "NIR", "Elevation"}
+def _input_bands(options: Any, refs: list[BandRef], src: rasterio.DatasetReader, progress: Progress) -> Any:
+    """``options`` feeding INPUT's bands ``refs``: as they are when these are its first non-alpha
+    bands (the engine's default), else with the bands named."""
+    bands = [r.band for r in refs]
+    if bands == [i + 1 for i, ci in enumerate(src.colorinterp) if ci != ColorInterp.alpha][:len(bands)]:
+        return options
+    progress.log(f"Using bands {bands} of INPUT as {', '.join(r.role for r in refs)}")
+    return replace(options, bands=bands)
 
 
-def _describe(ref: BandRef, sources: BandSources | None) -> str:
-    if ref.kind == "height" and sources is not None:
+def _describe(ref: BandRef, sources: BandSources) -> str:
+    if ref.kind == "height":
         return f"DSM {sources.dsm} − DTM {sources.dtm} (20 cm steps)"
     return f"{ref.kind.upper() if ref.kind != 'input' else 'INPUT'} band {ref.band}"
 

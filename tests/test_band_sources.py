@@ -343,3 +343,14 @@ def test_an_input_at_another_resolution_with_irc_equals_its_stack_at_that_resolu
     by_layers = run(model, RGBI, tmp_path / "layers.tif", src, sources=BandSources(irc=irc))
     assert by_layers.shape == (1, 70, 90)
     assert (by_layers == run(model, RGBI, tmp_path / "stacked.tif", stack)).all()
+
+
+def test_a_layer_the_model_does_not_take_is_ignored_with_a_warning(scene, tmp_path):
+    rgb_spec = replace(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")), tile_size=64, margin=16)
+    model = tiny_model(in_channels=3)
+    warnings: list[str] = []
+    with_irc = read(segment_with(model, rgb_spec, SegmentOptions(scene["rgb"], tmp_path / "a.tif",
+                                                                 sources=BandSources(irc=scene["irc"])),
+                                 Progress(warn=warnings.append)).output)
+    assert (with_irc == run(model, rgb_spec, tmp_path / "b.tif", scene["rgb"])).all()
+    assert any("IRC not used" in w for w in warnings), warnings
