@@ -51,6 +51,12 @@ class StyleFromFile(QgsProcessingLayerPostProcessorInterface):
 
 class SegmentAlgorithm(FlairAlgorithm):
     INPUT = "INPUT"
+    IRC = "IRC"
+    IRC_BAND = "IRC_BAND"
+    DSM = "DSM"
+    DTM = "DTM"
+    ELEVATION = "ELEVATION"
+    ELEVATION_BAND = "ELEVATION_BAND"
     MODEL = "MODEL"
     CHECKPOINT = "CHECKPOINT"
     BANDS = "BANDS"
@@ -92,6 +98,14 @@ class SegmentAlgorithm(FlairAlgorithm):
             "the first non-alpha bands. Tiles of TILE_SIZE px are predicted and only their centre, "
             "MARGIN px in from each edge, is kept, as IGN's flair-detect does; left empty, they are "
             "the model's own (512/128 for the IGNF models, or what a FLAIR-for-QGIS checkpoint says).\n\n"
+            "Infrared and elevation from other layers: models with NIR (rgbi, rgbie, FLAIR-HUB IR) take it from "
+            "the IRC layer (IGN's BD ORTHO IRC, false colour NIR, R, G: NIR is its band 1), or from a 4-band input. "
+            "rgbie models take the elevation from a DSM + DTM pair (e.g. LiDAR HD or RGE ALTI, in metres: the "
+            "height above ground is encoded as FLAIR does, 20 cm steps, 0-255), or from a ready FLAIR elevation "
+            "band (advanced). These layers may have another resolution, extent or tiling (a VRT of IGN's JPEG "
+            "2000 tiles works): they are resampled (bilinear) onto the input's grid as they are read, never "
+            "shifted; they must share its CRS and overlap it. With these layers, Bands picks the input's R, G, B."
+            "\n\n"
             "Preset 'fast' doubles the tile size (same margin): about 2× faster, nearly the same map. "
             "Advanced: 'blend' stitching averages overlapping tiles with a smooth window instead of "
             "cropping; test-time augmentation averages four flips.\n\n"
@@ -122,6 +136,31 @@ class SegmentAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterBand(self.BANDS, self.tr("Bands, in the model's order"),
                                                      parentLayerParameterName=self.INPUT,
                                                      optional=True, allowMultiple=True))
+        irc = QgsProcessingParameterRasterLayer(self.IRC, self.tr("Infrared layer (IGN BD ORTHO IRC), for NIR"),
+                                                optional=True)
+        irc.setHelp(self.tr("False-colour orthophoto whose band 1 is near-infrared (IGN BD ORTHO IRC), for the "
+                            "models that take NIR; resampled onto the input's grid"))
+        self.addParameter(irc)
+        for key, label, help_text in (
+                (self.DSM, self.tr("Surface model (DSM, metres), for elevation"),
+                 self.tr("Digital surface model (e.g. LiDAR HD), with the DTM: the elevation band of rgbie models "
+                         "is (DSM − DTM) in 20 cm steps, rounded, clipped to 0-255")),
+                (self.DTM, self.tr("Terrain model (DTM, metres), for elevation"),
+                 self.tr("Digital terrain model (e.g. LiDAR HD or RGE ALTI), with the DSM"))):
+            layer = QgsProcessingParameterRasterLayer(key, label, optional=True)
+            layer.setHelp(help_text)
+            self.addParameter(layer)
+        extra_bands = [
+            QgsProcessingParameterBand(self.IRC_BAND, self.tr("Band of the infrared layer holding NIR"), 1,
+                                       parentLayerParameterName=self.IRC, optional=True),
+            QgsProcessingParameterRasterLayer(self.ELEVATION, self.tr("Ready FLAIR elevation layer (instead of "
+                                                                      "DSM and DTM)"), optional=True),
+            QgsProcessingParameterBand(self.ELEVATION_BAND, self.tr("Band of the elevation layer"), 1,
+                                       parentLayerParameterName=self.ELEVATION, optional=True),
+        ]
+        for p in extra_bands:
+            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(p)
         # No defaults: left empty, the model's own tiling is used (a checkpoint may carry its own).
         self.addParameter(QgsProcessingParameterNumber(
             self.TILE_SIZE, self.tr("Tile size (px); empty: the model's (512; FLAIR-HUB: 2048)"),
@@ -221,10 +260,12 @@ class SegmentAlgorithm(FlairAlgorithm):
             precision=self.parameterAsEnumString(parameters, self.PRECISION, context) or "auto",
             active_codes=[int(v) for v in self._numbers(parameters, self.ACTIVE_CLASSES, context, int)] or None,
             value_range=self._value_range(parameters, context),
+            sources=self._band_sources(parameters, context),
         )
         cluster = (self.parameterAsString(parameters, self.CLUSTER, context) or "").strip()
         if cluster:  # blocks on the cluster's workers, shards beside the output, assembled as a COG
             distributed = import_core("distributed")
+            self.run_core(import_core("band_sources").check_early, options.input, options.sources)
             result = self.run_core(distributed.run_zone, distributed.ZoneOptions(options, cluster=cluster, cog=True),
                                    self.progress(feedback))
         else:
@@ -243,6 +284,27 @@ class SegmentAlgorithm(FlairAlgorithm):
             outputs[self.POLYGONS] = polygonize(Path(result.output), polygons, DEFAULT_TOLERANCE, DEFAULT_MIN_AREA,
                                                 "merge", context, feedback)
         return outputs
+
+    def _band_sources(self, parameters, context):
+        """The IRC / DSM / DTM / elevation layers as files, or None when none is given."""
+        from ..flair_qgis.band_sources import BandSources
+
+        paths = {}
+        for key in (self.IRC, self.DSM, self.DTM, self.ELEVATION):
+            layer = self.parameterAsRasterLayer(parameters, key, context) if parameters.get(key) else None
+            if layer is None:
+                continue
+            if not layer_input.is_file_layer(layer):
+                raise QgsProcessingException(self.tr(
+                    "{}: {} is not a raster file; save it as a GeoTIFF (or build a VRT of its tiles) first")
+                    .format(key, layer.name()))
+            paths[key] = Path(layer.source().split("|")[0])
+        if not paths:
+            return None
+        irc_band = self.parameterAsInt(parameters, self.IRC_BAND, context) or 1
+        elevation_band = self.parameterAsInt(parameters, self.ELEVATION_BAND, context) or 1
+        return BandSources(irc=paths.get(self.IRC), irc_band=irc_band, dsm=paths.get(self.DSM),
+                           dtm=paths.get(self.DTM), elevation=paths.get(self.ELEVATION), elevation_band=elevation_band)
 
     def _optional_int(self, parameters, key, context):
         """An optional integer, or ``None`` when it is left empty (0 is a value: a margin of 0)."""

@@ -34,9 +34,12 @@ def _detect(args: argparse.Namespace) -> int:
     for name in ("device", "batch_size", "active_codes", "value_range"):
         if getattr(args, name) is not None:
             setattr(options, name, getattr(args, name))
+    options.sources = _sources_from_args(options.sources, args)
     if args.cluster or args.workers or args.block_size or args.cog or options.input.is_dir():
+        from .band_sources import check_early
         from .distributed import ZoneOptions, run_zone  # a zone cut into blocks, maybe on a cluster
 
+        check_early(options.input, options.sources, progress)  # before the shards folder is made
         result = run_zone(ZoneOptions(options, cluster=args.cluster, workers=args.workers,
                                       block_size=args.block_size, cog=args.cog), progress)
     else:
@@ -56,6 +59,17 @@ def _numbers(kind: type, count: int | None = None):
             raise argparse.ArgumentTypeError(f"{text!r}: give {count or 'one or more'} comma-separated numbers")
         return tuple(values) if count else values
     return parse
+def _sources_from_args(sources, args: argparse.Namespace):
+    """The configuration's band sources with the command line's --irc/--dsm/... on top."""
+    from dataclasses import replace
+
+    from .band_sources import BandSources
+
+    given = {k: getattr(args, k) for k in ("irc", "irc_band", "elevation", "elevation_band", "dsm", "dtm")
+             if getattr(args, k) is not None}
+    if not given:
+        return sources
+    return replace(sources or BandSources(), **given)
 
 
 def _models(_args: argparse.Namespace) -> int:
@@ -211,6 +225,15 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--block-size", dest="block_size", type=int, metavar="PX",
                    help="block (shard) size in px, a multiple of the tile step (default 16 steps)")
     d.add_argument("--cog", action="store_true", help="also write the sharded mosaic as one COG with overviews")
+    d.add_argument("--irc", type=Path, metavar="RASTER",
+                   help="infrared layer giving the model's NIR band (IGN BD ORTHO IRC: a file, VRT or folder of tiles)")
+    d.add_argument("--irc-band", dest="irc_band", type=int, metavar="N", help="band of --irc holding NIR (default 1)")
+    d.add_argument("--elevation", type=Path, metavar="RASTER", help="a ready FLAIR elevation band (20 cm steps, 8-bit)")
+    d.add_argument("--elevation-band", dest="elevation_band", type=int, metavar="N",
+                   help="band of --elevation to use (default 1)")
+    d.add_argument("--dsm", type=Path, metavar="RASTER",
+                   help="surface model in metres (with --dtm): the elevation band is computed")
+    d.add_argument("--dtm", type=Path, metavar="RASTER", help="terrain model in metres (with --dsm)")
     d.set_defaults(run=_detect)
     m = sub.add_parser("models", help="list the model zoo")
     m.set_defaults(run=_models)

@@ -4,7 +4,9 @@
 flair-detect keys (FLAIR-1 README): output_path, output_name, input_img_path, bands (or channels),
 img_pixels_detection, margin, output_type, n_classes, model_weights, batch_size, use_gpu,
 model_name, encoder_name, num_worker, write_dataframe, norma_task (or norm_type / norm_means /
-norm_stds at the top level). Our additions: ``model`` (a zoo entry) and ``device``.
+norm_stds at the top level). Our additions: ``model`` (a zoo entry), ``device``, and the layers
+besides the input (:class:`~flair_qgis.band_sources.BandSources`): ``irc_path`` (+ ``irc_band``),
+``elevation_path`` (+ ``elevation_band``), ``dsm_path`` + ``dtm_path``.
 flair --conf keys: see :data:`TRAIN_KEYS`.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from .band_sources import BandSources
 from .engine import SegmentOptions
 from .errors import FlairError
 from .normalisation import Normalisation
@@ -25,7 +28,8 @@ DETECT_KEYS = {
     "output_path", "output_name", "input_img_path", "bands", "channels", "img_pixels_detection",
     "margin", "output_type", "n_classes", "model_weights", "batch_size", "use_gpu", "model_name",
     "encoder_name", "num_worker", "write_dataframe", "norma_task", "norm_type", "norm_means",
-    "norm_stds", "model", "device",
+    "norm_stds", "model", "device", "irc_path", "irc_band", "elevation_path", "elevation_band", "dsm_path",
+    "dtm_path",
 }
 IGNORED_KEYS = {"num_worker": "reading runs in-process", "write_dataframe": "no tile table is written"}
 
@@ -66,6 +70,16 @@ def _normalisation(conf: dict[str, Any]) -> Normalisation | None:
                          tuple(float(v) for v in norm.get("norm_stds") or ()))
 
 
+def _band_sources(conf: dict[str, Any], base: Path) -> BandSources | None:
+    """The IRC / elevation / DSM + DTM layers of a detect configuration, if any."""
+    paths = {k: _path(conf[f"{k}_path"], base) if conf.get(f"{k}_path") else None
+             for k in ("irc", "elevation", "dsm", "dtm")}
+    if not any(paths.values()):
+        return None
+    return BandSources(irc=paths["irc"], irc_band=int(conf.get("irc_band") or 1), elevation=paths["elevation"],
+                       elevation_band=int(conf.get("elevation_band") or 1), dsm=paths["dsm"], dtm=paths["dtm"])
+
+
 def detect_options(path: Path | str, warn: Any = print) -> SegmentOptions:
     """Read a flair-detect configuration; unknown keys are reported, not fatal."""
     path = Path(path)
@@ -102,6 +116,7 @@ def detect_options(path: Path | str, warn: Any = print) -> SegmentOptions:
             arch=conf.get("model_name"),
             encoder=conf.get("encoder_name"),
             n_classes=int(conf["n_classes"]) if conf.get("n_classes") else None,
+            sources=_band_sources(conf, base),
         )
     except (TypeError, ValueError) as e:
         raise FlairError(f"configuration {path} has a value of the wrong type: {e}") from None

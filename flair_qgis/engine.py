@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from rasterio.windows import Window
 
-from . import files, pipeline, raster_io, resampling
+from . import band_sources, files, pipeline, raster_io, resampling
 from .choices import OUTPUT_GRIDS, OUTPUT_TYPES, PRECISIONS, PRESETS, STITCHES, check_choice
 from .checkpoints import ModelSpec, load_weights
 from .errors import FlairError
@@ -57,6 +57,10 @@ class SegmentOptions:
     the input's CRS) limit the output to their inside; tiles wholly outside are not computed.
     ``active_codes`` (class codes) overrides the classes the model may predict (see
     :mod:`model_resolution`).
+
+    ``sources`` adds the layers the model's other bands come from (IGN BD ORTHO IRC for NIR, an
+    elevation band or a DSM + DTM pair), seen on the input's grid (see :mod:`band_sources`);
+    ``bands`` then lists the input's bands for R, G, B (and NIR when no IRC layer is given).
     """
 
     input: Path
@@ -86,6 +90,7 @@ class SegmentOptions:
     stretch: Stretch | None = None
     mask_geometries: list[dict] | None = None
     active_codes: list[int] | None = None
+    sources: band_sources.BandSources | None = None  # IRC / elevation / DSM+DTM layers besides INPUT
 
 
 @dataclass
@@ -131,6 +136,9 @@ def _check_request(options: SegmentOptions) -> None:
         if src.width < 1 or src.height < 1:
             raise FlairError(f"input raster {options.input} is empty ({src.width}×{src.height} px): "
                              "choose a raster with data")
+    if options.sources is not None and options.sources.given and not any(
+            Path(p).is_dir() for p in options.sources.layers().values()):  # folders: checked as mosaics
+        band_sources.check(Path(options.input), options.sources)
 
 
 def segment(options: SegmentOptions, progress: Progress | None = None) -> SegmentResult:
@@ -149,6 +157,13 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOption
                  progress: Progress | None = None) -> SegmentResult:
     """Segment with a model already in memory (any module mapping N×C×H×W to N×classes×H×W)."""
     progress = progress or Progress()
+    with band_sources.on_input_grid(options, spec.bands, spec.name, progress) as options:
+        return _segment_bands(model, spec, options, progress)
+
+
+def _segment_bands(model: torch.nn.Module, spec: ModelSpec, options: SegmentOptions,
+                   progress: Progress) -> SegmentResult:
+    """:func:`segment_with` once the input holds the model's bands."""
     start = time.perf_counter()
     _check_request(options)
     spec = with_tiling(spec, options.preset, options.tile_size, options.margin)

@@ -1,0 +1,414 @@
+"""A model's bands taken from several layers, by the model's band roles (R, G, B, NIR, Elevation).
+
+IGN delivers its orthophotos as separate products: BD ORTHO in natural colour (R, G, B), BD ORTHO
+IRC in false colour (NIR, R, G) and heights as surface and terrain models (DSM, DTM). The main
+``INPUT`` gives R, G, B (and NIR when it has a 4th band and no IRC layer is given), the ``irc``
+layer gives NIR (its band 1 by default), and the elevation comes from a ready FLAIR elevation
+band or is computed from a DSM + DTM pair as FLAIR encodes it::
+
+    E = clip(round((DSM - DTM) / 0.20 m), 0, 255)   (uint8; .5 rounds up, as GDAL casts)
+
+Every source is seen on INPUT's grid (same CRS required: resampled, never shifted; bilinear where
+its grid differs, an exact copy where it is the same) through one small VRT file written in a
+temporary folder: the engine reads it like any raster, and no pixel of the zone is copied. A
+folder of tiles (IGN's 5 km JPEG 2000 or GeoTIFF tiles) is read through a mosaic VRT of its files.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterator
+
+import rasterio
+from rasterio.enums import ColorInterp, MaskFlags
+
+from .errors import FlairError
+from .progress import Progress
+
+HEIGHT_STEP = 0.2  # metres per unit of FLAIR's 8-bit elevation band (FLAIR-INC model card)
+RESAMPLING = "bilinear"  # for imagery and heights on another grid than INPUT's
+_ROLE_NAMES = {"r": "R", "red": "R", "g": "G", "green": "G", "b": "B", "blue": "B", "nir": "NIR", "i": "NIR",
+               "ir": "NIR", "pir": "NIR", "e": "Elevation", "elevation": "Elevation", "ndsm": "Elevation"}
+_ROLES = {"R", "G", "B", "NIR", "Elevation"}
+_NOT_NIR = {"r", "red", "rouge", "g", "green", "vert", "b", "blue", "bleu", "alpha", "gray", "grey"}
+_OVERLAP_TOLERANCE = 1e-6  # relative: rasters that only touch along an edge do not overlap
+
+
+@dataclass(frozen=True)
+class BandSources:
+    """The layers besides INPUT: an infrared layer (``irc``, NIR in ``irc_band``), and either a
+    ready FLAIR elevation band (``elevation``, ``elevation_band``) or a ``dsm`` + ``dtm`` pair in
+    metres. Each path is a raster file, a VRT or a folder of tiles."""
+
+    irc: Path | None = None
+    irc_band: int = 1
+    elevation: Path | None = None
+    elevation_band: int = 1
+    dsm: Path | None = None
+    dtm: Path | None = None
+
+    @property
+    def given(self) -> bool:
+        return any(p is not None for p in (self.irc, self.elevation, self.dsm, self.dtm))
+
+    def layers(self) -> dict[str, Path]:
+        """The layers given, by parameter name."""
+        named = {"IRC": self.irc, "ELEVATION": self.elevation, "DSM": self.dsm, "DTM": self.dtm}
+        return {k: Path(v) for k, v in named.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class BandRef:
+    """Where one model band comes from: ``kind`` is ``input``, ``irc``, ``elevation`` (a band of a
+    raster) or ``height`` (computed from the DSM and DTM, ``path``/``band`` unused)."""
+
+    role: str
+    kind: str
+    path: Path
+    band: int
+
+
+def role_name(role: str) -> str:
+    """A band role in the zoo's spelling (R, G, B, NIR, Elevation), or as given when unknown."""
+    return _ROLE_NAMES.get(role.strip().lower(), role)
+
+
+# --- checks ---------------------------------------------------------------------------------------
+
+def _open(path: Path, what: str) -> rasterio.DatasetReader:
+    if not Path(path).exists():
+        raise FlairError(f"{what} raster {path} does not exist: check the path")
+    try:
+        return rasterio.open(path)
+    except rasterio.errors.RasterioError as e:
+        raise FlairError(f"{what} raster {path} cannot be read as a raster ({e}): check that it opens in QGIS "
+                         "(a JPEG 2000 file needs GDAL's JP2OpenJPEG driver)") from None
+
+
+def check(input_path: Path, sources: BandSources | None, progress: Progress | None = None) -> None:
+    """Refuse, before any model is loaded, sources that cannot be put on INPUT's grid: a DSM
+    without a DTM (or the reverse), both an elevation band and a DSM/DTM, another CRS than
+    INPUT's, no overlap with INPUT, a band number the layer lacks, an IRC band that says it is
+    not near-infrared. Folders of tiles must already be mosaics (see :func:`mosaics`)."""
+    if sources is None or not sources.given:
+        return
+    progress = progress or Progress()
+    if (sources.dsm is None) != (sources.dtm is None):
+        have, lack = ("DSM", "DTM") if sources.dsm is not None else ("DTM", "DSM")
+        raise FlairError(f"a {have} was given without a {lack}: the elevation band is the height above "
+                         f"ground, DSM − DTM; give both (e.g. LiDAR HD or RGE ALTI), or neither")
+    if sources.elevation is not None and sources.dsm is not None:
+        raise FlairError("both an elevation band (ELEVATION) and a DSM/DTM pair were given: give one of them")
+    with _open(input_path, "input") as ref:
+        for name, path in sources.layers().items():
+            with _open(path, name) as src:
+                _check_grid(name, src, ref)
+                if name == "IRC":
+                    _check_band(name, src, sources.irc_band)
+                    check_nir_band(src, sources.irc_band, progress)
+                elif name == "ELEVATION":
+                    _check_band(name, src, sources.elevation_band)
+                share = _covered_share(src, ref)
+                if share < 1 - 1e-3:
+                    progress.warn(f"{name} {path} covers {100 * share:.1f} % of INPUT only: its band reads 0 "
+                                  "elsewhere")
+
+
+def check_early(input_path: Path, sources: BandSources | None, progress: Progress | None = None) -> None:
+    """:func:`check` for inputs and sources that may be folders of tiles (looked at through
+    temporary mosaics): a sharded run calls it before it creates anything."""
+    if sources is None or not sources.given:
+        return
+    work = Path(tempfile.mkdtemp(prefix="flair-sources-"))
+    try:
+        check(mosaic("INPUT", Path(input_path), work) or Path(input_path), mosaics(sources, work), progress)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _check_band(name: str, src: rasterio.DatasetReader, band: int) -> None:
+    if not 1 <= band <= src.count:
+        raise FlairError(f"{name} {src.name} has {src.count} band(s), there is no band {band}: choose a band "
+                         f"between 1 and {src.count}")
+
+
+def _check_grid(name: str, src: rasterio.DatasetReader, ref: rasterio.DatasetReader) -> None:
+    if src.crs is None:
+        raise FlairError(f"{name} {src.name} has no CRS: assign it INPUT's ({_crs_name(ref.crs)}), e.g. "
+                         "gdal_edit.py -a_srs EPSG:2154 FILE")
+    if ref.crs is not None and not _same_crs(src.crs, ref.crs):
+        raise FlairError(f"{name} {src.name} is in {_crs_name(src.crs)} but INPUT {ref.name} is in "
+                         f"{_crs_name(ref.crs)}: reproject {name} to INPUT's CRS first (gdalwarp -t_srs)")
+    if abs(src.transform.b) > 1e-12 or abs(src.transform.d) > 1e-12:
+        raise FlairError(f"{name} {src.name} is rotated: warp it to a north-up grid first (gdalwarp)")
+    if _covered_share(src, ref) <= _OVERLAP_TOLERANCE:
+        b, r = src.bounds, ref.bounds
+        raise FlairError(f"{name} {src.name} does not overlap INPUT {ref.name} ({name} covers x {b.left:.1f}–"
+                         f"{b.right:.1f}, y {b.bottom:.1f}–{b.top:.1f}; INPUT x {r.left:.1f}–{r.right:.1f}, "
+                         f"y {r.bottom:.1f}–{r.top:.1f}): give the {name} tiles of INPUT's area")
+
+
+def _same_crs(a: Any, b: Any) -> bool:
+    """Whether two CRSs are the same (by meaning, not by spelling: a WKT and its EPSG code)."""
+    if a == b:
+        return True
+    try:
+        return a.to_epsg() is not None and a.to_epsg() == b.to_epsg()
+    except rasterio.errors.CRSError:
+        return False
+
+
+def _crs_name(crs: Any) -> str:
+    if crs is None:
+        return "no CRS"
+    epsg = crs.to_epsg()
+    name = crs.to_dict().get("proj") if epsg is None else None
+    return f"EPSG:{epsg}" if epsg else f"{name or crs.to_string()[:60]}"
+
+
+def _covered_share(src: rasterio.DatasetReader, ref: rasterio.DatasetReader) -> float:
+    """The share of INPUT's area that ``src`` covers."""
+    a, b = src.bounds, ref.bounds
+    w = min(a.right, b.right) - max(a.left, b.left)
+    h = min(a.top, b.top) - max(a.bottom, b.bottom)
+    area = (b.right - b.left) * (b.top - b.bottom)
+    return max(0.0, w) * max(0.0, h) / area if area > 0 else 0.0
+
+
+def check_nir_band(src: rasterio.DatasetReader, band: int, progress: Progress) -> None:
+    """Refuse an infrared band whose description or colour interpretation says it is not NIR;
+    where the file says nothing (IGN's IRC JPEG 2000 tiles), trust it and say so."""
+    desc = (src.descriptions[band - 1] or "").strip()
+    interp = src.colorinterp[band - 1]
+    words = desc.lower().replace("-", " ").replace("_", " ")
+    if desc:
+        if "nir" in words.split() or "infra" in words or "pir" in words.split():
+            return
+        if words in _NOT_NIR:
+            raise FlairError(f"IRC {src.name}: band {band} is described as '{desc}', not near-infrared. IGN's BD "
+                             "ORTHO IRC holds NIR, R, G (NIR = band 1): give that layer, or the band that holds NIR")
+    if "nir" in interp.name.lower():
+        return
+    if interp in (ColorInterp.green, ColorInterp.blue, ColorInterp.alpha):
+        raise FlairError(f"IRC {src.name}: band {band} is marked as {interp.name} (colour interpretation), not "
+                         "near-infrared. IGN's BD ORTHO IRC holds NIR, R, G (NIR = band 1): give that layer, or "
+                         "the band that holds NIR")
+    said = f"described as '{desc}'" if desc else f"marked {interp.name}"
+    progress.log(f"IRC {src.name}: band {band} ({said}) is taken as near-infrared, as in IGN's BD ORTHO IRC "
+                 "(NIR, R, G); the file does not name its bands")
+
+
+# --- roles -----------------------------------------------------------------------------------------
+
+def plan(roles: tuple[str, ...], input_src: rasterio.DatasetReader, sources: BandSources | None,
+         input_bands: list[int] | None = None, model: str = "") -> list[BandRef]:
+    """Where each of the model's band roles comes from. INPUT's bands (``input_bands``, default its
+    non-alpha bands) are R, G, B[, NIR[, Elevation]]; the sources given take precedence."""
+    sources = sources or BandSources()
+    usable = input_bands or [i + 1 for i, ci in enumerate(input_src.colorinterp) if ci != ColorInterp.alpha]
+    path = Path(input_src.name)
+    offer: dict[str, BandRef] = {}
+    for role, band in zip(("R", "G", "B", "NIR", "Elevation"), usable):
+        offer[role] = BandRef(role, "input", path, band)
+    if sources.irc is not None:
+        offer["NIR"] = BandRef("NIR", "irc", Path(sources.irc), sources.irc_band)
+    if sources.elevation is not None:
+        offer["Elevation"] = BandRef("Elevation", "elevation", Path(sources.elevation), sources.elevation_band)
+    elif sources.dsm is not None and sources.dtm is not None:
+        offer["Elevation"] = BandRef("Elevation", "height", Path(sources.dsm), 1)
+    wanted = [role_name(r) for r in roles]
+    missing = [r for r in wanted if r not in offer]
+    if missing:
+        raise FlairError(_missing_message(model, wanted, missing, input_src, usable))
+    return [offer[r] for r in wanted]
+
+
+def _missing_message(model: str, wanted: list[str], missing: list[str], src: rasterio.DatasetReader,
+                     usable: list[int]) -> str:
+    alpha = " besides its alpha band" if len(usable) < src.count else ""
+    name = f" {model}" if model else ""
+    head = (f"the model takes {len(wanted)} bands ({', '.join(wanted)}) but INPUT {src.name} has only "
+            f"{len(usable)}{alpha}; the model{name} needs")
+    fixes = []
+    if "NIR" in missing:
+        fixes.append("NIR: give IRC (IGN BD ORTHO IRC, NIR as band 1) or a 4-band INPUT (R, G, B, NIR)"
+                     + ("; if INPUT is itself a false-colour IRC ortho (NIR, R, G), choose its bands "
+                        f"{', '.join(str(b) for b in usable[:len(wanted)])} (BANDS) in the model's order"
+                        if wanted[0] == "NIR" and len(usable) >= len(wanted) else ""))
+    if "Elevation" in missing:
+        fixes.append("Elevation: give DSM and DTM (e.g. LiDAR HD or RGE ALTI), or a FLAIR elevation "
+                     "band (ELEVATION)")
+    other = [r for r in missing if r not in ("NIR", "Elevation")]
+    if other:
+        fixes.append(f"{', '.join(other)} from INPUT: use a raster that has these bands, or a model "
+                     "made for the bands it has")
+    return f"{head} {'; '.join(fixes)}"
+
+
+# --- the view on INPUT's grid ---------------------------------------------------------------------
+
+@contextmanager
+def on_input_grid(options: Any, roles: tuple[str, ...], model: str, progress: Progress) -> Iterator[Any]:
+    """``options`` (a SegmentOptions) reading the model's bands from its sources: unchanged when
+    INPUT alone holds them in the default order; INPUT's bands picked by role (e.g. NIR, R, G of an
+    RGBI raster); or a VRT on INPUT's grid stacking the bands of every source, removed afterwards."""
+    sources: BandSources | None = options.sources
+    if not (sources and sources.given):
+        if options.bands or not all(role_name(r) in _ROLES for r in roles):
+            yield options  # the user chose the bands, or the model's are not FLAIR roles: as before
+            return
+        with _open(Path(options.input), "input") as src:
+            yield _input_bands(options, plan(roles, src, None, None, model), src, progress)
+        return
+    work = Path(tempfile.mkdtemp(prefix="flair-sources-"))
+    try:
+        sources = mosaics(sources, work)
+        check(Path(options.input), sources, progress)
+        with _open(Path(options.input), "input") as src:
+            refs = plan(roles, src, sources, options.bands, model)
+            unused = [name for name, kind in (("IRC", "irc"), ("ELEVATION", "elevation"), ("DSM and DTM", "height"))
+                      if name.split()[0] in sources.layers() and all(r.kind != kind for r in refs)]
+            if unused:
+                progress.warn(f"the model takes {', '.join(role_name(r) for r in roles)}: {' and '.join(unused)} "
+                              "not used")
+            if all(r.kind == "input" for r in refs):
+                yield _input_bands(replace(options, sources=None), refs, src, progress)
+                return
+            vrt = write_stack(refs, src, sources, work / "bands.vrt")
+            progress.log("Bands " + ", ".join(f"{r.role} from {_describe(r, sources)}" for r in refs)
+                         + f", on INPUT's grid ({src.width}×{src.height} px)")
+        yield replace(options, input=vrt, bands=list(range(1, len(refs) + 1)), sources=None)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _input_bands(options: Any, refs: list[BandRef], src: rasterio.DatasetReader, progress: Progress) -> Any:
+    """``options`` feeding INPUT's bands ``refs``: as they are when these are its first non-alpha
+    bands (the engine's default), else with the bands named."""
+    bands = [r.band for r in refs]
+    if bands == [i + 1 for i, ci in enumerate(src.colorinterp) if ci != ColorInterp.alpha][:len(bands)]:
+        return options
+    progress.log(f"Using bands {bands} of INPUT as {', '.join(r.role for r in refs)}")
+    return replace(options, bands=bands)
+
+
+def _describe(ref: BandRef, sources: BandSources) -> str:
+    if ref.kind == "height":
+        return f"DSM {sources.dsm} − DTM {sources.dtm} (20 cm steps)"
+    return f"{ref.kind.upper() if ref.kind != 'input' else 'INPUT'} band {ref.band}"
+
+
+def mosaic(name: str, path: Path | None, work: Path) -> Path | None:
+    """``path`` itself, or for a folder of tiles a mosaic VRT of its raster files in ``work``."""
+    from .distributed import build_vrt, zone_files
+
+    if path is None or not Path(path).is_dir():
+        return path
+    files = zone_files(Path(path))
+    if not files:
+        raise FlairError(f"the {name} folder {path} holds no raster files (.tif, .jp2, .vrt)")
+    return build_vrt(files, work / f"{name.lower()}_mosaic.vrt")
+
+
+def mosaics(sources: BandSources, work: Path) -> BandSources:
+    """``sources`` with each folder of tiles replaced by a mosaic VRT of its raster files."""
+    return replace(sources, irc=mosaic("IRC", sources.irc, work),
+                   elevation=mosaic("ELEVATION", sources.elevation, work),
+                   dsm=mosaic("DSM", sources.dsm, work), dtm=mosaic("DTM", sources.dtm, work))
+
+
+def write_stack(refs: list[BandRef], ref: rasterio.DatasetReader, sources: BandSources, path: Path) -> Path:
+    """A VRT on ``ref``'s grid whose bands are ``refs``, each source resampled onto that grid.
+    INPUT's mask (nodata, alpha) is the VRT's mask: a pixel counts where one of INPUT's bands has data."""
+    from rasterio.dtypes import _gdal_typename
+
+    infos: dict[Path, dict] = {}
+
+    def info(p: Path) -> dict:
+        if p not in infos:
+            with rasterio.open(p) as s:
+                infos[p] = dict(path=str(Path(p).resolve()), transform=s.transform, width=s.width,
+                                height=s.height, dtypes=s.dtypes, nodata=s.nodatavals, colorinterp=s.colorinterp)
+        return infos[p]
+
+    types = ["uint8" if r.kind == "height" else info(r.path)["dtypes"][r.band - 1] for r in refs]
+    dtype = types[0] if len(set(types)) == 1 else "float32"
+    root = ET.Element("VRTDataset", rasterXSize=str(ref.width), rasterYSize=str(ref.height))
+    ET.SubElement(root, "SRS", dataAxisToSRSAxisMapping="1,2").text = ref.crs.to_wkt() if ref.crs else ""
+    ET.SubElement(root, "GeoTransform").text = ", ".join(repr(v) for v in ref.transform.to_gdal())
+    for i, r in enumerate(refs, start=1):
+        band = ET.SubElement(root, "VRTRasterBand", dataType=_gdal_typename(dtype), band=str(i))
+        ET.SubElement(band, "Description").text = r.role
+        if r.kind == "height":
+            assert sources.dsm is not None and sources.dtm is not None
+            heights = write_elevation(info(Path(sources.dsm)), info(Path(sources.dtm)), ref,
+                                      path.with_name(path.stem + "_elevation.vrt"))
+            _source(band, info(heights), 1, ref)
+        else:
+            _source(band, info(r.path), r.band, ref)
+    input_bands = [r.band for r in refs if r.kind == "input"] or [1]
+    if any(MaskFlags.all_valid not in ref.mask_flag_enums[b - 1] for b in input_bands):
+        # valid where any of INPUT's bands has data, as for INPUT alone: the sum of their masks, clamped
+        mask = ET.SubElement(ET.SubElement(root, "MaskBand"), "VRTRasterBand", dataType="Byte",
+                             subClass="VRTDerivedRasterBand")
+        ET.SubElement(mask, "PixelFunctionType").text = "sum"
+        ET.SubElement(mask, "SourceTransferType").text = "UInt16"
+        for b in input_bands:
+            src = ET.SubElement(mask, "SimpleSource")
+            ET.SubElement(src, "SourceFilename", relativeToVRT="0").text = str(Path(ref.name).resolve())
+            ET.SubElement(src, "SourceBand").text = f"mask,{b}"
+    path.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
+    return path
+
+
+def write_elevation(dsm: dict, dtm: dict, ref: rasterio.DatasetReader, path: Path) -> Path:
+    """A one-band uint8 VRT on ``ref``'s grid holding FLAIR's elevation encoding of DSM − DTM:
+    both resampled (bilinear) onto the grid, scaled by 1 / 0.20 m and differenced in float64 by
+    GDAL's ``diff`` pixel function, then cast to 8 bits as GDAL casts (nearest, .5 up; clamped to
+    0–255, so ground below the terrain model reads 0 and heights above 51 m read 255)."""
+    root = ET.Element("VRTDataset", rasterXSize=str(ref.width), rasterYSize=str(ref.height))
+    ET.SubElement(root, "SRS", dataAxisToSRSAxisMapping="1,2").text = ref.crs.to_wkt() if ref.crs else ""
+    ET.SubElement(root, "GeoTransform").text = ", ".join(repr(v) for v in ref.transform.to_gdal())
+    band = ET.SubElement(root, "VRTRasterBand", dataType="Byte", band="1", subClass="VRTDerivedRasterBand")
+    ET.SubElement(band, "Description").text = "Elevation"
+    ET.SubElement(band, "PixelFunctionType").text = "diff"
+    ET.SubElement(band, "SourceTransferType").text = "Float64"
+    for heights in (dsm, dtm):
+        _source(band, heights, 1, ref, scale=1.0 / HEIGHT_STEP)
+    path.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
+    return path
+
+
+def _source(band: ET.Element, info: dict, source_band: int, ref: rasterio.DatasetReader, scale: float = 1.0) -> None:
+    """A source element reading ``info``'s band over ``ref``'s extent: its pixels copied as they are
+    where the grids agree, else resampled (bilinear) from the exact, fractional source window."""
+    t, rt = info["transform"], ref.transform
+    x_off = (rt.c - t.c) / t.a
+    y_off = (rt.f - t.f) / t.e
+    x_size = ref.width * rt.a / t.a
+    y_size = ref.height * rt.e / t.e
+    same_grid = all(abs(v - round(v)) < 1e-6 for v in (x_off, y_off)) and \
+        abs(x_size - ref.width) < 1e-6 and abs(y_size - ref.height) < 1e-6
+    nodata = info["nodata"][source_band - 1]
+    kind = "SimpleSource" if same_grid and scale == 1.0 and nodata is None else "ComplexSource"
+    el = ET.SubElement(band, kind)
+    if not same_grid:
+        el.set("resampling", RESAMPLING)
+    ET.SubElement(el, "SourceFilename", relativeToVRT="0").text = info["path"]
+    ET.SubElement(el, "SourceBand").text = str(source_band)
+    if same_grid:
+        rect = dict(xOff=str(round(x_off)), yOff=str(round(y_off)), xSize=str(ref.width), ySize=str(ref.height))
+    else:
+        rect = dict(xOff=repr(x_off), yOff=repr(y_off), xSize=repr(x_size), ySize=repr(y_size))
+    ET.SubElement(el, "SrcRect", **rect)
+    ET.SubElement(el, "DstRect", xOff="0", yOff="0", xSize=str(ref.width), ySize=str(ref.height))
+    if nodata is not None:
+        ET.SubElement(el, "NODATA").text = repr(float(nodata))
+    if scale != 1.0:
+        ET.SubElement(el, "ScaleOffset").text = "0"
+        ET.SubElement(el, "ScaleRatio").text = repr(scale)
