@@ -17,7 +17,7 @@ import torch
 from rasterio.windows import Window
 
 from . import band_sources, files, pipeline, raster_io, resampling
-from .choices import OUTPUT_GRIDS, OUTPUT_TYPES, PRECISIONS, PRESETS, STITCHES, check_choice
+from .choices import OUTPUT_GRIDS, OUTPUT_TYPES, PRECISIONS, STITCHES, check_choice
 from .checkpoints import ModelSpec, load_weights
 from .errors import FlairError
 from .model_resolution import resolve_model, with_tiling

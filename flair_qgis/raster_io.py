@@ -217,9 +217,9 @@ class _GdalFailures(logging.Handler):
 
 
 class AtomicRasterWriter:
-    """A tiled, compressed GeoTIFF (uint8 unless ``spec.dtype`` says otherwise) written under a temporary name next to ``path`` and
-    renamed to ``path`` only by :meth:`commit`; on error or cancel the temporary file is removed
-    and an existing ``path`` is left untouched."""
+    """A tiled, compressed GeoTIFF (uint8 unless ``spec.dtype`` says otherwise) written under a
+    temporary name next to ``path`` and renamed to ``path`` only by :meth:`commit`; on error or
+    cancel the temporary file is removed and an existing ``path`` is left untouched."""
 
     def __init__(self, path: Path | str, spec: OutputSpec) -> None:
         self.path = Path(path)

@@ -290,8 +290,12 @@ Les noms de classe viennent des classes enregistrées dans le raster par cette e
       <location filename="../algorithms/download_model.py" />
       <source>Downloads a pretrained IGNF FLAIR model from HuggingFace into the local cache (~/.cache/huggingface, or HF_HOME), checks its sha256 and returns its path. Run it while online; afterwards 'Segment land cover' works offline (HF_HUB_OFFLINE=1) with this model. A file already cached and intact is not downloaded again.
 
+The list also has IGN's FLAIR-HUB aerial-only models (FLAIR-HUB_LC-A_*: Swin or ConvNeXt-V2 encoders with a UPerNet or U-Net decoder; IR models take near-infrared, red, green, RGB models red, green, blue). Their size and hash are not published: each file is verified on first download against the sha256 the hub announces for it, and that file is used from then on.
+
 Not confirmed (the file was never seen at the entry's pinned revision, so the download may fail; then download the file from the model's page and give it as a checkpoint): {}.</source>
       <translation>Télécharge un modèle FLAIR pré-entraîné de l'IGNF depuis HuggingFace dans le cache local (~/.cache/huggingface, ou HF_HOME), vérifie son sha256 et renvoie son chemin. Lancez-le lorsque vous êtes en ligne ; ensuite « Segmenter l'occupation du sol » fonctionne hors ligne (HF_HUB_OFFLINE=1) avec ce modèle. Un fichier déjà en cache et intact n'est pas téléchargé à nouveau.
+
+La liste comprend aussi les modèles FLAIR-HUB de l'IGN n'utilisant que l'image aérienne (FLAIR-HUB_LC-A_* : encodeurs Swin ou ConvNeXt-V2 avec un décodeur UPerNet ou U-Net ; les modèles IR prennent proche infrarouge, rouge, vert, les modèles RGB rouge, vert, bleu). Leur taille et leur empreinte ne sont pas publiées : chaque fichier est vérifié au premier téléchargement avec le sha256 que le hub annonce pour lui, et ce fichier est utilisé ensuite.
 
 Non confirmés (le fichier n'a jamais été vu à la révision épinglée du modèle, le téléchargement peut donc échouer ; téléchargez alors le fichier depuis la page du modèle et donnez-le comme checkpoint) : {}.</translation>
     </message>
@@ -737,6 +741,8 @@ Model: a pretrained IGNF FLAIR-INC model, downloaded from HuggingFace on first u
 
 Bands: the raster bands fed to the model, in the model's order (e.g. R, G, B); by default the first non-alpha bands. Tiles of TILE_SIZE px are predicted and only their centre, MARGIN px in from each edge, is kept, as IGN's flair-detect does; left empty, they are the model's own (512/128 for the IGNF models, or what a FLAIR-for-QGIS checkpoint says).
 
+Infrared and elevation from other layers: models with NIR (rgbi, rgbie, FLAIR-HUB IR) take it from the IRC layer (IGN's BD ORTHO IRC, false colour NIR, R, G: NIR is its band 1), or from a 4-band input. rgbie models take the elevation from a DSM + DTM pair (e.g. LiDAR HD or RGE ALTI, in metres: the height above ground is encoded as FLAIR does, 20 cm steps, 0-255), or from a ready FLAIR elevation band (advanced). These layers may have another resolution, extent or tiling (a VRT of IGN's JPEG 2000 tiles works): they are resampled (bilinear) onto the input's grid as they are read, never shifted; they must share its CRS and overlap it. With these layers, Bands picks the input's R, G, B.
+
 Preset 'fast' doubles the tile size (same margin): about 2× faster, nearly the same map. Advanced: 'blend' stitching averages overlapping tiles with a smooth window instead of cropping; test-time augmentation averages four flips.
 
 Output type 'argmax' writes one band of FLAIR codes (1-19, 0 = nodata) with a colour table and a QML style; 'class_prob' writes one band per class, probability × 255. Nodata in the input stays nodata in the output.</source>
@@ -745,6 +751,8 @@ Output type 'argmax' writes one band of FLAIR codes (1-19, 0 = nodata) with a co
 Modèle : un modèle FLAIR-INC pré-entraîné de l'IGNF, téléchargé depuis HuggingFace à la première utilisation puis mis en cache (utilisez « Télécharger un modèle FLAIR » au préalable pour travailler hors ligne). Checkpoint : un fichier de poids local à la place (.pth de l'IGNF, .ckpt de FLAIR-1, state dict smp, ou checkpoint FLAIR-for-QGIS, qui porte ses propres classes et réglages).
 
 Bandes : les bandes du raster données au modèle, dans l'ordre du modèle (par ex. R, V, B) ; par défaut les premières bandes non alpha. Des tuiles de TILE_SIZE px sont prédites et seul leur centre, à MARGIN px de chaque bord, est conservé, comme le fait flair-detect de l'IGN ; laissées vides, ce sont celles du modèle (512/128 pour les modèles de l'IGNF, ou ce qu'indique un checkpoint FLAIR-for-QGIS).
+
+Infrarouge et altitude depuis d'autres couches : les modèles avec proche infrarouge (rgbi, rgbie, IR de FLAIR-HUB) le prennent dans la couche IRC (la BD ORTHO IRC de l'IGN, en fausses couleurs PIR, R, V : le PIR est sa bande 1), ou dans une entrée à 4 bandes. Les modèles rgbie prennent l'altitude d'un couple MNS + MNT (par ex. LiDAR HD ou RGE ALTI, en mètres : la hauteur au-dessus du sol est codée comme dans FLAIR, par pas de 20 cm, 0-255), ou d'une bande d'altitude FLAIR toute prête (avancé). Ces couches peuvent avoir une autre résolution, une autre emprise ou un autre dallage (un VRT des dalles JPEG 2000 de l'IGN convient) : elles sont rééchantillonnées (bilinéaire) sur la grille de l'entrée à la lecture, jamais décalées ; elles doivent être dans son SCR et la recouvrir. Avec ces couches, Bandes choisit les bandes R, V, B de l'entrée.
 
 Le préréglage « fast » double la taille des tuiles (même marge) : environ 2× plus rapide, carte presque identique. Avancé : l'assemblage « blend » moyenne les tuiles qui se chevauchent avec une fenêtre lissée au lieu de les découper ; l'augmentation au moment du test moyenne quatre retournements.
 
@@ -757,8 +765,18 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
-      <source>Pretrained IGNF model from the zoo; ignored when the checkpoint describes its own model</source>
-      <translation>Modèle pré-entraîné de l'IGNF ; ignoré quand le checkpoint décrit son propre modèle</translation>
+      <source>Pretrained IGNF model from the zoo; ignored when the checkpoint describes its own model. FLAIR-HUB_LC-A_* are IGN's FLAIR-HUB aerial-only models: IR ones take near-infrared, red, green (by default bands 4, 1, 2 of a 4-band RGBI image), RGB ones red, green, blue</source>
+      <translation>Modèle pré-entraîné de l'IGNF ; ignoré quand le checkpoint décrit son propre modèle. Les FLAIR-HUB_LC-A_* sont les modèles FLAIR-HUB de l'IGN n'utilisant que l'image aérienne : les IR prennent proche infrarouge, rouge, vert (par défaut les bandes 4, 1, 2 d'une image RVBI à 4 bandes), les RGB rouge, vert, bleu</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Infrared layer (IGN BD ORTHO IRC), for NIR</source>
+      <translation>Couche infrarouge (BD ORTHO IRC de l'IGN), pour le PIR</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>False-colour orthophoto whose band 1 is near-infrared (IGN BD ORTHO IRC), for the models that take NIR; resampled onto the input's grid</source>
+      <translation>Orthophotographie en fausses couleurs dont la bande 1 est le proche infrarouge (BD ORTHO IRC de l'IGN), pour les modèles qui prennent le PIR ; rééchantillonnée sur la grille de l'entrée</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
@@ -782,13 +800,48 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
-      <source>Tile size (px); empty: the model's (512)</source>
-      <translation>Taille des tuiles (px) ; vide : celle du modèle (512)</translation>
+      <source>Surface model (DSM, metres), for elevation</source>
+      <translation>Modèle numérique de surface (MNS, mètres), pour l'altitude</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
-      <source>Margin cut from tile edges (px); empty: the model's (128)</source>
-      <translation>Marge retirée des bords des tuiles (px) ; vide : celle du modèle (128)</translation>
+      <source>Digital surface model (e.g. LiDAR HD), with the DTM: the elevation band of rgbie models is (DSM − DTM) in 20 cm steps, rounded, clipped to 0-255</source>
+      <translation>Modèle numérique de surface (par ex. LiDAR HD), avec le MNT : la bande d'altitude des modèles rgbie est (MNS − MNT) par pas de 20 cm, arrondie, bornée à 0-255</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Terrain model (DTM, metres), for elevation</source>
+      <translation>Modèle numérique de terrain (MNT, mètres), pour l'altitude</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Digital terrain model (e.g. LiDAR HD or RGE ALTI), with the DSM</source>
+      <translation>Modèle numérique de terrain (par ex. LiDAR HD ou RGE ALTI), avec le MNS</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Band of the infrared layer holding NIR</source>
+      <translation>Bande de la couche infrarouge qui contient le PIR</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Ready FLAIR elevation layer (instead of DSM and DTM)</source>
+      <translation>Couche d'altitude FLAIR toute prête (au lieu du MNS et du MNT)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Band of the elevation layer</source>
+      <translation>Bande de la couche d'altitude</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Tile size (px); empty: the model's (512; FLAIR-HUB: 2048)</source>
+      <translation>Taille des tuiles (px) ; vide : celle du modèle (512 ; FLAIR-HUB : 2048)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Margin cut from tile edges (px); empty: the model's (128; FLAIR-HUB: 512)</source>
+      <translation>Marge retirée des bords des tuiles (px) ; vide : celle du modèle (128 ; FLAIR-HUB : 512)</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
@@ -891,6 +944,11 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
       <location filename="../algorithms/segment.py" />
       <source>VALUE_RANGE: give two numbers, min,max (e.g. 0,4095), not '{}'</source>
       <translation>VALUE_RANGE : donnez deux nombres, min,max (par ex. 0,4095), et non « {} »</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>{}: {} is not a raster file; save it as a GeoTIFF (or build a VRT of its tiles) first</source>
+      <translation>{} : {} n'est pas un fichier raster ; enregistrez-le d'abord en GeoTIFF (ou construisez un VRT de ses dalles)</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />

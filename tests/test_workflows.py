@@ -90,7 +90,7 @@ def test_training_workflow_exports_trains_maps_and_scores(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not Path(QGIS_PROCESS).is_file(), reason=f"{QGIS_PROCESS} missing")
+@needs_qgis_process
 def test_landtake_workflow_maps_two_dates_and_measures_land_take_per_zone(tmp_path):
     """Two orthophotos of overlapping extents (the second shifted by 8 m and cropped), one tiny
     model for both, two zones: the workflow's transition table and the maps agree pixel for pixel."""
@@ -120,21 +120,17 @@ def test_landtake_workflow_maps_two_dates_and_measures_land_take_per_zone(tmp_pa
         layer.CreateFeature(feature)
     source = None
     out = tmp_path / "out"
-    profile = tmp_path / "profile"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QGIS_PLUGINPATH": str(PLUGINS_DIR),
-           "QGIS_CUSTOM_CONFIG_PATH": str(profile), "PYTHONPATH": str(SITE_PACKAGES), "OMP_NUM_THREADS": "1"}
-    enabled = subprocess.run([QGIS_PROCESS, "plugins", "enable", PLUGIN_NAME], env=env, capture_output=True,
-                             text=True, timeout=120)
-    assert enabled.returncode == 0, enabled.stdout + enabled.stderr
+    env = qgis_env(tmp_path / "profile", OMP_NUM_THREADS="1")
+    enable_plugin(env)
 
-    done = subprocess.run([QGIS_PROCESS, "run", "flair:landtake_workflow", "--", f"ORTHOPHOTO_BEFORE={first}",
-                           f"ORTHOPHOTO_AFTER={second}", f"CHECKPOINT={checkpoint}",
-                           f"ZONES={tmp_path / 'communes.gpkg'}", "ZONE_FIELD=nom", "MIN_AREA=0",
-                           f"SEGMENT_BEFORE:LANDCOVER_BEFORE={out / 'lc_2010.tif'}",
-                           f"SEGMENT_AFTER:LANDCOVER_AFTER={out / 'lc_2022.tif'}",
-                           f"CHANGE:TRANSITIONS={out / 'transitions.csv'}", f"CHANGE:LAND_TAKE={out / 'land_take.csv'}",
-                           f"CHANGE:CHANGE_MAP={out / 'change.tif'}", f"CHANGE:FIGURE={out / 'change.png'}"],
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = qgis_process("run", "flair:landtake_workflow", "--", f"ORTHOPHOTO_BEFORE={first}",
+                        f"ORTHOPHOTO_AFTER={second}", f"CHECKPOINT={checkpoint}",
+                        f"ZONES={tmp_path / 'communes.gpkg'}", "ZONE_FIELD=nom", "MIN_AREA=0",
+                        f"SEGMENT_BEFORE:LANDCOVER_BEFORE={out / 'lc_2010.tif'}",
+                        f"SEGMENT_AFTER:LANDCOVER_AFTER={out / 'lc_2022.tif'}",
+                        f"CHANGE:TRANSITIONS={out / 'transitions.csv'}", f"CHANGE:LAND_TAKE={out / 'land_take.csv'}",
+                        f"CHANGE:CHANGE_MAP={out / 'change.tif'}", f"CHANGE:FIGURE={out / 'change.png'}",
+                        env=env, timeout=300)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"Executed 3 algorithms", done.stdout + done.stderr)
