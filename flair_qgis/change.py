@@ -35,6 +35,7 @@ from .change_spec import (ARTIFICIALISED, CHANGE_CLASSES, DEFAULT_MIN_AREA, GAIN
 from .class_codes import AUTO, INTEGER_TYPES, ClassCodes, resolve
 from .errors import FlairError
 from .files import publish
+from .grids import crs_names, same_crs
 from .palette import ClassInfo, palette, style_path, write_qml
 from .progress import Progress
 
@@ -135,40 +136,15 @@ def _check_class_raster(src, role: str) -> None:
         raise FlairError(f"{role} {src.name} is rotated: warp it to a north-up grid first (gdalwarp)")
 
 
-def same_crs(a, b) -> bool:
-    """Whether two rasterio CRSs are the same coordinate system, whatever their names: GDAL's
-    ``IsSame``, the EPSG code each is identified as, or the same PROJ definition."""
-    if a == b:
-        return True
-    try:
-        from osgeo import osr
-
-        sa, sb = osr.SpatialReference(), osr.SpatialReference()
-        sa.ImportFromWkt(a.to_wkt())
-        sb.ImportFromWkt(b.to_wkt())
-        if sa.IsSame(sb, ["IGNORE_DATA_AXIS_TO_SRS_AXIS_MAPPING=YES"]):
-            return True
-    except ImportError:
-        pass
-    epsg_a, epsg_b = a.to_epsg(), b.to_epsg()
-    if epsg_a is not None and epsg_a == epsg_b:
-        return True
-    return bool(a.to_proj4()) and a.to_proj4() == b.to_proj4()
-
-
-def _crs_name(crs) -> str:
-    epsg = crs.to_epsg()
-    return f"EPSG:{epsg}" if epsg else (crs.to_wkt().split('"')[1] if '"' in crs.to_wkt() else crs.to_string())
-
-
 def _check_crs(before, after) -> None:
     for src, role in ((before, "BEFORE"), (after, "AFTER")):
         if src.crs is None:
             raise FlairError(f"{role} {src.name} has no CRS: assign it (Layer Properties → Source, or "
                              "gdal_edit.py -a_srs EPSG:2154)")
-    if not same_crs(before.crs, after.crs):
-        raise FlairError(f"BEFORE {before.name} is in {_crs_name(before.crs)} and AFTER {after.name} in "
-                         f"{_crs_name(after.crs)}: the two dates must be in the same CRS; reproject one into the "
+    if not same_crs(before.crs, after.crs, before.bounds, abs(before.transform.a)):
+        name_before, name_after = crs_names(before.crs, after.crs)
+        raise FlairError(f"BEFORE {before.name} is in {name_before} and AFTER {after.name} in "
+                         f"{name_after}: the two dates must be in the same CRS; reproject one into the "
                          "other's CRS first (QGIS: Raster → Projections → Warp, nearest neighbour)")
 
 
