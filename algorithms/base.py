@@ -75,3 +75,13 @@ def missing_packages_message(error: ImportError) -> str:
         return dependencies.explain(statuses)
     return (f"a Python package FLAIR needs cannot be imported ({error.name or error}: {error}). "
             f"Run {dependencies.INSTALL_ALGORITHM}, then restart QGIS")
+
+
+class ModelsAlgorithm(FlairAlgorithm):
+    """An algorithm of the "Models" group (download, diagnostics)."""
+
+    def group(self):
+        return self.tr("Models")
+
+    def groupId(self):  # noqa: N802 - QGIS's name
+        return "models"

@@ -2,10 +2,10 @@
 
 from qgis.core import Qgis, QgsProcessingOutputString
 
-from .base import FlairAlgorithm, import_core
+from .base import ModelsAlgorithm, import_core
 
 
-class DiagnosticsAlgorithm(FlairAlgorithm):
+class DiagnosticsAlgorithm(ModelsAlgorithm):
     REPORT = "REPORT"
 
     def name(self):
@@ -13,12 +13,6 @@ class DiagnosticsAlgorithm(FlairAlgorithm):
 
     def displayName(self):  # noqa: N802 - QGIS's name
         return self.tr("Diagnostics (for a bug report)")
-
-    def group(self):
-        return self.tr("Models")
-
-    def groupId(self):  # noqa: N802 - QGIS's name
-        return "models"
 
     def shortHelpString(self):  # noqa: N802 - QGIS's name
         return self.tr(

@@ -3,10 +3,10 @@
 from qgis.core import QgsProcessingOutputFile, QgsProcessingParameterEnum
 
 from ..flair_qgis.zoo import DEFAULT_MODEL, ZOO, unconfirmed
-from .base import FlairAlgorithm, import_core
+from .base import ModelsAlgorithm, import_core
 
 
-class DownloadModelAlgorithm(FlairAlgorithm):
+class DownloadModelAlgorithm(ModelsAlgorithm):
     MODEL = "MODEL"
     FILE = "FILE"
 
@@ -15,12 +15,6 @@ class DownloadModelAlgorithm(FlairAlgorithm):
 
     def displayName(self):  # noqa: N802 - QGIS's name
         return self.tr("Download FLAIR model")
-
-    def group(self):
-        return self.tr("Models")
-
-    def groupId(self):  # noqa: N802 - QGIS's name
-        return "models"
 
     def shortHelpString(self):  # noqa: N802 - QGIS's name
         return self.tr(

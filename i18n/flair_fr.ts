@@ -69,6 +69,11 @@
       <translation>Occupation du sol</translation>
     </message>
     <message>
+      <location filename="../algorithms/base.py" />
+      <source>Models</source>
+      <translation>Modèles</translation>
+    </message>
+    <message>
       <location filename="../algorithms/change.py" />
       <source>Land-cover change and land take</source>
       <translation>Changement d'occupation du sol et artificialisation</translation>
@@ -258,12 +263,6 @@ Les noms de classe viennent des classes enregistrées dans le raster par cette e
       <location filename="../algorithms/diagnostics.py" />
       <source>Diagnostics (for a bug report)</source>
       <translation>Diagnostic (pour un rapport de bogue)</translation>
-    </message>
-    <message>
-      <location filename="../algorithms/diagnostics.py" />
-      <location filename="../algorithms/download_model.py" />
-      <source>Models</source>
-      <translation>Modèles</translation>
     </message>
     <message>
       <location filename="../algorithms/diagnostics.py" />
