@@ -19,7 +19,8 @@ from safetensors.torch import load_file, save_file
 from conftest import ROOT, make_raster, random_image
 from flair_qgis import zoo
 from flair_qgis.checkpoints import build_model, load_weights, read_checkpoint, spec_for_entry
-from flair_qgis.engine import SegmentOptions, resolve_model, segment_with
+from flair_qgis.engine import SegmentOptions, segment_with
+from flair_qgis.model_resolution import resolve_model
 from flair_qgis.errors import FlairError
 from flair_qgis.hub_models import (HUB_CHANNEL_CODES, HUB_UNTRAINED, IR_NORMALISATION, RGB_NORMALISATION,
                                    UPERNET_SMP04, hub_layout)
@@ -250,7 +251,7 @@ def test_a_hub_zoo_model_resolves_with_its_files_untrained_classes_masked(tmp_pa
     fake_hub.add(entry.repo_id, entry.filename, path.read_bytes())
     monkeypatch.setenv("HF_ENDPOINT", fake_hub.url)
 
-    ckpt, spec = resolve_model(SegmentOptions(tmp_path / "in.tif", tmp_path / "o.tif", model=entry.name), Progress())
+    ckpt, spec = resolve_model(entry.name, None, Progress())
 
     assert [i for i, a in enumerate(spec.active) if not a] == [5, 15, 16, 17, 18]
     assert spec.classes[5].code == 4 and spec.grid == "flair-hub"
