@@ -14,24 +14,22 @@ result. Outputs are written under temporary names and moved into place when all 
 
 from __future__ import annotations
 
-import csv
-import io
-import os
-import tempfile
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 from rasterio.features import bounds as geometry_bounds
-from rasterio.features import rasterize, shapes
+from rasterio.features import rasterize
 from rasterio.windows import Window
 
 from . import raster_io
 from .areas import pixel_area
+from .change_regions import small_regions
 from .change_spec import (ARTIFICIALISED, CHANGE_CLASSES, DEFAULT_MIN_AREA, GAIN, LOSS, NODATA, OTHER_CHANGE,
-                          TRANSITION_FIELDS, UNCHANGED, WHOLE_OVERLAP, ZONE_FIELDS)
+                          UNCHANGED)
+from .change_tables import CODES, ChangeResult, result_of, stage_tables
 from .class_codes import AUTO, INTEGER_TYPES, ClassCodes, resolve
 from .errors import FlairError
 from .files import publish
@@ -39,7 +37,6 @@ from .grids import crs_names, same_crs
 from .palette import ClassInfo, palette, style_path, write_qml
 from .progress import Progress
 
-CODES = 20  # FLAIR codes 0 (nodata) … 19
 BLOCK = 2048  # px per block side on before's grid
 MAX_HALO = 1024  # px: changed regions under MIN_AREA are judged exactly up to this many pixels
 
@@ -68,40 +65,6 @@ class ChangeOptions:
     transitions_csv: Path | None = None
     zones_csv: Path | None = None
     block: int = BLOCK
-
-
-@dataclass(frozen=True)
-class Transition:
-    from_code: int
-    from_class: str
-    to_code: int
-    to_class: str
-    pixels: int
-    area_m2: float
-    area_ha: float
-
-
-@dataclass(frozen=True)
-class ZoneChange:
-    zone: str
-    artificialised_before_m2: float
-    artificialised_after_m2: float
-    gain_m2: float
-    loss_m2: float
-    net_m2: float
-    net_pct: float | None
-    mapped_m2: float
-
-
-@dataclass
-class ChangeResult:
-    transitions: list[Transition]
-    zones: list[ZoneChange]
-    pixel_area_m2: float
-    reverted_pixels: int  # changed pixels in regions under the minimum area, counted as unchanged
-    outside_before_pct: float
-    outside_after_pct: float
-    written: dict[str, Path] = field(default_factory=dict)
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -199,42 +162,6 @@ def _read_after(after, codes: ClassCodes, rows: np.ndarray, cols: np.ndarray) ->
     return block[np.ix_(rows - r0, cols - c0)]
 
 
-# --- small changed regions -------------------------------------------------------------------
-
-def _ring_area(ring: Sequence[Sequence[float]]) -> float:
-    xy = np.asarray(ring, dtype=np.float64)
-    return 0.5 * abs(float(np.dot(xy[:-1, 0], xy[1:, 1]) - np.dot(xy[1:, 0], xy[:-1, 1])))
-
-
-def small_regions(changed: np.ndarray, min_pixels: int, cut: tuple[bool, bool, bool, bool]) -> np.ndarray:
-    """Pixels of the 4-connected regions of ``changed`` smaller than ``min_pixels``.
-
-    ``cut`` (top, bottom, left, right): which edges of the array cut the raster; a region touching
-    such an edge may go on beyond it and is never counted as small.
-    """
-    if min_pixels <= 1 or not changed.any():
-        return np.zeros(changed.shape, dtype=bool)
-    height, width = changed.shape
-    small = []
-    for geometry, _ in shapes(changed.astype(np.uint8), mask=changed, connectivity=4):
-        rings = geometry["coordinates"]
-        area = _ring_area(rings[0]) - sum(_ring_area(r) for r in rings[1:])
-        if area >= min_pixels:
-            continue
-        xs = [x for x, _ in rings[0]]
-        ys = [y for _, y in rings[0]]
-        if (cut[0] and min(ys) == 0) or (cut[1] and max(ys) == height) or (cut[2] and min(xs) == 0) or \
-                (cut[3] and max(xs) == width):
-            continue
-        small.append(geometry)
-    if not small:
-        return np.zeros(changed.shape, dtype=bool)
-    from affine import Affine
-
-    return rasterize(small, out_shape=changed.shape, transform=Affine.identity(), fill=0, default_value=1,
-                     dtype=np.uint8).astype(bool)
-
-
 # --- the comparison --------------------------------------------------------------------------
 
 def compare(options: ChangeOptions, progress: Progress | None = None) -> ChangeResult:
@@ -257,8 +184,8 @@ def compare(options: ChangeOptions, progress: Progress | None = None) -> ChangeR
         with ExitStack() as stack:
             writers = _open_writers(options, before, grid.window, stack)
             counting.run(writers, progress)
-            result = _result(counting, artificialised, area, outside_before, outside_after)
-            staged = _stage_tables(options, result, counting, stack)
+            result = result_of(counting, artificialised, area, outside_before, outside_after)
+            staged = stage_tables(options, result, stack)
             for name, writer in writers.items():
                 result.written[name] = writer.commit()
                 write_qml(style_path(writer.path), CHANGE_CLASSES if name == "change" else _change_code_classes())
@@ -401,88 +328,3 @@ def _open_writers(options: ChangeOptions, before, window: Window, stack: ExitSta
         writers["change_codes"] = stack.enter_context(raster_io.AtomicRasterWriter(
             options.change_codes, raster_io.OutputSpec(**spec, dtype="uint16", band_names=("from*100+to",))))
     return writers
-
-
-# --- tables ----------------------------------------------------------------------------------
-
-def _result(counting: _Counting, artificialised: tuple[int, ...], area: float, outside_before: float,
-            outside_after: float) -> ChangeResult:
-    names = {c.code: c.name for c in palette("flair-19")}
-    matrix = counting.counts.reshape(CODES, CODES).copy()
-    matrix[0, :] = matrix[:, 0] = 0  # nodata at either date
-    transitions = [Transition(f, names.get(f, f"class {f}"), t, names.get(t, f"class {t}"), int(matrix[f, t]),
-                              float(matrix[f, t] * area), float(matrix[f, t] * area / 10_000.0))
-                   for f, t in zip(*(axis.tolist() for axis in np.nonzero(matrix)))]
-    if counting.zones:
-        zones = []
-        for zone, counts in zip(counting.zones, counting.zone_counts):
-            counts = counts.reshape(CODES, CODES).copy()
-            counts[0, :] = counts[:, 0] = 0
-            zones.append(zone_change(zone.name, counts, artificialised, area))
-    else:
-        zones = [zone_change(WHOLE_OVERLAP, matrix, artificialised, area)]
-    return ChangeResult(transitions, zones, area, counting.reverted, outside_before, outside_after)
-
-
-def zone_change(name: str, matrix: np.ndarray, artificialised: Sequence[int], area: float) -> ZoneChange:
-    """A zone's artificialised areas from its transition matrix (rows: before, columns: after)."""
-    is_art = np.zeros(CODES, dtype=bool)
-    is_art[list(artificialised)] = True
-    before = matrix[is_art].sum() * area
-    after = matrix[:, is_art].sum() * area
-    gain = matrix[np.ix_(~is_art, is_art)].sum() * area
-    loss = matrix[np.ix_(is_art, ~is_art)].sum() * area
-    mapped = matrix.sum() * area
-    net = gain - loss
-    return ZoneChange(name, float(before), float(after), float(gain), float(loss), float(net),
-                      float(100.0 * net / mapped) if mapped else None, float(mapped))
-
-
-def _csv_text(fields: Sequence[str], rows: list[Sequence[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(fields)
-    for row in rows:
-        writer.writerow(["" if v is None else round(v, 4) if isinstance(v, float) else v for v in row])
-    return out.getvalue()
-
-
-def _stage(path: Path, write) -> str:
-    """Write a file next to ``path`` under a temporary name (``write(tmp)``); returns that name."""
-    folder = raster_io.prepare_output_folder(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).stem}.", suffix=".tmp", dir=folder)
-    except OSError as e:
-        raise FlairError(f"cannot write in the output folder {folder} ({e.strerror or e}): choose an output "
-                         "path in a folder you can write to, with free space") from None
-    os.close(fd)
-    try:
-        write(tmp)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return tmp
-
-
-def _stage_tables(options: ChangeOptions, result: ChangeResult, counting: _Counting, stack: ExitStack) -> dict:
-    """The CSV tables and the plot, written under temporary names (removed if anything fails)."""
-    staged: dict[str, tuple[str, Path]] = {}
-
-    def cleanup() -> None:
-        for tmp, _ in staged.values():
-            Path(tmp).unlink(missing_ok=True)
-
-    stack.callback(cleanup)
-    tables = [(options.transitions_csv, "transitions", TRANSITION_FIELDS,
-               [[getattr(t, f) for f in TRANSITION_FIELDS] for t in result.transitions]),
-              (options.zones_csv, "zones", ZONE_FIELDS, [[getattr(z, f) for f in ZONE_FIELDS] for z in result.zones])]
-    for path, name, fields, rows in tables:
-        if path is not None:
-            text = _csv_text(fields, rows)
-            staged[name] = (_stage(path, lambda tmp, text=text: Path(tmp).write_text(text, encoding="utf-8")),
-                            Path(path))
-    if options.plot is not None:
-        from .change_plot import change_png
-
-        staged["plot"] = (_stage(options.plot, lambda tmp: change_png(result.transitions, tmp)), Path(options.plot))
-    return staged

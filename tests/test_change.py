@@ -13,7 +13,7 @@ import pytest
 import rasterio
 
 from conftest import make_raster
-from flair_qgis import change, change_plot
+from flair_qgis import change_plot, change_spec
 from flair_qgis.change import ChangeOptions, Zone, compare
 from flair_qgis.errors import FlairError
 
@@ -55,7 +55,7 @@ def test_transitions_on_a_coarser_shifted_larger_after_grid_match_bincount(tmp_p
     rows = list(csv.DictReader(open(tmp_path / "t.csv", encoding="utf-8")))
     assert len(rows) == np.count_nonzero(expected)
     first = rows[0]
-    assert set(first) == set(change.TRANSITION_FIELDS)
+    assert set(first) == set(change_spec.TRANSITION_FIELDS)
     f, t = int(first["from_code"]), int(first["to_code"])
     assert int(first["pixels"]) == expected[f, t]
     assert float(first["area_m2"]) == pytest.approx(expected[f, t] * 0.04)
@@ -94,7 +94,7 @@ def test_zero_based_before_and_hub_order(tmp_path):
     result = compare(ChangeOptions(b, a, codes="zero_based_hub", min_area=0))
     assert {(t.from_code, t.to_code, t.pixels) for t in result.transitions} == {(18, 2, 63), (1, 1, 1)}
     zone = result.zones[0]
-    assert zone.zone == change.WHOLE_OVERLAP and zone.gain_m2 == 0 and zone.loss_m2 == 0  # both artificialised
+    assert zone.zone == change_spec.WHOLE_OVERLAP and zone.gain_m2 == 0 and zone.loss_m2 == 0  # both artificialised
     assert zone.artificialised_before_m2 == pytest.approx(64 * 0.04) == zone.mapped_m2
 
 
@@ -210,7 +210,7 @@ def test_bad_inputs_are_refused_and_leave_nothing(tmp_path, case, message):
     b = make_raster(tmp_path / "b.tif", before)
     a = make_raster(tmp_path / "a.tif", codes, crs="EPSG:32631" if case == "other_crs" else "EPSG:2154",
                     origin=(ORIGIN[0] + 100, ORIGIN[1]) if case == "no_overlap" else ORIGIN)
-    groups = (0, 1, 25) if case == "groups" else change.ARTIFICIALISED
+    groups = (0, 1, 25) if case == "groups" else change_spec.ARTIFICIALISED
     with pytest.raises(FlairError, match=message):
         compare(ChangeOptions(b, a, artificialised=groups, **_outputs(tmp_path)))
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
