@@ -18,16 +18,10 @@ from qgis.PyQt.QtCore import QVariant
 from ..flair_qgis.change_spec import ARTIFICIALISED, DEFAULT_MIN_AREA, TRANSITION_FIELDS, ZONE_FIELDS
 from .base import FlairAlgorithm, import_core
 from .class_values import codes_parameter
+from .evaluate import raster_path
 
 FIELD_TYPES = {"from_code": QVariant.Int, "to_code": QVariant.Int, "pixels": QVariant.LongLong,
                "from_class": QVariant.String, "to_class": QVariant.String, "zone": QVariant.String}
-
-
-def raster_file(layer, what: str) -> Path:
-    path = Path(layer.source().split("|")[0])
-    if layer.providerType() != "gdal" or not path.is_file():
-        raise QgsProcessingException(f"{what}: {layer.name()} is not a raster file; save it as a GeoTIFF first")
-    return path
 
 
 class ChangeAlgorithm(FlairAlgorithm):
@@ -112,8 +106,8 @@ class ChangeAlgorithm(FlairAlgorithm):
         after = self.parameterAsRasterLayer(parameters, self.AFTER, context)
         if before is None or after is None:
             raise QgsProcessingException(self.tr("Give the land-cover maps of both dates (BEFORE and AFTER)"))
-        before_path = raster_file(before, self.tr("Land cover, first date"))
-        after_path = raster_file(after, self.tr("Land cover, second date"))
+        before_path = raster_path(before, self.tr("Land cover, first date"))
+        after_path = raster_path(after, self.tr("Land cover, second date"))
         sinks = {key: self.parameterAsOutputLayer(parameters, key, context) for key in (self.TRANSITIONS,
                                                                                         self.ZONE_TABLE)}
         raster_io = import_core("raster_io")

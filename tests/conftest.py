@@ -170,3 +170,23 @@ def fake_hub():
     hub = FakeHub().start()
     yield hub
     hub.stop()
+
+
+class KeepingFeedback:
+    """A QgsProcessingFeedback that keeps the infos and warnings an algorithm reports."""
+
+    def __new__(cls):
+        from qgis.core import QgsProcessingFeedback
+
+        class Keeping(QgsProcessingFeedback):
+            def __init__(self):
+                super().__init__()
+                self.infos, self.warnings = [], []
+
+            def pushInfo(self, info):  # noqa: N802 - QGIS's name
+                self.infos.append(info)
+
+            def pushWarning(self, warning):  # noqa: N802 - QGIS's name
+                self.warnings.append(warning)
+
+        return Keeping()

@@ -9,7 +9,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from conftest import make_raster
+from conftest import KeepingFeedback, make_raster
 from flair_qgis.areas import area_differences
 from flair_qgis.palette import palette
 
@@ -23,22 +23,6 @@ def noisy_map() -> np.ndarray:
     return codes[None]
 
 
-class _Feedback:
-    def __new__(cls):
-        from qgis.core import QgsProcessingFeedback
-
-        class Keeping(QgsProcessingFeedback):
-            def __init__(self):
-                super().__init__()
-                self.infos, self.warnings = [], []
-
-            def pushInfo(self, info):  # noqa: N802 - QGIS's name
-                self.infos.append(info)
-
-            def pushWarning(self, warning):  # noqa: N802 - QGIS's name
-                self.warnings.append(warning)
-
-        return Keeping()
 
 
 def test_area_differences_name_the_classes_that_disagree_largest_first():
@@ -54,7 +38,7 @@ def test_polygons_and_area_table_say_which_areas_are_exact(provider, tmp_path):
     import processing
 
     raster = make_raster(tmp_path / "noisy.tif", noisy_map(), nodata=0)
-    polygon_feedback, table_feedback = _Feedback(), _Feedback()
+    polygon_feedback, table_feedback = KeepingFeedback(), KeepingFeedback()
 
     polygons = processing.run("flair:polygonize", {"INPUT": str(raster), "MIN_AREA": 1.0, "TOLERANCE": 0.0,
                                                    "OUTPUT": str(tmp_path / "noisy.gpkg")},

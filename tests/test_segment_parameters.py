@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import TINY_ENCODER, make_raster, random_image, tiny_model
+from conftest import TINY_ENCODER, KeepingFeedback, make_raster, random_image, tiny_model
 
 pytestmark = pytest.mark.qgis
 
@@ -82,24 +82,6 @@ def test_cli_detect_takes_active_classes(tmp_path, capsys):
 
 # --- VALUE_RANGE -------------------------------------------------------------------------------
 
-class _Feedback:
-    """A QgsProcessingFeedback that keeps what the algorithm reports."""
-
-    def __new__(cls):
-        from qgis.core import QgsProcessingFeedback
-
-        class Keeping(QgsProcessingFeedback):
-            def __init__(self):
-                super().__init__()
-                self.infos, self.warnings = [], []
-
-            def pushInfo(self, info):  # noqa: N802 - QGIS's name
-                self.infos.append(info)
-
-            def pushWarning(self, warning):  # noqa: N802 - QGIS's name
-                self.warnings.append(warning)
-
-        return Keeping()
 
 
 def test_value_range_maps_16_bit_imagery_like_the_8_bit_original(provider, tmp_path, flair19_ckpt):
@@ -109,7 +91,7 @@ def test_value_range_maps_16_bit_imagery_like_the_8_bit_original(provider, tmp_p
     raster8 = make_raster(tmp_path / "ortho8.tif", eight)
     raster16 = make_raster(tmp_path / "ortho16.tif", eight.astype(np.uint16) * 16)  # 0–4080
     reference = _segment(INPUT=raster8, CHECKPOINT=flair19_ckpt, OUTPUT=tmp_path / "ref.tif")["OUTPUT"]
-    feedback = _Feedback()
+    feedback = KeepingFeedback()
 
     mapped = processing.run("flair:segment", {"INPUT": str(raster16), "CHECKPOINT": str(flair19_ckpt),
                                               "VALUE_RANGE": "0,4080", "OUTPUT": str(tmp_path / "mapped.tif")},
@@ -125,7 +107,7 @@ def test_the_stretch_warning_names_the_value_range_parameter(provider, tmp_path,
     import processing
 
     raster16 = make_raster(tmp_path / "ortho16.tif", random_image(100, 100).astype(np.uint16) * 16)
-    feedback = _Feedback()
+    feedback = KeepingFeedback()
     processing.run("flair:segment", {"INPUT": str(raster16), "CHECKPOINT": str(flair19_ckpt),
                                      "OUTPUT": str(tmp_path / "out.tif")}, feedback=feedback)
 
@@ -175,7 +157,7 @@ def test_an_extent_on_exact_pixel_edges_gives_exactly_its_pixels_and_the_log_say
     # 512 × 256 px from column 37, row 11: (xmax − xmin) / 0.2 is 512.0000000001 in floating point
     xmin, ymax = X0 + 37 * 0.2, Y0 - 11 * 0.2
     extent = f"{xmin},{xmin + 512 * 0.2},{ymax - 256 * 0.2},{ymax} [EPSG:2154]"
-    feedback = _Feedback()
+    feedback = KeepingFeedback()
 
     out = processing.run("flair:segment", {"INPUT": str(raster), "CHECKPOINT": str(flair19_ckpt), "EXTENT": extent,
                                            "OUTPUT": str(tmp_path / "part.tif")}, feedback=feedback)["OUTPUT"]
@@ -204,7 +186,7 @@ def test_batch_size_is_empty_by_default_and_chosen_automatically(provider, tmp_p
 
     batch = QgsApplication.processingRegistry().algorithmById("flair:segment").parameterDefinition("BATCH_SIZE")
     assert batch.defaultValue() is None and "empty: automatic" in batch.description()
-    feedback = _Feedback()
+    feedback = KeepingFeedback()
 
     processing.run("flair:segment", {"INPUT": str(make_raster(tmp_path / "o.tif", random_image(80, 80))),
                                      "CHECKPOINT": str(flair19_ckpt), "OUTPUT": str(tmp_path / "out.tif")},
