@@ -61,7 +61,7 @@ translations:  ## update i18n/flair_fr.ts from the code's tr() strings and compi
 models:  ## regenerate the graphical models shipped in resources/models/
 	QT_QPA_PLATFORM=offscreen $(PY) tools/make_models.py
 
-docs:  ## docs/algorithms.md and README.md's algorithm list, from the algorithms' own help
+docs:  ## docs/algorithms.md and README.md's algorithm list from the algorithms' help; docs/models.md's table from the zoo
 	QT_QPA_PLATFORM=offscreen $(PY) docs/algorithms.py
 
 screenshots: plugin-link  ## docs/screenshot_*.png from a real QGIS desktop under Xvfb (xvfb-run)

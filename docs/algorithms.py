@@ -1,8 +1,8 @@
 """Writes ``docs/algorithms.md`` from the algorithms' own help (``make docs``): every algorithm of the
 FLAIR provider and every shipped model, with its help text, parameters and outputs, so that the
 documentation never drifts from the code; and the list of algorithms between the
-``<!-- algorithms:start -->`` and ``<!-- algorithms:end -->`` marks of README.md. Run from the
-plugin folder, headless:
+``<!-- algorithms:start -->`` and ``<!-- algorithms:end -->`` marks of README.md; and the model table
+of docs/models.md from the zoo (``docs/models_table.py``). Run from the plugin folder, headless:
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python docs/algorithms.py [OUTPUT_FOLDER]
 """
@@ -120,7 +120,7 @@ def _anchor(alg) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write docs/algorithms.md and README.md, or their new versions into the folder given."""
+    """Write docs/algorithms.md, README.md and docs/models.md, or their new versions into the folder given."""
     argv = sys.argv[1:] if argv is None else argv
     folder = Path(argv[0]) if argv else None
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -144,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     docs.write_text(document(provider), encoding="utf-8")
     readme.write_text(update_readme(README.read_text(encoding="utf-8"), readme_block(provider)), encoding="utf-8")
     QgsApplication.processingRegistry().removeProvider(provider)
-    print(f"wrote {docs} and {readme}")
+    import models_table  # docs/, beside this script
+
+    models = models_table.write(folder)
+    print(f"wrote {docs}, {readme} and {models}")
     return 0
 
 
