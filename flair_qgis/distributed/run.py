@@ -73,7 +73,7 @@ def _plan_spec(seg: Any, progress: Progress) -> Any:
         _, spec = resolve_model(seg.model, seg.checkpoint, progress, arch=seg.arch, encoder=seg.encoder,
                                 n_classes=seg.n_classes, normalisation=seg.normalisation,
                                 active_codes=seg.active_codes)
-    return with_tiling(spec, seg.preset, seg.tile_size, seg.margin)
+    return with_tiling(spec, seg.preset, seg.tile_size, seg.margin, seg.tile_grid)
 
 
 def _on_model_grid(zone: Path, seg: Any, spec: Any, shards_dir: Path, progress: Progress) -> tuple[Path, Any]:
