@@ -173,3 +173,21 @@ def test_detect_configurations_and_the_command_line_choose_the_grid(tmp_path):
     assert args.tile_grid == "model"
     with pytest.raises(FlairError, match="unknown tile grid 'anchored'"):
         segment(SegmentOptions(conf, tmp_path / "o.tif", checkpoint=tmp_path / "w.pth", tile_grid="anchored"))
+
+
+def test_a_sharded_run_on_the_anchored_grid_equals_the_single_run(tmp_path):
+    """Blocks (laid on the model's own tile steps) read their tiles from the whole zone's anchored
+    grid: the mosaic equals one run pixel for pixel, and the grid is part of the shards' identity."""
+    from flair_qgis.checkpoints import save_checkpoint
+    from flair_qgis.distributed import ZoneOptions, run_zone
+
+    checkpoint = save_checkpoint(tmp_path / "tiny.pt", tiny_model(), replace(SPEC, encoder=TINY_ENCODER))
+    zone = make_raster(tmp_path / "zone.tif", random_image(170, 190, seed=7), origin=(ORIGIN[0] + 2.6, ORIGIN[1]))
+    options = SegmentOptions(zone, tmp_path / "single.tif", checkpoint=checkpoint, tile_grid="map-anchored")
+    single = segment(options).output
+    sharded = run_zone(ZoneOptions(replace(options, output=tmp_path / "sharded.tif"), block_size=96))
+    with rasterio.open(single) as a, rasterio.open(sharded.output) as b:
+        np.testing.assert_array_equal(a.read(), b.read())
+        assert b.tags()["FLAIR_TILE_GRID"] == "map-anchored"
+    again = run_zone(ZoneOptions(replace(options, output=tmp_path / "sharded.tif", tile_grid="model"), block_size=96))
+    assert not again.skipped, "shards of another grid must be recomputed"
