@@ -191,3 +191,21 @@ def test_a_sharded_run_on_the_anchored_grid_equals_the_single_run(tmp_path):
         assert b.tags()["FLAIR_TILE_GRID"] == "map-anchored"
     again = run_zone(ZoneOptions(replace(options, output=tmp_path / "sharded.tif", tile_grid="model"), block_size=96))
     assert not again.skipped, "shards of another grid must be recomputed"
+
+
+@pytest.mark.qgis
+@pytest.mark.parametrize("grid,recorded", [(None, "flair-detect"), ("model", "flair-detect"),
+                                           ("map-anchored", "map-anchored")])
+def test_segment_offers_the_grid_and_keeps_the_model_s_by_default(provider, tmp_path, grid, recorded):
+    import processing
+
+    from flair_qgis.checkpoints import save_checkpoint
+
+    checkpoint = save_checkpoint(tmp_path / "tiny.pt", tiny_model(), replace(SPEC, encoder=TINY_ENCODER))
+    raster = make_raster(tmp_path / "in.tif", random_image(90, 110))
+    params = {"INPUT": str(raster), "CHECKPOINT": str(checkpoint), "DEVICE": "cpu", "OUTPUT": str(tmp_path / "o.tif")}
+    if grid:
+        params["TILE_GRID"] = grid
+    output = processing.run("flair:segment", params)["OUTPUT"]
+    with rasterio.open(output) as out:
+        assert out.tags()["FLAIR_TILE_GRID"] == recorded
