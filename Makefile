@@ -52,8 +52,8 @@ styles:  ## regenerate resources/styles/*.qml from resources/palettes.json
 	$(PY) -c "from flair_qgis.palette import palette, palette_names, write_qml; \
 	  [write_qml(__import__('pathlib').Path('resources/styles')/f'{n}.qml', palette(n)) for n in palette_names()]"
 
-package:  ## the installable plugin ZIP: dist/flair_for_qgis-<version>.zip
-	$(PY) tools/package.py
+package:  ## the installable plugin ZIP: dist/flair_for_qgis-<version>.zip (DIST=folder to put it elsewhere)
+	$(if $(wildcard $(PY)),$(PY),python3) tools/package.py $(if $(DIST),--output $(DIST))  # standard library only: no .venv needed
 
 translations:  ## update i18n/flair_fr.ts from the code's tr() strings and compile i18n/flair_fr.qm (lrelease)
 	$(PY) tools/i18n.py

@@ -14,6 +14,7 @@ from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProce
 from qgis.PyQt.QtCore import QVariant
 
 from .base import FlairAlgorithm, import_core
+from .children import run_child
 from .class_values import codes_parameter
 
 PREFIX = "FLAIRPX_"  # zonal histogram columns: FLAIRPX_<code>
@@ -103,13 +104,10 @@ class ClassAreasAlgorithm(FlairAlgorithm):
     def _zone_counts(self, parameters, layer, zone_field, codes, context, feedback):
         """Pixels per FLAIR code within each zone, from QGIS's zonal histogram (pixel centres in the
         zone); the histogram's raster values are read as ``codes`` says (0-based or FLAIR codes)."""
-        import processing
-
         steps = QgsProcessingMultiStepFeedback(2, feedback)
-        histogram = processing.run("native:zonalhistogram", {
+        histogram = run_child("native:zonalhistogram", {
             "INPUT_RASTER": layer, "RASTER_BAND": 1, "INPUT_VECTOR": parameters[self.ZONES],
-            "COLUMN_PREFIX": PREFIX, "OUTPUT": "TEMPORARY_OUTPUT"},
-            context=context, feedback=steps, is_child_algorithm=True)["OUTPUT"]
+            "COLUMN_PREFIX": PREFIX, "OUTPUT": "TEMPORARY_OUTPUT"}, context, steps)["OUTPUT"]
         steps.setCurrentStep(1)
         table = QgsProcessingUtils.mapLayerFromString(histogram, context)
         columns = [(f.name(), int(f.name()[len(PREFIX):])) for f in table.fields()

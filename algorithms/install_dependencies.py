@@ -48,7 +48,10 @@ class InstallDependenciesAlgorithm(FlairAlgorithm):
             "Torch build: 'auto' picks the CUDA build when the NVIDIA driver (nvidia-smi) is present, "
             "else the much smaller CPU build; 'cpu' or 'cuda' force one. The download is large "
             "(about 1 GB for CPU, several GB for CUDA) and needs internet access; pip's output is shown "
-            "in the log and saved beside the folder. Cancel stops pip and leaves the folder as it was.\n\n"
+            "in the log and saved beside the folder. Cancel stops pip and leaves the folder as it was. "
+            "Where PyTorch's CPU index (download.pytorch.org) cannot be reached but PyPI can (some proxies and "
+            "mirrors), PyPI's PyTorch is installed instead, with a warning naming the index: on Linux that is "
+            "the CUDA build (it runs on the CPU too), about 5.6 GB installed.\n\n"
             "Check only: lists what is installed, missing or too old, and where each package is "
             "imported from, without installing. After an install that replaces packages QGIS had "
             "already loaded, restart QGIS.")

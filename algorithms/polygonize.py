@@ -21,6 +21,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from ..i18n import tr
 from .base import FlairAlgorithm, import_core
+from .children import run_child
 from .class_values import codes_parameter
 
 SMALL = ["merge", "drop"]
@@ -149,9 +150,7 @@ def _crs_wkt(raster: Path) -> str:
 
 
 def _run(alg: str, params: dict, context, feedback) -> str:
-    import processing
-
-    return processing.run(alg, params, context=context, feedback=feedback, is_child_algorithm=True)["OUTPUT"]
+    return run_child(alg, params, context, feedback)["OUTPUT"]
 
 
 class PolygonizeAlgorithm(FlairAlgorithm):

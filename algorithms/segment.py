@@ -20,7 +20,7 @@ from . import layer_input
 from .base import FlairAlgorithm, import_core
 
 DEVICES, OUTPUT_TYPES, PRESETS = list(choices.DEVICES), list(choices.OUTPUT_TYPES), list(choices.PRESETS)
-STITCHES, PRECISIONS = list(choices.STITCHES), list(choices.PRECISIONS)
+STITCHES, PRECISIONS, TILE_GRIDS = list(choices.STITCHES), list(choices.PRECISIONS), list(choices.TILE_GRIDS)
 NORM_CHOICES = ["model"] + list(NORM_TYPES)
 
 
@@ -67,6 +67,7 @@ class SegmentAlgorithm(FlairAlgorithm):
     OUTPUT_TYPE = "OUTPUT_TYPE"
     PRESET = "PRESET"
     STITCH = "STITCH"
+    TILE_GRID = "TILE_GRID"
     TTA = "TTA"
     PRECISION = "PRECISION"
     NORM_TYPE = "NORM_TYPE"
@@ -107,6 +108,11 @@ class SegmentAlgorithm(FlairAlgorithm):
             "shifted; they must share its CRS and overlap it. With these layers, Bands picks the input's R, G, B."
             "\n\n"
             "Preset 'fast' doubles the tile size (same margin): about 2× faster, nearly the same map. "
+            "Tile grid (advanced): 'model' lays the tiles as the model's own tool does (flair-detect: from the "
+            "raster's edges, so the grid follows each raster's extent); 'map-anchored' lays them at fixed "
+            "positions in map coordinates, so that two rasters of the same ground (two dates, or a crop of a "
+            "mosaic) on the same pixel grid are cut into the same tiles and get the same map where nothing "
+            "changed: use it for maps that will be compared (flair:landtake_workflow does).\n\n"
             "Advanced: 'blend' stitching averages overlapping tiles with a smooth window instead of "
             "cropping; test-time augmentation averages four flips.\n\n"
             "Output type 'argmax' writes one band of FLAIR codes (1-19, 0 = nodata) with a colour "
@@ -188,6 +194,16 @@ class SegmentAlgorithm(FlairAlgorithm):
         advanced = [
             QgsProcessingParameterEnum(self.STITCH, self.tr("Stitching of overlapping tiles"),
                                        options=STITCHES, defaultValue="crop", usesStaticStrings=True),
+            self._help(QgsProcessingParameterEnum(
+                self.TILE_GRID, self.tr("Tile grid (model: the model's own, e.g. flair-detect's; map-anchored: fixed "
+                                        "in map coordinates, for maps compared between dates)"),
+                options=TILE_GRIDS, defaultValue="model", usesStaticStrings=True),
+                self.tr("model (default): tiles laid as the model's tool lays them (flair-detect: from the raster's "
+                        "edges), the reference for fidelity to IGN's maps; but the grid then follows each raster's "
+                        "extent, and the same ground in two rasters of different extents is cut into different "
+                        "tiles, whose predictions differ (false change along tile seams). map-anchored: tile centres "
+                        "at fixed multiples of their step in the CRS, so rasters on the same pixel grid get the "
+                        "same tiles and identical pixels where the imagery is identical")),
             QgsProcessingParameterBoolean(self.TTA, self.tr("Test-time augmentation (4 flips, 4× slower)"),
                                           defaultValue=False),
             QgsProcessingParameterEnum(self.PRECISION, self.tr("Precision (auto: fp16 on GPU, fp32 on CPU)"),
@@ -256,6 +272,7 @@ class SegmentAlgorithm(FlairAlgorithm):
             normalisation=self._normalisation(parameters, context),
             preset=self.parameterAsEnumString(parameters, self.PRESET, context) or None,
             stitch=self.parameterAsEnumString(parameters, self.STITCH, context) or "crop",
+            tile_grid=self.parameterAsEnumString(parameters, self.TILE_GRID, context) or None,
             tta=self.parameterAsBoolean(parameters, self.TTA, context),
             precision=self.parameterAsEnumString(parameters, self.PRECISION, context) or "auto",
             active_codes=[int(v) for v in self._numbers(parameters, self.ACTIVE_CLASSES, context, int)] or None,

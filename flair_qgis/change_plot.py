@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from .palette import palette
-from .plots import _matplotlib, _write_png
+from .plots import _matplotlib, _write_png, quiet_pyparsing
 
 TOP_TRANSITIONS = 10
 
@@ -33,6 +33,7 @@ def main_changes(transitions: Sequence, top: int = TOP_TRANSITIONS) -> list:
     return sorted((t for t in transitions if t.from_code != t.to_code), key=lambda t: -t.pixels)[:top]
 
 
+@quiet_pyparsing
 def change_png(transitions: Sequence, path: Path | str) -> Path:
     path = Path(path)
     colours = {c.code: c.colour for c in palette("flair-19")}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .errors import FlairError
+from .tiling import GRIDS
 
 DEVICES = ("auto", "cpu", "cuda")
 TORCH_BUILDS = ("auto", "cpu", "cuda")  # which PyTorch flair:installdependencies installs
@@ -14,6 +15,7 @@ PRESETS = ("reference", "fast")
 STITCHES = ("crop", "blend")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 OUTPUT_GRIDS = ("input", "model")
+TILE_GRIDS = ("model", *GRIDS)  # model: the grid the model names (flair-detect's for IGN's)
 ARCHS = ("unet", "unetplusplus", "fpn", "deeplabv3", "deeplabv3plus", "linknet", "pspnet", "manet", "pan")
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULERS = ("cosine", "plateau", "none")

@@ -1,5 +1,5 @@
 """``python -m flair_qgis``: segment, train and evaluate with FLAIR-1 configurations, list and fetch
-zoo models."""
+zoo models, measure land-cover change and land take between two dates."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .choices import DEVICES
+from .choices import DEVICES, TILE_GRIDS
 from .errors import Cancelled, FlairError
 from .progress import Progress
 
@@ -31,7 +31,7 @@ def _detect(args: argparse.Namespace) -> int:
 
     progress = _console_progress()
     options = detect_options(args.conf, warn=progress.warn)
-    for name in ("device", "batch_size", "active_codes", "value_range"):
+    for name in ("device", "batch_size", "active_codes", "value_range", "tile_grid"):
         if getattr(args, name) is not None:
             setattr(options, name, getattr(args, name))
     options.sources = _sources_from_args(options.sources, args)
@@ -206,9 +206,48 @@ def _change(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
+def _landtake(args: argparse.Namespace) -> int:
+    """Both orthophotos mapped with one model on the map-anchored tile grid (the same ground gets
+    the same tiles at both dates, whatever each image's extent), then compared as ``change`` does."""
+    from .engine import SegmentOptions, segment
+    from .zoo import DEFAULT_MODEL
+
+    progress = _console_progress()
+    model = args.model or (None if args.checkpoint else DEFAULT_MODEL)
+    maps = []
+    for date, image in (("before", args.before), ("after", args.after)):
+        progress.log(f"Mapping the {date} orthophoto {image} (map-anchored tile grid)")
+        options = SegmentOptions(input=image, output=args.out / f"landcover_{date}.tif", model=model,
+                                 checkpoint=args.checkpoint, device=args.device or "auto",
+                                 batch_size=args.batch_size, tile_grid="map-anchored")
+        args.out.mkdir(parents=True, exist_ok=True)
+        maps.append(segment(options, progress).output)
+        print(maps[-1])
+    args.before, args.after = maps
+    return _change(args)
+
+
+def _change_options(c: argparse.ArgumentParser) -> None:
+    """The options ``change`` and ``landtake`` share: zones, minimum area, groups, outputs."""
     from .change_spec import ARTIFICIALISED, DEFAULT_MIN_AREA
     from .class_codes import AUTO, CONVENTIONS
+
+    c.add_argument("--out", type=Path, required=True, help="folder of change.tif, transitions.csv, zones.csv, "
+                   "change.png")
+    c.add_argument("--zones", type=Path, help="polygons (communes…) to account for separately (any OGR format)")
+    c.add_argument("--zone-field", dest="zone_field", help="the zones' name field (default: feature number)")
+    c.add_argument("--min-area", dest="min_area", type=float, default=DEFAULT_MIN_AREA,
+                   help=f"changed regions smaller than this (m²) count as unchanged (default {DEFAULT_MIN_AREA:g})")
+    c.add_argument("--groups", type=int, nargs="+", default=list(ARTIFICIALISED), metavar="CODE",
+                   help=f"FLAIR codes counted as artificialised (default {' '.join(map(str, ARTIFICIALISED))})")
+    c.add_argument("--codes", default=AUTO, choices=CONVENTIONS,
+                   help="class values of the maps (default auto: decided per map)")
+    c.add_argument("--codes-map", dest="codes_map", action="store_true",
+                   help="also write change_codes.tif (from × 100 + to)")
+
+
+def parser() -> argparse.ArgumentParser:
+    from .zoo import DEFAULT_MODEL
 
     p = argparse.ArgumentParser(prog="python -m flair_qgis", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -220,6 +259,9 @@ def parser() -> argparse.ArgumentParser:
                    help="class codes the model may predict, e.g. 1,2,3,6 (default: decided from the checkpoint)")
     d.add_argument("--value-range", dest="value_range", type=_numbers(float, 2), metavar="MIN,MAX",
                    help="map input values MIN..MAX onto 0-255 (16-bit imagery; default: 2-98 %% percentiles)")
+    d.add_argument("--tile-grid", dest="tile_grid", choices=TILE_GRIDS,
+                   help="model: the model's tile grid (flair-detect's, following the raster's size); map-anchored: "
+                   "tiles fixed in map coordinates, so that two dates of one place get the same tiles (land take)")
     d.add_argument("--cluster", metavar="ADDRESS", help="Dask scheduler (tcp://host:8786) to run the zone's blocks on")
     d.add_argument("--workers", type=int, help="run the blocks on a local cluster of N worker processes")
     d.add_argument("--block-size", dest="block_size", type=int, metavar="PX",
@@ -264,19 +306,18 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("change", help="land-cover change between two class rasters: transitions, land take per zone")
     c.add_argument("before", type=Path, help="class raster of the first date")
     c.add_argument("after", type=Path, help="class raster of the second date")
-    c.add_argument("--out", type=Path, required=True, help="folder of change.tif, transitions.csv, zones.csv, "
-                   "change.png")
-    c.add_argument("--zones", type=Path, help="polygons (communes…) to account for separately (any OGR format)")
-    c.add_argument("--zone-field", dest="zone_field", help="the zones' name field (default: feature number)")
-    c.add_argument("--min-area", dest="min_area", type=float, default=DEFAULT_MIN_AREA,
-                   help=f"changed regions smaller than this (m²) count as unchanged (default {DEFAULT_MIN_AREA:g})")
-    c.add_argument("--groups", type=int, nargs="+", default=list(ARTIFICIALISED), metavar="CODE",
-                   help=f"FLAIR codes counted as artificialised (default {' '.join(map(str, ARTIFICIALISED))})")
-    c.add_argument("--codes", default=AUTO, choices=CONVENTIONS,
-                   help="class values of the maps (default auto: decided per map)")
-    c.add_argument("--codes-map", dest="codes_map", action="store_true",
-                   help="also write change_codes.tif (from × 100 + to)")
+    _change_options(c)
     c.set_defaults(run=_change)
+    lt = sub.add_parser("landtake", help="map two orthophotos (two dates) with one model on the map-anchored tile "
+                        "grid, then measure change and land take per zone as `change` does")
+    lt.add_argument("before", type=Path, help="orthophoto of the first date")
+    lt.add_argument("after", type=Path, help="orthophoto of the second date (same place, same kind of image)")
+    lt.add_argument("--model", default=None, help=f"zoo model for both dates (default {DEFAULT_MODEL})")
+    lt.add_argument("--checkpoint", type=Path, help="local weights for both dates, instead of --model")
+    lt.add_argument("--device", choices=DEVICES)
+    lt.add_argument("--batch-size", dest="batch_size", type=int, help="tiles per forward pass (default: automatic)")
+    _change_options(lt)
+    lt.set_defaults(run=_landtake)
     s = sub.add_parser("style", help="write the FLAIR QML style beside class rasters")
     s.add_argument("rasters", nargs="+")
     s.add_argument("--palette", default="flair-19")

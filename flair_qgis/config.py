@@ -4,7 +4,8 @@
 flair-detect keys (FLAIR-1 README): output_path, output_name, input_img_path, bands (or channels),
 img_pixels_detection, margin, output_type, n_classes, model_weights, batch_size, use_gpu,
 model_name, encoder_name, num_worker, write_dataframe, norma_task (or norm_type / norm_means /
-norm_stds at the top level). Our additions: ``model`` (a zoo entry), ``device``, and the layers
+norm_stds at the top level). Our additions: ``model`` (a zoo entry), ``device``, ``tile_grid``
+(``model`` or ``map-anchored``, see :class:`SegmentOptions`), and the layers
 besides the input (:class:`~flair_qgis.band_sources.BandSources`): ``irc_path`` (+ ``irc_band``),
 ``elevation_path`` (+ ``elevation_band``), ``dsm_path`` + ``dtm_path``.
 flair --conf keys: see :data:`TRAIN_KEYS`.
@@ -28,7 +29,7 @@ DETECT_KEYS = {
     "output_path", "output_name", "input_img_path", "bands", "channels", "img_pixels_detection",
     "margin", "output_type", "n_classes", "model_weights", "batch_size", "use_gpu", "model_name",
     "encoder_name", "num_worker", "write_dataframe", "norma_task", "norm_type", "norm_means",
-    "norm_stds", "model", "device", "irc_path", "irc_band", "elevation_path", "elevation_band", "dsm_path",
+    "norm_stds", "model", "device", "tile_grid", "irc_path", "irc_band", "elevation_path", "elevation_band", "dsm_path",
     "dtm_path",
 }
 IGNORED_KEYS = {"num_worker": "reading runs in-process", "write_dataframe": "no tile table is written"}
@@ -117,6 +118,7 @@ def detect_options(path: Path | str, warn: Any = print) -> SegmentOptions:
             encoder=conf.get("encoder_name"),
             n_classes=int(conf["n_classes"]) if conf.get("n_classes") else None,
             sources=_band_sources(conf, base),
+            tile_grid=str(conf["tile_grid"]) if conf.get("tile_grid") else None,
         )
     except (TypeError, ValueError) as e:
         raise FlairError(f"configuration {path} has a value of the wrong type: {e}") from None

@@ -17,7 +17,7 @@ import torch
 from rasterio.windows import Window
 
 from . import band_sources, files, pipeline, raster_io, resampling
-from .choices import OUTPUT_GRIDS, OUTPUT_TYPES, PRECISIONS, STITCHES, check_choice
+from .choices import OUTPUT_GRIDS, OUTPUT_TYPES, PRECISIONS, STITCHES, TILE_GRIDS, check_choice
 from .checkpoints import ModelSpec, load_weights
 from .errors import FlairError
 from .model_resolution import resolve_model, with_tiling
@@ -25,7 +25,7 @@ from .normalisation import Normalisation, Stretch, percentile_stretch
 from .palette import classes_from_lists, style_path, write_qml
 from .progress import Progress
 from .prediction import Predictor, auto_batch_size, cpu_batch_size, pick_device
-from .tiling import Tile, check_tile_settings, grid_function
+from .tiling import Tile, check_tile_settings, grid_function, map_origin
 
 
 
@@ -46,7 +46,10 @@ class SegmentOptions:
     ``window`` (col, row, width, height in input pixels) restricts the output to that part of the
     input, computed on the whole raster's tile grid: the pixels equal a full run's.
     ``stitch`` is ``crop`` (keep each tile's centre, as flair-detect) or ``blend`` (average the
-    overlapping tiles' probabilities with a smooth window; slower, seamless).
+    overlapping tiles' probabilities with a smooth window; slower, seamless). ``tile_grid`` is
+    ``model`` (None: the model's grid, flair-detect's for IGN's models, following the raster's own
+    size) or ``map-anchored`` (tiles at fixed multiples of their step in the CRS: rasters of the same
+    ground on the same pixel grid get the same tiles and pixels, e.g. two dates of a land take).
 
     An input whose pixel size differs from the model's by more than 10 % is resampled to the
     model's (``resample``) and the result written back on the input's grid (``output_grid``
@@ -91,6 +94,7 @@ class SegmentOptions:
     mask_geometries: list[dict] | None = None
     active_codes: list[int] | None = None
     sources: band_sources.BandSources | None = None  # IRC / elevation / DSM+DTM layers besides INPUT
+    tile_grid: str | None = None  # None/"model": the model's; "map-anchored": fixed in map coordinates
 
 
 @dataclass
@@ -120,6 +124,8 @@ def _check_request(options: SegmentOptions) -> None:
     if options.batch_size is not None and options.batch_size < 1:
         raise FlairError(f"batch size must be at least 1 (or empty for automatic), got {options.batch_size}")
     check_choice("output grid", options.output_grid, OUTPUT_GRIDS)
+    if options.tile_grid is not None:
+        check_choice("tile grid", options.tile_grid, TILE_GRIDS)
     if options.value_range is not None and not options.value_range[1] > options.value_range[0]:
         raise FlairError(f"value range {options.value_range}: the high value must exceed the low one")
     if options.tile_size is not None and options.margin is not None:
@@ -166,7 +172,7 @@ def _segment_bands(model: torch.nn.Module, spec: ModelSpec, options: SegmentOpti
     """:func:`segment_with` once the input holds the model's bands."""
     start = time.perf_counter()
     _check_request(options)
-    spec = with_tiling(spec, options.preset, options.tile_size, options.margin)
+    spec = with_tiling(spec, options.preset, options.tile_size, options.margin, options.tile_grid)
     device = next(model.parameters()).device
     output = Path(options.output)
     with raster_io.open_raster(options.input) as src:
@@ -182,8 +188,8 @@ def _segment_bands(model: torch.nn.Module, spec: ModelSpec, options: SegmentOpti
             return _segment_resampled(model, spec, replace(options, bands=bands), src, progress, start)
         window = _check_window(options.window, src.width, src.height) if options.window else None
         # Blending needs every tile that overlaps the window, whole; cropping only those writing in it.
-        grid = grid_function(spec.grid)(src.width, src.height, spec.tile_size, spec.margin, window,
-                                        whole_tiles=options.stitch == "blend")
+        grid = grid_function(spec.grid, map_origin(src.transform))(
+            src.width, src.height, spec.tile_size, spec.margin, window, whole_tiles=options.stitch == "blend")
         batch = cpu_batch_size(options.batch_size, spec.tile_size, device)
         if batch != options.batch_size:
             progress.log(f"Batch lowered from {options.batch_size} to {batch} tile(s) of {spec.tile_size} px on the "
@@ -192,7 +198,7 @@ def _segment_bands(model: torch.nn.Module, spec: ModelSpec, options: SegmentOpti
         size = (f"{window[2]}×{window[3]} px (a window at column {window[0]}, row {window[1]} of the "
                 f"{src.width}×{src.height} px raster)" if window else f"{src.width}×{src.height} px")
         progress.log(f"{size}, {len(grid)} tiles of {spec.tile_size} px "
-                     f"(margin {spec.margin}), batch {options.batch_size or 'auto'}, on {device}")
+                     f"(margin {spec.margin}, {spec.grid} grid), batch {options.batch_size or 'auto'}, on {device}")
         computed = _run(src, bands, grid, model, spec, options, device, output, progress)
     return _finish(spec, options, output, str(device), len(grid), computed, start, progress)
 
@@ -316,7 +322,8 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
         nodata=0 if argmax else None,
         tags={"FLAIR_MODEL": spec.name, "FLAIR_OUTPUT_TYPE": options.output_type,
               "FLAIR_CLASSES": json.dumps([c.as_list() for c in classes]),
-              "FLAIR_TILING": f"{spec.tile_size}/{spec.margin}", "FLAIR_STITCH": options.stitch})
+              "FLAIR_TILING": f"{spec.tile_size}/{spec.margin}", "FLAIR_TILE_GRID": spec.grid,
+              "FLAIR_STITCH": options.stitch})
     with raster_io.AtomicRasterWriter(output, out_spec) as out:
 
         def put(block: np.ndarray, window: Window, valid: np.ndarray | None) -> None:

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
+from .choices import TILE_GRIDS, check_choice
 from .checkpoints import (Checkpoint, ModelSpec, default_classes, read_checkpoint, spec_for_entry,
                           with_file_classes)
 from .errors import FlairError
@@ -140,12 +141,14 @@ def _ranges(codes: Sequence[int]) -> str:
 
 
 def with_tiling(spec: ModelSpec, preset: str | None = None, tile_size: int | None = None,
-                margin: int | None = None) -> ModelSpec:
+                margin: int | None = None, grid: str | None = None) -> ModelSpec:
     """``spec`` with the tile size and margin asked for: ``preset`` (``fast`` doubles the model's
-    tile size), then explicit values."""
+    tile size), then explicit values; and the tile grid asked for (``None`` or ``model``: the
+    model's own, flair-detect's for IGN's models, which every preset keeps)."""
     if preset is not None and preset not in PRESETS:
         raise FlairError(f"unknown preset {preset!r}: use {' or '.join(PRESETS)}")
     size = spec.tile_size * 2 if preset == "fast" else spec.tile_size
+    spec = replace(spec, grid=spec.grid if grid in (None, "model") else check_choice("tile grid", grid, TILE_GRIDS))
     return replace(spec, tile_size=tile_size or size, margin=spec.margin if margin is None else margin)
 
 

@@ -1,7 +1,9 @@
 """Installing the plugin's Python packages with pip, into the plugin-private folder
 :func:`~flair_qgis.dependencies.deps_folder` names: the interpreter to run pip with, the command
 line (PyTorch's CPU or CUDA builds, QGIS's numpy kept), pip's output streamed as progress, and
-its failures explained (an unreachable package index says so)."""
+its failures explained (an unreachable package index is named). Where PyTorch's CPU index cannot
+be reached (proxies, mirrors) but the default index can, PyPI's own PyTorch build is installed
+instead, with a warning that says how large it is."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
+from urllib.parse import urlsplit
 
 from .choices import TORCH_BUILDS, check_choice
 from .dependencies import KEEP_SYSTEM, Requirement
@@ -23,6 +26,7 @@ from .errors import Cancelled, FlairError
 from .progress import Progress
 
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+DEFAULT_INDEX = "https://pypi.org/simple"  # pip's, unless its configuration names another
 TORCH_PACKAGES = ("torch", "torchvision")
 
 
@@ -40,20 +44,21 @@ def torch_build(requested: str = "auto", nvidia_smi: str | None = None) -> str:
 
 
 def pip_command(python: str | Path, target: Path, requirements: Sequence[Requirement], build: str,
-                constraints: Path | None = None, platform: str = sys.platform) -> list[str]:
+                constraints: Path | None = None, platform: str = sys.platform,
+                cpu_index: str = CPU_INDEX) -> list[str]:
     """The pip command line that installs ``requirements`` into ``target``.
 
-    ``cuda`` takes torch from the default index (PyPI's Linux wheels are CUDA builds); ``cpu`` adds
-    PyTorch's CPU index and, on Linux and Windows, asks for its ``+cpu`` builds of the pinned
-    torch and torchvision (macOS wheels are CPU builds already). ``constraints`` is a file
-    pinning what must not change (numpy at QGIS's version).
+    ``cuda`` (or ``pypi``) takes torch from the default index (PyPI's Linux wheels are CUDA builds);
+    ``cpu`` adds PyTorch's CPU index (``cpu_index``) and, on Linux and Windows, asks for its
+    ``+cpu`` builds of the pinned torch and torchvision (macOS wheels are CPU builds already).
+    ``constraints`` is a file pinning what must not change (numpy at QGIS's version).
     """
     local = "cpu" if build == "cpu" and platform.startswith(("linux", "win")) else None
     lines = [r.line(local if r.key in TORCH_PACKAGES else None) for r in requirements]
     command = [str(python), "-u", "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
                "--progress-bar", "off", "--upgrade", "--target", str(target)]
     if build == "cpu" and any(r.key in TORCH_PACKAGES for r in requirements):
-        command += ["--extra-index-url", CPU_INDEX]
+        command += ["--extra-index-url", cpu_index]
     if constraints is not None:
         command += ["--constraint", str(constraints)]
     return command + lines
@@ -158,12 +163,25 @@ class InstallResult:
     pruned: list[Path]
 
 
+def pypi_torch_size(platform: str = sys.platform) -> str:
+    """How large PyPI's PyTorch is, said when it replaces the CPU build (measured: ENVIRONMENT.md)."""
+    if platform.startswith("linux"):
+        return ("PyPI's Linux PyTorch is the CUDA build (it runs on the CPU too): about 5.6 GB installed with its "
+                "NVIDIA libraries, against about 1 GB for the CPU build")
+    return "PyPI's PyTorch for this system is a CPU build too, of about the same size (about 1 GB)"
+
+
 def install(folder: Path, requirements: Sequence[Requirement], build: str, progress: Progress,
-            python: Path | None = None, log: Path | None = None) -> InstallResult:
+            python: Path | None = None, log: Path | None = None, cpu_index: str = CPU_INDEX) -> InstallResult:
     """Run pip into ``folder``, streaming its output to ``progress`` and ``log``; cancellable.
 
+    For the ``cpu`` build, when PyTorch's CPU index (``cpu_index``) cannot be reached but the
+    default index can, pip is run again without it: PyPI's PyTorch, with a warning naming the
+    index and the size of what is installed instead.
+
     Raises:
-        FlairError: no suitable Python or pip, or pip failed (the message ends with pip's error).
+        FlairError: no suitable Python or pip, or pip failed (the message names the index it could
+            not reach, or ends with pip's error).
         Cancelled: the user cancelled; pip is stopped (it stages in a temporary folder, so
             ``folder`` keeps what it had).
     """
@@ -177,22 +195,29 @@ def install(folder: Path, requirements: Sequence[Requirement], build: str, progr
     pinned = system_versions(folder)
     constraints = folder.parent / f"{folder.name}-constraints.txt"
     constraints.write_text(constraints_text(pinned), encoding="utf-8")
-    command = pip_command(python, folder, installable(requirements), build, constraints)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
     env["PYTHONIOENCODING"] = "utf-8"
-    progress.log("$ " + " ".join(command))
-    lines: list[str] = []
+    wanted = installable(requirements)
+    command = pip_command(python, folder, wanted, build, constraints, cpu_index=cpu_index)
     with open(log, "w", encoding="utf-8") as log_file:
-        log_file.write("$ " + " ".join(command) + "\n")
-        code = _run_streaming(command, env, progress, lines, log_file)
+        code, lines = _pip(command, env, progress, log_file)
+        unreachable = unreachable_indexes(lines) if code != 0 else {}
+        if code != 0 and cpu_index in command and list(unreachable) == [cpu_index]:
+            progress.warn(f"PyTorch's CPU index {cpu_index} could not be reached ({unreachable[cpu_index]}): "
+                          f"installing PyPI's PyTorch build instead. {pypi_torch_size()}")
+            command = pip_command(python, folder, wanted, "pypi", constraints)
+            code, lines = _pip(command, env, progress, log_file)
+            unreachable = unreachable_indexes(lines) if code != 0 else {}
+            if code == 0:
+                progress.log(f"PyPI's PyTorch build installed: {folder} now holds {_size(folder) / 1e9:.1f} GB")
     if code != 0:
         tail = "\n".join(lines[-12:])
         if "No module named pip" in tail:
             raise FlairError(f"{python} has no pip: install it (Debian/Ubuntu: sudo apt install python3-pip) "
                              "and run again")
-        unreachable = index_unreachable(lines)
         if unreachable:  # pip then ends on "no matching distribution" or "ResolutionImpossible": not the cause
-            raise FlairError(f"pip could not reach the package index ({unreachable}): no network connection, "
+            which = " and ".join(f"{url} ({why})" for url, why in unreachable.items())
+            raise FlairError(f"pip could not reach the package index {which}: no network connection, "
                              "or a proxy or firewall blocks it. Connect to the internet (behind a proxy, set "
                              f"HTTPS_PROXY) and run again; the full log is in {log}")
         raise FlairError(f"pip failed (exit code {code}); the full log is in {log}:\n{tail}")
@@ -201,6 +226,18 @@ def install(folder: Path, requirements: Sequence[Requirement], build: str, progr
         progress.log(f"removed {path.name}: QGIS's own is used")
     progress.fraction(1.0)
     return InstallResult(folder, log, command, pruned)
+
+
+def _pip(command: list[str], env: dict[str, str], progress: Progress, log_file) -> tuple[int, list[str]]:
+    """Run one pip command, logged; its exit code and output lines."""
+    progress.log("$ " + " ".join(command))
+    log_file.write("$ " + " ".join(command) + "\n")
+    lines: list[str] = []
+    return _run_streaming(command, env, progress, lines, log_file), lines
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink())
 
 
 _CONNECTION_FAILED = ("Retrying (Retry(", "Could not fetch URL", "NewConnectionError", "ConnectTimeoutError",
@@ -218,6 +255,31 @@ def index_unreachable(lines: Sequence[str]) -> str | None:
             host = re.search(r"host='([^']+)'", line)
             return (why.group(0).strip() if why else "connection failed") + (f", {host.group(1)}" if host else "")
     return None
+
+
+def unreachable_indexes(lines: Sequence[str]) -> dict[str, str]:
+    """The package indexes pip could not reach (URLs as pip lists them in ``Looking in indexes``, else
+    its default), each with why (:func:`index_unreachable`), in the order pip met them."""
+    listed = next((line.split(":", 1)[1] for line in lines if line.startswith("Looking in indexes:")), "")
+    indexes = [url.strip() for url in listed.split(",") if url.strip()] or [DEFAULT_INDEX]
+    found: dict[str, str] = {}
+    for line in lines:
+        why = index_unreachable([line])
+        if why is None:
+            continue
+        fits = [(len(urlsplit(url).path), url) for url in indexes if _names(line, url)]
+        url = max(fits)[1] if fits else (indexes[0] if len(indexes) == 1 else "")
+        found.setdefault(url or "(an index pip does not name)", why)
+    return found
+
+
+def _names(line: str, url: str) -> bool:
+    """Whether a line of pip's names index ``url``: by its URL, its host (and port), or only the
+    path it was fetching below it (``…: /whl/cpu/torch/``)."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    host = f"host='{parts.hostname}'" + (f", port={parts.port}" if parts.port else "")
+    return url.rstrip("/") in line or host in line or bool(path and f": {path}/" in line)
 
 
 def _run_streaming(command: list[str], env: dict[str, str], progress: Progress, lines: list[str],

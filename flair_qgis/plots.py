@@ -3,17 +3,44 @@
 Drawn with matplotlib when it is importable (QGIS ships it; only its Agg canvas is used, never
 pyplot, so a QGIS session's own matplotlib state is left alone). Without matplotlib the same
 figures are drawn without text by a small numpy + zlib PNG writer, so a PNG is always written.
+Newer pyparsing releases warn (``PyparsingDeprecationWarning``, ~20 lines a figure) about the old
+names an older matplotlib (Debian's, QGIS's) still calls: exactly that category is silenced while
+a figure is drawn (:func:`quiet_pyparsing`), every other warning is left alone.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
+import warnings
 import zlib
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+
+def _pyparsing_warning() -> type[Warning] | None:
+    """pyparsing's deprecation-warning category, when the installed pyparsing has one."""
+    try:
+        import pyparsing
+    except ImportError:
+        return None
+    category = getattr(pyparsing, "PyparsingDeprecationWarning", None)
+    return category if isinstance(category, type) and issubclass(category, Warning) else None
+
+
+def quiet_pyparsing(draw):  # noqa: ANN001, ANN201 - a decorator
+    """``draw`` with pyparsing's deprecation warnings (raised by matplotlib's own calls) silenced."""
+    @functools.wraps(draw)
+    def quiet(*args, **kwargs):  # noqa: ANN202
+        with warnings.catch_warnings():
+            category = _pyparsing_warning()
+            if category is not None:
+                warnings.simplefilter("ignore", category)
+            return draw(*args, **kwargs)
+    return quiet
 
 
 def _matplotlib():
@@ -25,6 +52,7 @@ def _matplotlib():
     return Figure, FigureCanvasAgg
 
 
+@quiet_pyparsing
 def curves_png(history: Sequence[dict], path: Path | str, title: str = "") -> Path:
     """Loss (training and validation) and validation mIoU per epoch."""
     path = Path(path)
@@ -54,6 +82,7 @@ def curves_png(history: Sequence[dict], path: Path | str, title: str = "") -> Pa
     return path
 
 
+@quiet_pyparsing
 def heatmap_png(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[str], path: Path | str,
                 title: str = "Confusion matrix normalised by rows") -> Path:
     """``matrix`` (reference rows × predicted columns, counts) drawn normalised by rows."""

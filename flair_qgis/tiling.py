@@ -8,10 +8,18 @@ later wins; tiles go column by column, bottom to top.
 
 Here the overlaps are resolved up front: each :class:`Tile` knows the part of its centre that
 survives (``out_*``), so every output pixel is written once, exactly in place, in any order.
+
+That grid follows each raster's own size, so two rasters of the same ground in other extents (two
+dates, a crop of a mosaic) are cut into different tiles, and a model, whose prediction depends on
+the whole tile, gives them different maps where they overlap. The map-anchored grid
+(:func:`anchored_tile_grid`) lays the tiles' centres at fixed multiples of the step in the map's
+pixel lattice instead: rasters on the same pixel grid get the same tiles, whatever their extent.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 from .errors import FlairError
@@ -113,7 +121,46 @@ def _keep(axis: list[tuple[int, int, int]], lo: int, hi: int, size: int,
 
 
 
-GRIDS = ("flair-detect", "flair-hub")
+GRIDS = ("flair-detect", "flair-hub", "map-anchored")
+
+
+def map_origin(transform) -> tuple[int, int]:  # noqa: ANN001 - an affine.Affine
+    """(column, row) of a raster's top-left pixel in its CRS's pixel lattice (x / pixel width,
+    y / pixel height, rounded): rasters on the same pixel grid differ by whole pixels here."""
+    col = transform.c / transform.a if transform.a else 0.0
+    row = transform.f / transform.e if transform.e else 0.0
+    return math.floor(col + 0.5), math.floor(row + 0.5)
+
+
+def _anchored(extent: int, size: int, margin: int, offset: int) -> list[tuple[int, int, int]]:
+    """(start, owned_from, owned_to) per tile along one axis: tile k owns the lattice pixels
+    [k*step, (k+1)*step), ``offset`` being the lattice index of the raster's pixel 0."""
+    step = size - 2 * margin
+    first, last = offset // step, (offset + extent - 1) // step
+    return [(k * step - offset - margin, max(k * step - offset, 0), min((k + 1) * step - offset, extent))
+            for k in range(first, last + 1)]
+
+
+def anchored_tile_grid(width: int, height: int, size: int = 512, margin: int = 128,
+                       window: tuple[int, int, int, int] | None = None, whole_tiles: bool = False,
+                       origin: tuple[int, int] = (0, 0)) -> list[Tile]:
+    """The map-anchored grid: tiles whose kept centres (``size - 2*margin`` px) lie at fixed multiples
+    of that step in the map's pixel lattice, ``origin`` (:func:`map_origin`) being the raster's
+    top-left pixel there. Every tile keeps exactly its centre, clipped to the raster (each pixel is
+    written once, always ``margin`` px in from its tile's edges); tiles reaching past the raster
+    are read as zeros there, as in :func:`tile_grid`. ``window`` and ``whole_tiles`` as there."""
+    if width <= 0 or height <= 0:
+        raise FlairError(f"the raster is empty ({width}×{height} px)")
+    if 2 * margin >= size or margin < 0:
+        check_tile_settings(size, margin, stride=1)
+    cols = _anchored(width, size, margin, int(origin[0]))
+    rows = _anchored(height, size, margin, int(origin[1]))
+    if window is not None:
+        wc, wr, ww, wh = window
+        cols = _keep(cols, wc, wc + ww, size, whole_tiles)
+        rows = _keep(rows, wr, wr + wh, size, whole_tiles)
+    return [Tile(col=c, row=r, size=size, out_col=c0, out_row=r0, out_width=c1 - c0, out_height=r1 - r0)
+            for r, r0, r1 in rows for c, c0, c1 in cols]
 
 
 def flair_hub_tile_grid(width: int, height: int, size: int = 512, margin: int = 128,
@@ -132,8 +179,11 @@ def flair_hub_tile_grid(width: int, height: int, size: int = 512, margin: int = 
     return tile_grid(width, height, size, margin, window, whole_tiles)
 
 
-def grid_function(name: str):  # noqa: ANN201 - one of the two grid functions above
-    """The tile-grid function called ``name`` (a :class:`ModelSpec`'s ``grid``)."""
+def grid_function(name: str, origin: tuple[int, int] = (0, 0)):  # noqa: ANN201 - one of the grid functions above
+    """The tile-grid function called ``name`` (a :class:`ModelSpec`'s ``grid``, or a run's choice);
+    ``origin`` places the map-anchored grid (:func:`map_origin` of the raster's transform)."""
     if name not in GRIDS:
-        raise FlairError(f"unknown tile grid {name!r}: use {' or '.join(GRIDS)}")
+        raise FlairError(f"unknown tile grid {name!r}: use {', '.join(GRIDS)}")
+    if name == "map-anchored":
+        return functools.partial(anchored_tile_grid, origin=origin)
     return flair_hub_tile_grid if name == "flair-hub" else tile_grid

@@ -550,12 +550,12 @@ Labels: a class raster on the image's grid, or polygons with a numeric class fie
       <location filename="../algorithms/install_dependencies.py" />
       <source>Installs the Python packages FLAIR needs (PyTorch, segmentation-models-pytorch, rasterio, torchmetrics, huggingface_hub, PyYAML…, the versions pinned in the plugin's requirements.txt) with pip into a folder of your QGIS profile reserved for the plugin (python/flair_deps/py3XX, one per Python version), which the plugin puts on Python's path when it loads. QGIS's own packages are never changed: numpy stays the one QGIS ships.
 
-Torch build: 'auto' picks the CUDA build when the NVIDIA driver (nvidia-smi) is present, else the much smaller CPU build; 'cpu' or 'cuda' force one. The download is large (about 1 GB for CPU, several GB for CUDA) and needs internet access; pip's output is shown in the log and saved beside the folder. Cancel stops pip and leaves the folder as it was.
+Torch build: 'auto' picks the CUDA build when the NVIDIA driver (nvidia-smi) is present, else the much smaller CPU build; 'cpu' or 'cuda' force one. The download is large (about 1 GB for CPU, several GB for CUDA) and needs internet access; pip's output is shown in the log and saved beside the folder. Cancel stops pip and leaves the folder as it was. Where PyTorch's CPU index (download.pytorch.org) cannot be reached but PyPI can (some proxies and mirrors), PyPI's PyTorch is installed instead, with a warning naming the index: on Linux that is the CUDA build (it runs on the CPU too), about 5.6 GB installed.
 
 Check only: lists what is installed, missing or too old, and where each package is imported from, without installing. After an install that replaces packages QGIS had already loaded, restart QGIS.</source>
       <translation>Installe avec pip les paquets Python dont FLAIR a besoin (PyTorch, segmentation-models-pytorch, rasterio, torchmetrics, huggingface_hub, PyYAML…, dans les versions fixées par le requirements.txt de l'extension) dans un dossier de votre profil QGIS réservé à l'extension (python/flair_deps/py3XX, un par version de Python), que l'extension ajoute au chemin de Python à son chargement. Les paquets de QGIS ne sont jamais modifiés : numpy reste celui fourni avec QGIS.
 
-Version de PyTorch : « auto » choisit la version CUDA si le pilote NVIDIA (nvidia-smi) est présent, sinon la version CPU, bien plus légère ; « cpu » ou « cuda » imposent l'une ou l'autre. Le téléchargement est volumineux (environ 1 Go pour CPU, plusieurs Go pour CUDA) et demande un accès à internet ; la sortie de pip s'affiche dans le journal et est enregistrée à côté du dossier. Annuler arrête pip et laisse le dossier tel qu'il était.
+Version de PyTorch : « auto » choisit la version CUDA si le pilote NVIDIA (nvidia-smi) est présent, sinon la version CPU, bien plus légère ; « cpu » ou « cuda » imposent l'une ou l'autre. Le téléchargement est volumineux (environ 1 Go pour CPU, plusieurs Go pour CUDA) et demande un accès à internet ; la sortie de pip s'affiche dans le journal et est enregistrée à côté du dossier. Annuler arrête pip et laisse le dossier tel qu'il était. Là où l'index CPU de PyTorch (download.pytorch.org) est injoignable mais PyPI joignable (certains proxys et miroirs), c'est le PyTorch de PyPI qui est installé, avec un avertissement nommant l'index : sous Linux, la version CUDA (elle fonctionne aussi sur le CPU), environ 5,6 Go une fois installée.
 
 Vérifier seulement : liste ce qui est installé, manquant ou trop ancien, et d'où chaque paquet est importé, sans rien installer. Après une installation qui remplace des paquets déjà chargés par QGIS, redémarrez QGIS.</translation>
     </message>
@@ -742,7 +742,9 @@ Bands: the raster bands fed to the model, in the model's order (e.g. R, G, B); b
 
 Infrared and elevation from other layers: models with NIR (rgbi, rgbie, FLAIR-HUB IR) take it from the IRC layer (IGN's BD ORTHO IRC, false colour NIR, R, G: NIR is its band 1), or from a 4-band input. rgbie models take the elevation from a DSM + DTM pair (e.g. LiDAR HD or RGE ALTI, in metres: the height above ground is encoded as FLAIR does, 20 cm steps, 0-255), or from a ready FLAIR elevation band (advanced). These layers may have another resolution, extent or tiling (a VRT of IGN's JPEG 2000 tiles works): they are resampled (bilinear) onto the input's grid as they are read, never shifted; they must share its CRS and overlap it. With these layers, Bands picks the input's R, G, B.
 
-Preset 'fast' doubles the tile size (same margin): about 2× faster, nearly the same map. Advanced: 'blend' stitching averages overlapping tiles with a smooth window instead of cropping; test-time augmentation averages four flips.
+Preset 'fast' doubles the tile size (same margin): about 2× faster, nearly the same map. Tile grid (advanced): 'model' lays the tiles as the model's own tool does (flair-detect: from the raster's edges, so the grid follows each raster's extent); 'map-anchored' lays them at fixed positions in map coordinates, so that two rasters of the same ground (two dates, or a crop of a mosaic) on the same pixel grid are cut into the same tiles and get the same map where nothing changed: use it for maps that will be compared (flair:landtake_workflow does).
+
+Advanced: 'blend' stitching averages overlapping tiles with a smooth window instead of cropping; test-time augmentation averages four flips.
 
 Output type 'argmax' writes one band of FLAIR codes (1-19, 0 = nodata) with a colour table and a QML style; 'class_prob' writes one band per class, probability × 255. Nodata in the input stays nodata in the output.</source>
       <translation>Prédit une classe d'occupation du sol FLAIR pour chaque pixel d'une couche raster (une orthophotographie aérienne 8 bits à 0,2 m, comme la BD ORTHO de l'IGN) et écrit un GeoTIFF stylé sur la grille de l'entrée.
@@ -753,7 +755,9 @@ Bandes : les bandes du raster données au modèle, dans l'ordre du modèle (par 
 
 Infrarouge et altitude depuis d'autres couches : les modèles avec proche infrarouge (rgbi, rgbie, IR de FLAIR-HUB) le prennent dans la couche IRC (la BD ORTHO IRC de l'IGN, en fausses couleurs PIR, R, V : le PIR est sa bande 1), ou dans une entrée à 4 bandes. Les modèles rgbie prennent l'altitude d'un couple MNS + MNT (par ex. LiDAR HD ou RGE ALTI, en mètres : la hauteur au-dessus du sol est codée comme dans FLAIR, par pas de 20 cm, 0-255), ou d'une bande d'altitude FLAIR toute prête (avancé). Ces couches peuvent avoir une autre résolution, une autre emprise ou un autre dallage (un VRT des dalles JPEG 2000 de l'IGN convient) : elles sont rééchantillonnées (bilinéaire) sur la grille de l'entrée à la lecture, jamais décalées ; elles doivent être dans son SCR et la recouvrir. Avec ces couches, Bandes choisit les bandes R, V, B de l'entrée.
 
-Le préréglage « fast » double la taille des tuiles (même marge) : environ 2× plus rapide, carte presque identique. Avancé : l'assemblage « blend » moyenne les tuiles qui se chevauchent avec une fenêtre lissée au lieu de les découper ; l'augmentation au moment du test moyenne quatre retournements.
+Le préréglage « fast » double la taille des tuiles (même marge) : environ 2× plus rapide, carte presque identique. Grille de tuiles (avancé) : « model » pose les tuiles comme l'outil du modèle (flair-detect : à partir des bords du raster, la grille suit donc l'emprise de chaque raster) ; « map-anchored » les pose à des positions fixes en coordonnées cartographiques, si bien que deux rasters du même terrain (deux dates, ou un extrait d'une mosaïque) sur la même grille de pixels sont découpés en les mêmes tuiles et donnent la même carte là où rien n'a changé : à utiliser pour des cartes qui seront comparées (flair:landtake_workflow le fait).
+
+Avancé : l'assemblage « blend » moyenne les tuiles qui se chevauchent avec une fenêtre lissée au lieu de les découper ; l'augmentation au moment du test moyenne quatre retournements.
 
 Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans donnée) avec une table de couleurs et un style QML ; « class_prob » écrit une bande par classe, probabilité × 255. Les pixels sans donnée de l'entrée restent sans donnée en sortie.</translation>
     </message>
@@ -874,6 +878,11 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
+      <source>model (default): tiles laid as the model's tool lays them (flair-detect: from the raster's edges), the reference for fidelity to IGN's maps; but the grid then follows each raster's extent, and the same ground in two rasters of different extents is cut into different tiles, whose predictions differ (false change along tile seams). map-anchored: tile centres at fixed multiples of their step in the CRS, so rasters on the same pixel grid get the same tiles and identical pixels where the imagery is identical</source>
+      <translation>model (par défaut) : tuiles posées comme l'outil du modèle les pose (flair-detect : à partir des bords du raster), la référence pour la fidélité aux cartes de l'IGN ; mais la grille suit alors l'emprise de chaque raster, et le même terrain dans deux rasters d'emprises différentes est découpé en tuiles différentes, dont les prédictions diffèrent (faux changements le long des jointures de tuiles). map-anchored : centres des tuiles à des multiples fixes de leur pas dans le SCR, si bien que des rasters sur la même grille de pixels ont les mêmes tuiles et des pixels identiques là où l'image est identique</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
       <source>Test-time augmentation (4 flips, 4× slower)</source>
       <translation>Augmentation au moment du test (4 retournements, 4× plus lent)</translation>
     </message>
@@ -928,6 +937,11 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
       <location filename="../algorithms/segment.py" />
       <source>Batch size (tiles); empty: automatic</source>
       <translation>Taille de lot (tuiles) ; vide : automatique</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Tile grid (model: the model's own, e.g. flair-detect's; map-anchored: fixed in map coordinates, for maps compared between dates)</source>
+      <translation>Grille de tuiles (model : celle du modèle, p. ex. celle de flair-detect ; map-anchored : fixe en coordonnées cartographiques, pour des cartes comparées entre dates)</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />

@@ -54,3 +54,38 @@ def test_polygons_and_area_table_say_which_areas_are_exact(provider, tmp_path):
     with sqlite3.connect(polygons.split("|")[0]) as db:
         (description,) = db.execute("SELECT description FROM layer_styles").fetchone()
     assert "exact areas per class come from flair:classareas" in description
+
+
+@pytest.mark.qgis
+def test_child_algorithms_do_not_echo_their_internal_results_into_the_log(provider, tmp_path):
+    """flair:polygonize and flair:classareas run QGIS algorithms inside: their `Results: {'OUTPUT':
+    '…/step0.fgb'}` lines (temporary files the user never asked for) stay out of the user's log,
+    while the algorithms' own lines and the progress still reach it (issue #16, item 12)."""
+    import processing
+    from osgeo import ogr, osr
+
+    raster = make_raster(tmp_path / "noisy.tif", noisy_map(), nodata=0)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(2154)
+    source = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp_path / "zones.gpkg"))
+    layer = source.CreateLayer("zones", srs, ogr.wkbPolygon)
+    feature = ogr.Feature(layer.GetLayerDefn())
+    feature.SetGeometry(ogr.CreateGeometryFromWkt(
+        "POLYGON((650000 6859960,650040 6859960,650040 6860000,650000 6860000,650000 6859960))"))
+    layer.CreateFeature(feature)
+    source = None
+    polygon_feedback, table_feedback = KeepingFeedback(), KeepingFeedback()
+    progress = []
+    polygon_feedback.progressChanged.connect(progress.append)
+
+    processing.run("flair:polygonize", {"INPUT": str(raster), "MIN_AREA": 1.0, "TOLERANCE": 0.5,
+                                        "OUTPUT": str(tmp_path / "noisy.gpkg")}, feedback=polygon_feedback)
+    processing.run("flair:classareas", {"INPUT": str(raster), "ZONES": str(tmp_path / "zones.gpkg"),
+                                        "OUTPUT": str(tmp_path / "areas.csv")}, feedback=table_feedback)
+
+    for feedback, output in ((polygon_feedback, "noisy.gpkg"), (table_feedback, "areas.csv")):
+        results = [m for m in feedback.infos if m.startswith("Results:")]
+        assert len(results) == 1 and output in results[0], results  # this test's own processing.run's only
+        assert feedback.infos  # the algorithm's own lines are kept
+    assert any("differ from the raster's exact pixel areas" in w for w in polygon_feedback.warnings)
+    assert max(progress) > 50

@@ -176,27 +176,125 @@ def test_install_cancel_stops_pip_and_raises(tmp_path):
     assert "cancelled" in (tmp_path / "py311-install.log").read_text()
 
 
-def test_install_offline_says_the_package_index_is_unreachable(tmp_path, monkeypatch):
-    """Real pip against a closed loopback index: the message is the cause, not pip's last words
-    ("No matching distribution", or "ResolutionImpossible … torch==2.14.1+cpu")."""
+def _closed_port() -> int:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens there once closed
+        return s.getsockname()[1]  # nothing listens there once closed
+
+
+def _pip_env(monkeypatch, index: str) -> None:
+    """pip with ``index`` as its only index: no configuration, one retry, a short timeout."""
     for name in [n for n in os.environ if n.startswith("PIP_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{port}/simple")
+    monkeypatch.setenv("PIP_INDEX_URL", index)
     monkeypatch.setenv("PIP_RETRIES", "1")
     monkeypatch.setenv("PIP_TIMEOUT", "5")
+
+
+@pytest.fixture
+def loopback_index(tmp_path):
+    """A PEP 503 index on loopback serving one wheel: a stand-in ``torch`` 2.14.1 (pure Python), as
+    PyPI serves the real one under that version (no ``+cpu``)."""
+    import base64
+    import functools
+    import hashlib
+    import threading
+    import zipfile
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    root = tmp_path / "index"
+    (root / "simple" / "torch").mkdir(parents=True)
+    wheel = root / "torch-2.14.1-py3-none-any.whl"
+    files = {"torch/__init__.py": "__version__ = '2.14.1'\n",
+             "torch-2.14.1.dist-info/METADATA": "Metadata-Version: 2.1\nName: torch\nVersion: 2.14.1\n",
+             "torch-2.14.1.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                             "Tag: py3-none-any\n"}
+    with zipfile.ZipFile(wheel, "w") as zf:
+        record = []
+        for name, text in files.items():
+            zf.writestr(name, text)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+            record.append(f"{name},sha256={digest},{len(text.encode())}")
+        zf.writestr("torch-2.14.1.dist-info/RECORD", "\n".join(record + ["torch-2.14.1.dist-info/RECORD,,"]) + "\n")
+    (root / "simple" / "torch" / "index.html").write_text(f'<a href="../../{wheel.name}">{wheel.name}</a>')
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/simple"
+    server.shutdown()
+    server.server_close()
+
+
+def test_install_offline_names_the_package_index_it_could_not_reach(tmp_path, monkeypatch):
+    """Real pip against a closed loopback index: the message is the cause, naming the index, not
+    pip's last words ("No matching distribution", or "ResolutionImpossible … torch==2.14.1+cpu")."""
+    index = f"http://127.0.0.1:{_closed_port()}/simple"
+    _pip_env(monkeypatch, index)
     with pytest.raises(FlairError) as err:
         pip_install.install(tmp_path / "py311", [_parse("surely-not-a-package-flair==1.0")], "cuda", Progress(),
-                     python=Path(sys.executable))
+                            python=Path(sys.executable))
     message = str(err.value)
-    assert message.startswith("pip could not reach the package index ([Errno 111] Connection refused")
+    assert message.startswith(f"pip could not reach the package index {index} ([Errno 111] Connection refused")
     assert "no network connection" in message and "No matching distribution" not in message
     assert "No matching distribution" in (tmp_path / "py311-install.log").read_text()
+
+
+def test_an_unreachable_cpu_index_falls_back_to_pypis_pytorch_saying_so_and_how_large(tmp_path, monkeypatch,
+                                                                                       loopback_index):
+    """Real pip: the default index (a loopback PyPI) answers, PyTorch's CPU index (a closed loopback
+    port) does not. The installer names that index, says it installs PyPI's PyTorch instead and how
+    large that is, and does."""
+    _pip_env(monkeypatch, loopback_index)
+    cpu_index = f"http://127.0.0.1:{_closed_port()}/whl/cpu"
+    logged, warned = [], []
+    result = pip_install.install(tmp_path / "py311", [_parse("torch>=2.1,==2.14.1")], "cpu",
+                                 Progress(log=logged.append, warn=warned.append), python=Path(sys.executable),
+                                 cpu_index=cpu_index)
+    assert len(warned) == 1, warned
+    assert warned[0].startswith(f"PyTorch's CPU index {cpu_index} could not be reached ([Errno 111] Connection "
+                                "refused): installing PyPI's PyTorch build instead")
+    assert "5.6 GB" in warned[0] if sys.platform.startswith("linux") else "CPU build" in warned[0]
+    assert (tmp_path / "py311" / "torch-2.14.1.dist-info").is_dir()  # PyPI's 2.14.1, not 2.14.1+cpu
+    assert "--extra-index-url" not in result.command and "torch==2.14.1" in result.command
+    assert any(m.startswith("PyPI's PyTorch build installed: ") and " GB" in m for m in logged)
+    text = result.log.read_text()
+    assert text.count("$ ") == 2 and f"--extra-index-url {cpu_index} " in text
+
+
+def test_when_every_index_is_unreachable_there_is_no_fallback_and_both_are_named(tmp_path, monkeypatch):
+    index = f"http://127.0.0.1:{_closed_port()}/simple"
+    cpu_index = f"http://127.0.0.1:{_closed_port()}/whl/cpu"
+    _pip_env(monkeypatch, index)
+    warned = []
+    with pytest.raises(FlairError) as err:
+        pip_install.install(tmp_path / "py311", [_parse("torch==2.14.1")], "cpu", Progress(warn=warned.append),
+                            python=Path(sys.executable), cpu_index=cpu_index)
+    assert not warned
+    assert str(err.value).startswith("pip could not reach the package index ")
+    assert index in str(err.value) and cpu_index in str(err.value)
+
+
+def test_unreachable_indexes_are_named_from_pips_own_lines():
+    lines = [
+        "Looking in indexes: https://pypi.org/simple, https://download.pytorch.org/whl/cpu",
+        "WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection "
+        "broken by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection object at 0x7f>: Failed "
+        "to establish a new connection: [Errno -2] Name or service not known')': /whl/cpu/torch/",
+        "ERROR: No matching distribution found for torch==2.14.1+cpu",
+    ]
+    assert pip_install.unreachable_indexes(lines) == {
+        "https://download.pytorch.org/whl/cpu": "[Errno -2] Name or service not known"}
+    proxy = ["WARNING: Retrying (Retry(total=0)) after connection broken by 'ProxyError('Cannot connect to proxy.', "
+             "OSError('Tunnel connection failed: 403 Forbidden'))': /simple/torch/"]
+    assert pip_install.unreachable_indexes(proxy) == {"https://pypi.org/simple": "Cannot connect to proxy"}
+    assert pip_install.unreachable_indexes(lines[:1] + lines[2:]) == {}
 
 
 def test_install_failure_shows_pips_error_and_the_log(tmp_path):

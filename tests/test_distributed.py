@@ -229,6 +229,44 @@ def test_a_folder_of_tiles_in_process_equals_the_single_run_and_a_corrupt_shard_
     np.testing.assert_array_equal(_read(again.vrt), zone.expected)
 
 
+def test_a_folder_run_asked_for_a_tif_writes_a_geotiff_there(zone, tmp_path, capsys):
+    """The command line's folder run writes the ``.tif`` it was asked for, a real tiled GeoTIFF with
+    the classes' colours (the VRT over the shards beside it), not only ``landcover.vrt``."""
+    conf = tmp_path / "detect.yaml"
+    conf.write_text(yaml.safe_dump({"input_img_path": str(zone.folder), "output_path": str(tmp_path / "out"),
+                                    "output_name": "landcover", "model_weights": str(zone.ckpt)}))
+    rc = main(["detect", "--conf", str(conf), "--block-size", str(BLOCK)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    out = tmp_path / "out" / "landcover.tif"
+    assert captured.out.strip() == str(out)
+    with rasterio.open(out) as tif, rasterio.open(zone.reference) as ref:
+        assert tif.driver == "GTiff" and tif.profile["tiled"] and tif.compression is not None
+        assert (tif.transform, tif.crs, tif.nodata) == (ref.transform, ref.crs, ref.nodata)
+        assert tif.colormap(1)[1] == ref.colormap(1)[1] and tif.tags()["FLAIR_CLASSES"] == ref.tags()["FLAIR_CLASSES"]
+        np.testing.assert_array_equal(tif.read(), zone.expected)
+    assert (tmp_path / "out" / "landcover.vrt").exists() and (tmp_path / "out" / "landcover.qml").exists()
+    assert not [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temporaries
+
+
+def test_a_failed_run_on_an_empty_folder_leaves_no_shards_folder(zone, tmp_path, capsys):
+    empty = tmp_path / "tiles"
+    empty.mkdir()
+    conf = tmp_path / "detect.yaml"
+    conf.write_text(yaml.safe_dump({"input_img_path": str(empty), "output_path": str(tmp_path / "out"),
+                                    "output_name": "landcover", "model_weights": str(zone.ckpt)}))
+    assert main(["detect", "--conf", str(conf)]) == 2
+    assert "holds no raster files" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "landcover.shards").exists()
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    # a shards folder that was there before (an earlier run's) is left as it was
+    kept = tmp_path / "out" / "landcover.shards"
+    kept.mkdir(parents=True)
+    (kept / "manifest.json").write_text("{}")
+    assert main(["detect", "--conf", str(conf)]) == 2
+    assert (kept / "manifest.json").read_text() == "{}"
+
+
 def test_changed_settings_recompute_every_shard(zone, tmp_path):
     run_zone(ZoneOptions(_options(zone, tmp_path / "out.tif"), block_size=BLOCK))
     log = _Log()

@@ -122,3 +122,15 @@ def test_shipped_model_makes_a_map_polygons_and_an_area_table_of_the_example(ins
     table = QgsVectorLayer(str(out / "areas.csv"), "areas", "ogr")
     shares = [float(f["share_pct"]) for f in table.getFeatures()]
     assert shares and sum(shares) == pytest.approx(100.0, abs=0.01)
+
+
+def test_make_package_needs_no_virtual_environment(tmp_path):
+    """tools/package.py uses only the standard library: ``make package`` runs it with python3 when
+    the virtual environment is absent."""
+    dist = tmp_path / "dist"
+    done = subprocess.run(["make", "-s", "package", f"VENV={tmp_path / 'no-venv'}", f"DIST={dist}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    archive = dist / f"{PLUGIN_NAME}-{package.version()}.zip"
+    with zipfile.ZipFile(archive) as zf:
+        assert f"{PLUGIN_NAME}/flair_qgis/engine.py" in zf.namelist()

@@ -44,6 +44,10 @@ def test_shipped_models_are_in_the_toolbox_with_their_outputs(provider):
         "CHANGE:CHANGE_MAP", "CHANGE:FIGURE"}
     for model in (landcover, training, landtake):
         assert model.groupId() == "workflows" and model.shortHelpString()
+    # both dates on the map-anchored tile grid: the same ground gets the same tiles (issue #16, item 6)
+    for child_id in ("SEGMENT_BEFORE", "SEGMENT_AFTER"):
+        sources = landtake.childAlgorithm(child_id).parameterSources()["TILE_GRID"]
+        assert [source.staticValue() for source in sources] == ["map-anchored"]
 
 
 def test_model_files_are_what_make_models_writes(tmp_path):
@@ -136,6 +140,7 @@ def test_landtake_workflow_maps_two_dates_and_measures_land_take_per_zone(tmp_pa
     assert re.search(r"Executed 3 algorithms", done.stdout + done.stderr)
     with rasterio.open(out / "lc_2010.tif") as b, rasterio.open(out / "lc_2022.tif") as a:
         before, after = b.read(1), a.read(1)
+        assert b.tags()["FLAIR_TILE_GRID"] == a.tags()["FLAIR_TILE_GRID"] == "map-anchored"
     # the overlap on the first map's grid: x 8–40 m (columns 40–199), y 2–32 m down (rows 10–159)
     pair = before[10:160, 40:200].astype(np.int64) * 20 + after
     expected = np.bincount(pair.ravel(), minlength=400)

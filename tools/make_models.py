@@ -190,7 +190,9 @@ def landtake_workflow() -> ModelBuilder:
                      "(flair:change): a table of the transitions between classes, the artificialised area at both "
                      "dates with its gain, loss and net change per zone (communes…), a styled change map and a "
                      "figure. Give orthophotos of the same place (they may differ in extent or pixel size) and "
-                     "the same kind of image (bands, resolution) at both dates, so that the model sees them alike.")
+                     "the same kind of image (bands, resolution) at both dates, so that the model sees them alike. "
+                     "Both are mapped on the map-anchored tile grid (flair:segment's TILE_GRID), so that the same "
+                     "ground is cut into the same tiles at both dates whatever each orthophoto's extent.")
     m.input(QgsProcessingParameterRasterLayer("ORTHOPHOTO_BEFORE", "Orthophoto, first date"),
             "The aerial image of the first date (8-bit R, G, B at 0.2 m, like IGN's BD ORTHO).")
     m.input(QgsProcessingParameterRasterLayer("ORTHOPHOTO_AFTER", "Orthophoto, second date"),
@@ -210,12 +212,16 @@ def landtake_workflow() -> ModelBuilder:
     m.input(QgsProcessingParameterNumber("MIN_AREA", "Minimum change area (m²)", QgsProcessingParameterNumber.Double,
                                          DEFAULT_MIN_AREA, minValue=0),
             "Changed regions smaller than this are counted as unchanged (misregistration slivers).")
+    # Both dates on the map-anchored tile grid: the same ground is cut into the same tiles whatever
+    # each orthophoto's extent, so unchanged imagery gives unchanged classes (no false change at seams).
     m.child("SEGMENT_BEFORE", "flair:segment", "Map the first date", 0,
             {"INPUT": "ORTHOPHOTO_BEFORE", "MODEL": "MODEL", "CHECKPOINT": "CHECKPOINT"},
-            {"OUTPUT": ("LANDCOVER_BEFORE", "Land cover, first date", "The styled land-cover map of the first date.")})
+            {"OUTPUT": ("LANDCOVER_BEFORE", "Land cover, first date", "The styled land-cover map of the first date.")},
+            {"TILE_GRID": "map-anchored"})
     m.child("SEGMENT_AFTER", "flair:segment", "Map the second date", 1,
             {"INPUT": "ORTHOPHOTO_AFTER", "MODEL": "MODEL", "CHECKPOINT": "CHECKPOINT"},
-            {"OUTPUT": ("LANDCOVER_AFTER", "Land cover, second date", "The styled land-cover map of the second date.")})
+            {"OUTPUT": ("LANDCOVER_AFTER", "Land cover, second date", "The styled land-cover map of the second date.")},
+            {"TILE_GRID": "map-anchored"})
     m.child("CHANGE", "flair:change", "Land-cover change and land take", 2,
             {"BEFORE": ("SEGMENT_BEFORE", "OUTPUT"), "AFTER": ("SEGMENT_AFTER", "OUTPUT"), "ZONES": "ZONES",
              "ZONE_FIELD": "ZONE_FIELD", "MIN_AREA": "MIN_AREA"},

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from contextlib import closing
 from dataclasses import dataclass, field, replace
@@ -18,15 +19,15 @@ from .blocks import (DEFAULT_BLOCK_STEPS, Block, Manifest, job_identity, plan_bl
                      verified)
 from .executors import executor
 from .workers import BlockJob, run_block
-from .zones import assemble_vrt, write_cog, zone_raster
+from .zones import assemble_vrt, write_cog, write_geotiff, zone_raster
 
 
 @dataclass
 class ZoneOptions:
     """A sharded run. ``segment`` says what and how (its ``input`` may be a folder of tiles or a
     VRT, its ``output`` a ``.tif``); the mosaic is written as ``output`` with ``.vrt`` over shards
-    in ``shards`` (default: the output's name + ``.shards`` beside it), and with ``cog`` also as
-    one Cloud-Optimised GeoTIFF at ``output``. ``cluster`` is a Dask scheduler's address;
+    in ``shards`` (default: the output's name + ``.shards`` beside it), and from it the GeoTIFF
+    asked for, ``output`` (with ``cog``, Cloud-Optimised, with overviews). ``cluster`` is a Dask scheduler's address;
     ``workers`` starts a local cluster of that many worker processes; neither: this process."""
 
     segment: Any  # SegmentOptions
@@ -39,7 +40,7 @@ class ZoneOptions:
 
 @dataclass
 class ZoneResult:
-    output: Path  # the COG when asked for, else the VRT
+    output: Path  # the GeoTIFF asked for (the COG with ``cog``)
     vrt: Path
     cog: Path | None
     style: Path | None
@@ -73,7 +74,7 @@ def _plan_spec(seg: Any, progress: Progress) -> Any:
         _, spec = resolve_model(seg.model, seg.checkpoint, progress, arch=seg.arch, encoder=seg.encoder,
                                 n_classes=seg.n_classes, normalisation=seg.normalisation,
                                 active_codes=seg.active_codes)
-    return with_tiling(spec, seg.preset, seg.tile_size, seg.margin)
+    return with_tiling(spec, seg.preset, seg.tile_size, seg.margin, seg.tile_grid)
 
 
 def _on_model_grid(zone: Path, seg: Any, spec: Any, shards_dir: Path, progress: Progress) -> tuple[Path, Any]:
@@ -138,8 +139,6 @@ def run_zone(options: ZoneOptions, progress: Progress | None = None,
 
     ``task(job, progress)`` is what runs for each block (default :func:`run_block`); a wrapper
     of it must be importable on the workers."""
-    from ..palette import style_path, write_qml
-
     progress = progress or Progress()
     start = time.perf_counter()
     seg = options.segment
@@ -148,7 +147,23 @@ def run_zone(options: ZoneOptions, progress: Progress | None = None,
         raise FlairError(f"output {out} must be a GeoTIFF (.tif): the mosaic is written beside it as .vrt")
     check_choice("output type", seg.output_type, OUTPUT_TYPES)
     vrt_path, shards_dir = zone_paths(options)
+    made_here = not shards_dir.exists()
     shards_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_zone(options, progress, task, start, vrt_path, shards_dir)
+    except BaseException:
+        if made_here and not any(shards_dir.glob("*.tif")):  # failed before any shard: leave nothing
+            shutil.rmtree(shards_dir, ignore_errors=True)
+        raise
+
+
+def _run_zone(options: ZoneOptions, progress: Progress, task: Callable[..., dict[str, Any]], start: float,
+              vrt_path: Path, shards_dir: Path) -> ZoneResult:
+    """:func:`run_zone` once its shards folder exists."""
+    from ..palette import style_path, write_qml
+
+    seg = options.segment
+    out = Path(seg.output)
     exclude = (shards_dir, out, vrt_path)
     zone = zone_raster(seg.input, shards_dir, exclude=exclude)
     spec = _plan_spec(seg, progress)
@@ -171,7 +186,7 @@ def run_zone(options: ZoneOptions, progress: Progress | None = None,
     jobs = {b.name: BlockJob(replace(seg, input=zone.resolve(), output=(shards_dir / f"{b.name}.tif").resolve(),
                                      window=b.window, write_style=False), b.name) for b in todo}
     by_name = {b.name: b for b in blocks}
-    tracker = _ZoneProgress(progress, blocks, todo, share=0.9 if options.cog else 1.0)
+    tracker = _ZoneProgress(progress, blocks, todo, share=0.9)
     dashboard = None
     records: dict[str, dict] = {}
     try:
@@ -189,14 +204,17 @@ def run_zone(options: ZoneOptions, progress: Progress | None = None,
     argmax = seg.output_type == "argmax"
     assemble_vrt(vrt_path, shards_dir, blocks, argmax)
     style = write_qml(style_path(vrt_path), spec.active_classes) if argmax and seg.write_style else None
-    cog = None
+    progress.check()
     if options.cog:
-        progress.check()
         progress.log(f"Writing the Cloud-Optimised GeoTIFF {out} with overviews")
         cog = write_cog(vrt_path, out, argmax)
-        progress.fraction(1.0)
+    else:
+        progress.log(f"Writing the GeoTIFF {out} from the mosaic {vrt_path.name}")
+        cog = None
+        write_geotiff(vrt_path, out)
+    progress.fraction(1.0)
     seconds = time.perf_counter() - start
-    progress.log(f"Wrote {cog or vrt_path} ({len(todo)} of {len(blocks)} blocks computed) in {seconds:.1f} s")
-    return ZoneResult(output=cog or vrt_path, vrt=vrt_path, cog=cog, style=style, shards=shards_dir,
+    progress.log(f"Wrote {out} ({len(todo)} of {len(blocks)} blocks computed) in {seconds:.1f} s")
+    return ZoneResult(output=out, vrt=vrt_path, cog=cog, style=style, shards=shards_dir,
                       manifest=manifest.path, blocks=len(blocks), computed=[b.name for b in todo],
                       skipped=sorted(done), seconds=seconds, dashboard=dashboard, records=records)

@@ -1,5 +1,5 @@
 """Zones and mosaics: the raster a zone is (a file, or a VRT over a folder of tiles), the VRT
-of a run's shards, and the optional Cloud-Optimised GeoTIFF made from it. GDAL builds the VRTs."""
+of a run's shards, and the GeoTIFF (optionally Cloud-Optimised) made from it. GDAL builds the VRTs."""
 
 from __future__ import annotations
 
@@ -105,20 +105,30 @@ def assemble_vrt(vrt_path: Path, shards_dir: Path, blocks: list, argmax: bool = 
 def write_cog(vrt_path: Path, cog_path: Path, argmax: bool = True) -> Path:
     """One Cloud-Optimised GeoTIFF with overviews (mode of the classes, or mean of probabilities),
     written under a temporary name and moved into place."""
+    return _copy(vrt_path, cog_path, "COG", "COG", COMPRESS="DEFLATE", PREDICTOR="YES", BLOCKSIZE=256,
+                 BIGTIFF="IF_SAFER", NUM_THREADS="ALL_CPUS", OVERVIEW_RESAMPLING="MODE" if argmax else "AVERAGE")
+
+
+def write_geotiff(vrt_path: Path, tif_path: Path) -> Path:
+    """The mosaic as one tiled, compressed GeoTIFF (colour table, band names and tags kept), written
+    under a temporary name and moved into place."""
+    return _copy(vrt_path, tif_path, "GTiff", "GeoTIFF", TILED="YES", BLOCKXSIZE=256, BLOCKYSIZE=256,
+                 COMPRESS="DEFLATE", PREDICTOR=2, BIGTIFF="IF_SAFER", NUM_THREADS="ALL_CPUS")
+
+
+def _copy(vrt_path: Path, path: Path, driver: str, what: str, **creation) -> Path:
     import rasterio
     import rasterio.shutil
 
-    remove_stale_temporaries(cog_path)
-    tmp = temporary_file(cog_path, ".tmp.tif")
+    remove_stale_temporaries(path)
+    tmp = temporary_file(path, ".tmp.tif")
     try:
         with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
-            rasterio.shutil.copy(str(vrt_path), tmp, driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES",
-                                 BLOCKSIZE=256, BIGTIFF="IF_SAFER", NUM_THREADS="ALL_CPUS",
-                                 OVERVIEW_RESAMPLING="MODE" if argmax else "AVERAGE")
-        publish(tmp, cog_path)
+            rasterio.shutil.copy(str(vrt_path), tmp, driver=driver, **creation)
+        publish(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
         if isinstance(e, rasterio.errors.RasterioError):
-            raise FlairError(f"writing the COG {cog_path} failed (is the disk full?): {e}") from None
+            raise FlairError(f"writing the {what} {path} failed (is the disk full?): {e}") from None
         raise
-    return cog_path
+    return path
