@@ -7,7 +7,8 @@ flair-detect's). Figures, each run in a fresh subprocess (peak RSS is per proces
 
 - pixels/s of ``change.compare`` (no zones, MIN_AREA 0, tables only) against a plain numpy
   whole-array cross-tabulation of the same rasters (read both whole, ``bincount(before*20+after)``);
-- pixels/s with the default MIN_AREA (10 m²) and the change map written;
+- pixels/s with the default MIN_AREA (10 m²), tables only (against the first: the cost of finding
+  the small changed regions), and with the change map written too;
 - peak RSS of ``change.compare`` at each side (it should stay flat), and of the numpy baseline
   where it fits in memory (it grows with the raster: ~10 bytes a pixel).
 
@@ -79,7 +80,7 @@ def child(kind: str, side: int, work: Path) -> None:
 
         minimal = kind == "change"
         compare(ChangeOptions(before, after, min_area=0 if minimal else 10.0,
-                              change=None if minimal else work / f"change_{side}.tif"))
+                              change=work / f"change_{side}.tif" if kind == "change_min_area_map" else None))
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
@@ -112,10 +113,12 @@ def main() -> None:
         work = Path(tmp)
         inputs(work, 512)
         for side in (int(s) for s in args.sides.split(",")):
-            kinds = ["change", "change_min_area_map"] + (["numpy"] if side <= args.baseline_max else [])
+            kinds = ["change", "change_min_area", "change_min_area_map"] + (
+                ["numpy"] if side <= args.baseline_max else [])
             for kind in kinds:
                 r = run_child(kind, side, work)
                 name = {"change": "change.compare, tables only",
+                        "change_min_area": "change.compare, MIN_AREA 10 m², tables only",
                         "change_min_area_map": "change.compare, MIN_AREA 10 m², change map written",
                         "numpy": "numpy whole-array bincount"}[kind]
                 if "error" in r:

@@ -42,6 +42,7 @@ from .palette import ClassInfo, palette, style_path, write_qml
 from .progress import Progress
 
 BLOCK = 2048  # px per block side on before's grid
+HALO_BLOCK = 2048  # px per block side when small regions are looked for (larger blocks measured slower)
 MAX_HALO = 1024  # px: changed regions under MIN_AREA are judged exactly up to this many pixels
 Reader = ClassCodes | change_classes.Remapped  # how a map's values are read as FLAIR codes
 
@@ -69,7 +70,7 @@ class ChangeOptions:
     plot: Path | None = None
     transitions_csv: Path | None = None
     zones_csv: Path | None = None
-    block: int = BLOCK
+    block: int | None = None  # px per block side; None: BLOCK, or HALO_BLOCK with a minimum area
     class_map: str | None = None  # maps whose classes are not FLAIR's: 'parking=3, other=19' (change_classes)
 
 
@@ -261,7 +262,7 @@ class _Counting:
 
     def run(self, writers: dict, progress: Progress) -> None:
         w0 = self.grid.window
-        size = self.options.block
+        size = self.options.block or (HALO_BLOCK if self.halo else BLOCK)
         tiles = [(r, c) for r in range(0, w0.height, size) for c in range(0, w0.width, size)]
         for i, (row, col) in enumerate(tiles):
             progress.check()
@@ -287,14 +288,15 @@ class _Counting:
         if unknown.any():
             self.unknown += int(unknown[inner].sum())
             before[unknown], after[unknown] = 0, 0
-        if self.halo:
-            changed = (before != 0) & (after != 0) & (before != after)
-            cut = (outer.row_off > 0, outer.row_off + outer.height < w0.height,
-                   outer.col_off > 0, outer.col_off + outer.width < w0.width)
-            revert = small_regions(changed, self.min_pixels, cut)
-            after = np.where(revert, before, after)
-            self.reverted += int(revert[inner].sum())
-        return before[inner], after[inner]
+        if not self.halo:
+            return before, after
+        changed = (before != 0) & (after != 0) & (before != after)
+        cut = (outer.row_off > 0, outer.row_off + outer.height < w0.height,
+               outer.col_off > 0, outer.col_off + outer.width < w0.width)
+        revert = small_regions(changed, self.min_pixels, cut, inner)
+        before, after = before[inner], after[inner]
+        self.reverted += int(np.count_nonzero(revert))
+        return before, np.where(revert, before, after)
 
     def _count_zones(self, tile: Window, combined: np.ndarray, valid: np.ndarray) -> None:
         if not self.zones:

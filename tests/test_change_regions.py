@@ -90,3 +90,41 @@ def test_a_region_inside_another_regions_hole_is_judged_by_its_own_size():
 def test_nothing_changed_or_no_minimum_reverts_nothing():
     assert not small_regions(np.zeros((4, 4), dtype=bool), 10, (False,) * 4).any()
     assert not small_regions(np.ones((4, 4), dtype=bool), 1, (False,) * 4).any()
+
+
+def test_the_inner_window_is_the_same_pixels():
+    rng = np.random.default_rng(5)
+    changed = rng.random((40, 50)) < 0.4
+    inner = (slice(7, 31), slice(3, 44))
+    for cut in CUTS[::5]:
+        assert np.array_equal(small_regions(changed, 6, cut, inner), reference_small_regions(changed, 6, cut)[inner])
+
+
+@pytest.mark.parametrize("block", [7, 16, 64])
+def test_change_tables_and_map_equal_the_reference_on_the_whole_raster(tmp_path, block):
+    """compare() with blocks and halos: the same transitions and change map as the polygonising
+    reference applied to the whole raster at once (no block edge)."""
+    import rasterio
+
+    from conftest import make_raster
+    from flair_qgis.change import ChangeOptions, compare
+
+    rng = np.random.default_rng(block)
+    before = rng.integers(1, 4, (1, 45, 60), dtype=np.uint8)
+    after = before.copy()
+    flip = rng.random(before.shape) < 0.25
+    after[flip] = rng.integers(1, 4, int(flip.sum()), dtype=np.uint8)
+    b = make_raster(tmp_path / "b.tif", before, nodata=0)
+    a = make_raster(tmp_path / "a.tif", after, nodata=0)
+    area = 0.2 * 0.2
+    result = compare(ChangeOptions(b, a, min_area=5 * area - 1e-9, block=block, change_codes=tmp_path / "c.tif"))
+
+    changed = before[0] != after[0]
+    expected_after = np.where(reference_small_regions(changed, 5, (False,) * 4), before[0], after[0])
+    expected = np.bincount((before[0].astype(np.int64) * 20 + expected_after).ravel(), minlength=400)
+    got = np.zeros(400, dtype=np.int64)
+    for t in result.transitions:
+        got[t.from_code * 20 + t.to_code] = t.pixels
+    assert np.array_equal(got, expected)
+    with rasterio.open(tmp_path / "c.tif") as src:
+        assert np.array_equal(src.read(1), before[0].astype(np.uint16) * 100 + expected_after)
