@@ -9,6 +9,8 @@ flair-detect's). Figures, each run in a fresh subprocess (peak RSS is per proces
   whole-array cross-tabulation of the same rasters (read both whole, ``bincount(before*20+after)``);
 - pixels/s with the default MIN_AREA (10 m²), tables only (against the first: the cost of finding
   the small changed regions), and with the change map written too;
+- the CPU time of each run beside its wall time (user + system: less disturbed by other work on a
+  shared machine; imports and reading included, like the wall time);
 - peak RSS of ``change.compare`` at each side (it should stay flat), and of the numpy baseline
   where it fits in memory (it grows with the raster: ~10 bytes a pixel).
 
@@ -66,6 +68,8 @@ def inputs(work: Path, side: int) -> tuple[Path, Path]:
 def child(kind: str, side: int, work: Path) -> None:
     """In a subprocess: one run; prints JSON (seconds, peak RSS in MiB)."""
     before, after = inputs(work, side)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_start = usage.ru_utime + usage.ru_stime
     start = time.perf_counter()
     if kind == "numpy":
         import numpy as np
@@ -82,7 +86,9 @@ def child(kind: str, side: int, work: Path) -> None:
         compare(ChangeOptions(before, after, min_area=0 if minimal else 10.0,
                               change=work / f"change_{side}.tif" if kind == "change_min_area_map" else None))
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_start,
+                      "rss_mib": usage.ru_maxrss / 1024}))
 
 
 def run_child(kind: str, side: int, work: Path) -> dict:
@@ -108,7 +114,7 @@ def main() -> None:
         return
     lines = [f"\n## flair:change, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
              f"{platform.machine()} {platform.processor() or ''} ({__import__('os').cpu_count()} CPUs)\n",
-             "| side | run | time (s) | Mpx/s | peak RSS (MiB) |", "|---|---|---|---|---|"]
+             "| side | run | time (s) | CPU time (s) | Mpx/s | peak RSS (MiB) |", "|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory(prefix="flair-change-bench-") as tmp:
         work = Path(tmp)
         inputs(work, 512)
@@ -122,10 +128,10 @@ def main() -> None:
                         "change_min_area_map": "change.compare, MIN_AREA 10 m², change map written",
                         "numpy": "numpy whole-array bincount"}[kind]
                 if "error" in r:
-                    lines.append(f"| {side}² | {name} | failed: {r['error']} | | |")
+                    lines.append(f"| {side}² | {name} | failed: {r['error']} | | | |")
                 else:
-                    lines.append(f"| {side}² | {name} | {r['seconds']:.2f} | {side * side / r['seconds'] / 1e6:.1f} | "
-                                 f"{r['rss_mib']:.0f} |")
+                    lines.append(f"| {side}² | {name} | {r['seconds']:.2f} | {r['cpu_seconds']:.2f} | "
+                                 f"{side * side / r['seconds'] / 1e6:.1f} | {r['rss_mib']:.0f} |")
                 print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
     if not args.no_append:

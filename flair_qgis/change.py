@@ -42,7 +42,6 @@ from .palette import ClassInfo, palette, style_path, write_qml
 from .progress import Progress
 
 BLOCK = 2048  # px per block side on before's grid
-HALO_BLOCK = 2048  # px per block side when small regions are looked for (larger blocks measured slower)
 MAX_HALO = 1024  # px: changed regions under MIN_AREA are judged exactly up to this many pixels
 Reader = ClassCodes | change_classes.Remapped  # how a map's values are read as FLAIR codes
 
@@ -70,7 +69,7 @@ class ChangeOptions:
     plot: Path | None = None
     transitions_csv: Path | None = None
     zones_csv: Path | None = None
-    block: int | None = None  # px per block side; None: BLOCK, or HALO_BLOCK with a minimum area
+    block: int = BLOCK  # px per block side (1024–4096 measured: 2048 is the fastest with small regions)
     class_map: str | None = None  # maps whose classes are not FLAIR's: 'parking=3, other=19' (change_classes)
 
 
@@ -262,7 +261,7 @@ class _Counting:
 
     def run(self, writers: dict, progress: Progress) -> None:
         w0 = self.grid.window
-        size = self.options.block or (HALO_BLOCK if self.halo else BLOCK)
+        size = self.options.block
         tiles = [(r, c) for r in range(0, w0.height, size) for c in range(0, w0.width, size)]
         for i, (row, col) in enumerate(tiles):
             progress.check()
@@ -290,7 +289,9 @@ class _Counting:
             before[unknown], after[unknown] = 0, 0
         if not self.halo:
             return before, after
-        changed = (before != 0) & (after != 0) & (before != after)
+        changed = before != after
+        changed &= before != 0
+        changed &= after != 0
         cut = (outer.row_off > 0, outer.row_off + outer.height < w0.height,
                outer.col_off > 0, outer.col_off + outer.width < w0.width)
         revert = small_regions(changed, self.min_pixels, cut, inner)
