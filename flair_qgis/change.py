@@ -19,7 +19,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 from rasterio.features import bounds as geometry_bounds
@@ -43,7 +43,7 @@ from .progress import Progress
 
 BLOCK = 2048  # px per block side on before's grid
 MAX_HALO = 1024  # px: changed regions under MIN_AREA are judged exactly up to this many pixels
-Reader = ClassCodes | change_classes.Remapped  # how a map's values are read as FLAIR codes
+Reader = Union[ClassCodes, change_classes.Remapped]  # how a map's values are read as FLAIR codes
 
 
 @dataclass(frozen=True)
