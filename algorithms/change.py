@@ -12,13 +12,15 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterFileDestination,
                        QgsProcessingParameterMatrix, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer, QgsWkbTypes)
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString, QgsWkbTypes)
 from qgis.PyQt.QtCore import QVariant
 
 from ..flair_qgis.change_spec import ARTIFICIALISED, DEFAULT_MIN_AREA, TRANSITION_FIELDS, ZONE_FIELDS
 from .base import FlairAlgorithm, import_core
 from .class_values import codes_parameter
 from .evaluate import raster_path
+from .styled_output import load_styled
 
 FIELD_TYPES = {"from_code": QVariant.Int, "to_code": QVariant.Int, "pixels": QVariant.LongLong,
                "from_class": QVariant.String, "to_class": QVariant.String, "zone": QVariant.String}
@@ -32,6 +34,7 @@ class ChangeAlgorithm(FlairAlgorithm):
     ZONE_FIELD = "ZONE_FIELD"
     MIN_AREA = "MIN_AREA"
     GROUPS = "GROUPS"
+    CLASS_MAP = "CLASS_MAP"
     TRANSITIONS = "TRANSITIONS"
     ZONE_TABLE = "ZONE_TABLE"
     CHANGE = "CHANGE"
@@ -54,16 +57,23 @@ class ChangeAlgorithm(FlairAlgorithm):
             "neighbour); the log says how much of each map lies outside the overlap. They must be in the same "
             "CRS. Both are read as FLAIR codes 1–19: maps with 0-based class values (IGN's flair-detect, "
             "FLAIR-HUB) are converted (see 'Class values'). Pixels that are nodata at either date are not "
-            "counted.\n\n"
+            "counted. A map that records classes other than FLAIR's (made with your own model, e.g. 1 parking, "
+            "2 other) is refused, naming its classes, unless the class map says which FLAIR code each of its "
+            "classes stands for.\n\n"
             "Minimum change area (m²): connected regions of changed pixels smaller than this are counted as "
             "unchanged, so that the thin slivers that misregistration between two campaigns leaves along every "
             "edge are not reported as change. 0 counts every pixel.\n\n"
             "Artificialised classes: the FLAIR codes that count as artificialised land (default building 1, "
             "pervious surface 2, impervious surface 3, swimming pool 13, greenhouse 18).\n\n"
+            "Class map (advanced): for maps whose recorded classes are not FLAIR's, the FLAIR code of each of their "
+            "classes, by name or value: 'parking=3, other=19' or '1=3, 2=19' (0 leaves a class out). It applies "
+            "to every such map and must name all of its classes; values a map does not record are nodata.\n\n"
             "Outputs: the transitions (from_code, from_class, to_code, to_class, pixels, area_m2, area_ha, "
             "unchanged pairs included); per zone (or for the whole overlap without zones) the artificialised "
             "area at both dates, the gain (not artificialised → artificialised), the loss (the reverse), the net "
-            "change in m² and in % of the zone's mapped area; the change map (1 unchanged, 2 artificialised, "
+            "change in m² and in % of the zone's mapped area, and the share of the zone's area inside the two "
+            "maps' overlap (covered_pct: zones partly outside are reported in the log, zones wholly outside in a "
+            "warning; none inside is an error); the change map (1 unchanged, 2 artificialised, "
             "3 de-artificialised, 4 other class change, 0 nodata; styled); optionally every transition as "
             "from × 100 + to; and a PNG of the area of each class at both dates and the largest transitions. "
             "A zone counts the pixels whose centre lies in it.")
@@ -90,6 +100,14 @@ class ChangeAlgorithm(FlairAlgorithm):
         groups.setHelp(self.tr("FLAIR codes (1–19) that count as artificialised land; one per row."))
         groups.setFlags(groups.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(groups)
+        class_map = QgsProcessingParameterString(self.CLASS_MAP, self.tr("Class map, for maps of other classes "
+                                                                         "(e.g. parking=3, other=19)"),
+                                                 optional=True)
+        class_map.setHelp(self.tr("For a map whose recorded classes are not FLAIR's (your own model's): the FLAIR "
+                                  "code each of its classes stands for, by class name or value, separated by "
+                                  "commas; 0 leaves a class out. Empty: such maps are refused."))
+        class_map.setFlags(class_map.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(class_map)
         self.addParameter(QgsProcessingParameterFeatureSink(self.TRANSITIONS, self.tr("Transitions between classes"),
                                                             QgsProcessing.TypeVector))
         self.addParameter(QgsProcessingParameterFeatureSink(self.ZONE_TABLE, self.tr("Land take per zone"),
@@ -102,6 +120,7 @@ class ChangeAlgorithm(FlairAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS's name
         change = import_core("change")
+        palette = import_core("palette")
         before = self.parameterAsRasterLayer(parameters, self.BEFORE, context)
         after = self.parameterAsRasterLayer(parameters, self.AFTER, context)
         if before is None or after is None:
@@ -122,7 +141,8 @@ class ChangeAlgorithm(FlairAlgorithm):
             min_area=self.parameterAsDouble(parameters, self.MIN_AREA, context),
             artificialised=[v for v in self.parameterAsMatrix(parameters, self.GROUPS, context) if str(v).strip()],
             change=Path(self.parameterAsOutputLayer(parameters, self.CHANGE, context)),
-            change_codes=Path(change_codes) if change_codes else None, plot=Path(plot) if plot else None)
+            change_codes=Path(change_codes) if change_codes else None, plot=Path(plot) if plot else None,
+            class_map=self.parameterAsString(parameters, self.CLASS_MAP, context) or None)
         result = self.run_core(change.compare, options, self.progress(feedback))
         try:
             outputs = {self.TRANSITIONS: self._write(parameters, self.TRANSITIONS, TRANSITION_FIELDS,
@@ -138,6 +158,11 @@ class ChangeAlgorithm(FlairAlgorithm):
                                       "net {:+.1f} m²)").format(zone.zone, zone.artificialised_before_m2,
                                                                 zone.artificialised_after_m2, zone.gain_m2,
                                                                 zone.loss_m2, zone.net_m2))
+        change_map = self.parameterAsOutputLayer(parameters, self.CHANGE, context)
+        load_styled(context, change_map, palette.style_path(result.written["change"]), self.tr("Change map"))
+        if "change_codes" in result.written:
+            load_styled(context, change_codes, palette.style_path(result.written["change_codes"]),
+                        self.tr("Every transition (from × 100 + to)"))
         outputs.update({self.CHANGE: str(result.written["change"]),
                         self.CHANGE_CODES: str(result.written.get("change_codes", "")) or None,
                         self.PLOT: str(result.written.get("plot", "")) or None})

@@ -146,7 +146,8 @@ def _crs_wkt(raster: Path) -> str:
     with raster_io.open_raster(raster) as src:
         if src.crs is None:
             raise QgsProcessingException(f"{raster} has no CRS: the polygons could not be placed")
-        return src.crs.to_wkt()
+        # its EPSG definition where it is equivalent to one: QGIS then needs no datum transformation
+        return import_core("grids").output_crs(src.crs, src.bounds, abs(src.transform.a)).to_wkt()
 
 
 def _run(alg: str, params: dict, context, feedback) -> str:

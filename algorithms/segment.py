@@ -4,13 +4,12 @@ import tempfile
 from pathlib import Path
 
 from qgis.core import (QgsProcessing, QgsProcessingParameterExtent, QgsProcessingParameterFeatureSource,
-                       QgsProcessingException, QgsProcessingLayerPostProcessorInterface, QgsProcessingParameterBoolean,
+                       QgsProcessingException, QgsProcessingParameterBoolean,
                        QgsProcessingParameterBand, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
                        QgsProcessingParameterVectorDestination)
-from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QVariant
 
 from ..flair_qgis import choices
@@ -18,35 +17,11 @@ from ..flair_qgis.normalisation import NORM_TYPES
 from ..flair_qgis.zoo import DEFAULT_MODEL, ZOO
 from . import layer_input
 from .base import FlairAlgorithm, import_core
+from .styled_output import load_styled
 
 DEVICES, OUTPUT_TYPES, PRESETS = list(choices.DEVICES), list(choices.OUTPUT_TYPES), list(choices.PRESETS)
 STITCHES, PRECISIONS, TILE_GRIDS = list(choices.STITCHES), list(choices.PRECISIONS), list(choices.TILE_GRIDS)
 NORM_CHOICES = ["model"] + list(NORM_TYPES)
-
-
-class StyleFromFile(QgsProcessingLayerPostProcessorInterface):
-    """Applies the QML written beside the output when the layer is loaded into the project.
-
-    QGIS runs a clone of the algorithm and deletes it before it loads the results; the context
-    owns the C++ side of a post-processor, but its Python side lives only while Python holds a
-    reference. So each one is kept here until the context has deleted it (see :meth:`create`).
-    """
-
-    _alive: list["StyleFromFile"] = []
-
-    def __init__(self, qml: str):
-        super().__init__()
-        self.qml = qml
-
-    @classmethod
-    def create(cls, qml: str) -> "StyleFromFile":
-        cls._alive = [p for p in cls._alive if not sip.isdeleted(p)]
-        cls._alive.append(cls(qml))
-        return cls._alive[-1]
-
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 - QGIS's name
-        layer.loadNamedStyle(self.qml)
-        layer.triggerRepaint()
 
 
 class SegmentAlgorithm(FlairAlgorithm):
@@ -287,10 +262,7 @@ class SegmentAlgorithm(FlairAlgorithm):
                                    self.progress(feedback))
         else:
             result = self.run_core(engine.segment, options, self.progress(feedback))
-        if result.style and context.willLoadLayerOnCompletion(output):
-            details = context.layerToLoadOnCompletionDetails(output)
-            details.name = self.tr("FLAIR land cover")
-            details.setPostProcessor(StyleFromFile.create(str(result.style)))
+        load_styled(context, output, result.style, self.tr("FLAIR land cover"))
         outputs = {self.OUTPUT: str(result.output)}
         polygons = self.parameterAsOutputLayer(parameters, self.POLYGONS, context)
         if polygons and options.output_type != "argmax":

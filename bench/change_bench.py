@@ -7,7 +7,10 @@ flair-detect's). Figures, each run in a fresh subprocess (peak RSS is per proces
 
 - pixels/s of ``change.compare`` (no zones, MIN_AREA 0, tables only) against a plain numpy
   whole-array cross-tabulation of the same rasters (read both whole, ``bincount(before*20+after)``);
-- pixels/s with the default MIN_AREA (10 m²) and the change map written;
+- pixels/s with the default MIN_AREA (10 m²), tables only (against the first: the cost of finding
+  the small changed regions), and with the change map written too;
+- the CPU time of each run beside its wall time (user + system: less disturbed by other work on a
+  shared machine; imports and reading included, like the wall time);
 - peak RSS of ``change.compare`` at each side (it should stay flat), and of the numpy baseline
   where it fits in memory (it grows with the raster: ~10 bytes a pixel).
 
@@ -65,6 +68,8 @@ def inputs(work: Path, side: int) -> tuple[Path, Path]:
 def child(kind: str, side: int, work: Path) -> None:
     """In a subprocess: one run; prints JSON (seconds, peak RSS in MiB)."""
     before, after = inputs(work, side)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_start = usage.ru_utime + usage.ru_stime
     start = time.perf_counter()
     if kind == "numpy":
         import numpy as np
@@ -79,9 +84,11 @@ def child(kind: str, side: int, work: Path) -> None:
 
         minimal = kind == "change"
         compare(ChangeOptions(before, after, min_area=0 if minimal else 10.0,
-                              change=None if minimal else work / f"change_{side}.tif"))
+                              change=work / f"change_{side}.tif" if kind == "change_min_area_map" else None))
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_start,
+                      "rss_mib": usage.ru_maxrss / 1024}))
 
 
 def run_child(kind: str, side: int, work: Path) -> dict:
@@ -107,22 +114,24 @@ def main() -> None:
         return
     lines = [f"\n## flair:change, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
              f"{platform.machine()} {platform.processor() or ''} ({__import__('os').cpu_count()} CPUs)\n",
-             "| side | run | time (s) | Mpx/s | peak RSS (MiB) |", "|---|---|---|---|---|"]
+             "| side | run | time (s) | CPU time (s) | Mpx/s | peak RSS (MiB) |", "|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory(prefix="flair-change-bench-") as tmp:
         work = Path(tmp)
         inputs(work, 512)
         for side in (int(s) for s in args.sides.split(",")):
-            kinds = ["change", "change_min_area_map"] + (["numpy"] if side <= args.baseline_max else [])
+            kinds = ["change", "change_min_area", "change_min_area_map"] + (
+                ["numpy"] if side <= args.baseline_max else [])
             for kind in kinds:
                 r = run_child(kind, side, work)
                 name = {"change": "change.compare, tables only",
+                        "change_min_area": "change.compare, MIN_AREA 10 m², tables only",
                         "change_min_area_map": "change.compare, MIN_AREA 10 m², change map written",
                         "numpy": "numpy whole-array bincount"}[kind]
                 if "error" in r:
-                    lines.append(f"| {side}² | {name} | failed: {r['error']} | | |")
+                    lines.append(f"| {side}² | {name} | failed: {r['error']} | | | |")
                 else:
-                    lines.append(f"| {side}² | {name} | {r['seconds']:.2f} | {side * side / r['seconds'] / 1e6:.1f} | "
-                                 f"{r['rss_mib']:.0f} |")
+                    lines.append(f"| {side}² | {name} | {r['seconds']:.2f} | {r['cpu_seconds']:.2f} | "
+                                 f"{side * side / r['seconds'] / 1e6:.1f} | {r['rss_mib']:.0f} |")
                 print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
     if not args.no_append:

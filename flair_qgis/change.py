@@ -3,7 +3,9 @@
 The work is done on ``before``'s pixel grid, over the part of it that ``after`` covers, block by
 block (memory does not grow with the rasters). Each ``before`` pixel takes the ``after`` pixel its
 centre falls in (nearest neighbour, no shifting: the rasters may differ in origin, pixel size and
-extent, not in CRS). Both are read as FLAIR codes (``class_codes``: 0-based maps are converted).
+extent, not in CRS). Both are read as FLAIR codes (``class_codes``: 0-based maps are converted; a
+map recording other classes is refused unless a class map says what they are: ``change_classes``).
+Zones partly or wholly outside the overlap are reported (``change_zones``).
 Per block, ``before × 20 + after`` is counted with one ``numpy.bincount`` (for the whole overlap and
 for each zone, a zone being the pixels whose centre lies in its polygon), which gives the
 transition table and the artificialised areas. Changed regions (connected, 4-neighbour) smaller
@@ -17,19 +19,21 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 from rasterio.features import bounds as geometry_bounds
 from rasterio.features import rasterize
+from rasterio.windows import bounds as rasterio_bounds
 from rasterio.windows import Window
 
-from . import raster_io
+from . import change_classes, raster_io
 from .areas import pixel_area
 from .change_regions import small_regions
 from .change_spec import (ARTIFICIALISED, CHANGE_CLASSES, DEFAULT_MIN_AREA, GAIN, LOSS, NODATA, OTHER_CHANGE,
                           UNCHANGED)
 from .change_tables import CODES, ChangeResult, result_of, stage_tables
+from .change_zones import check_coverage
 from .class_codes import AUTO, INTEGER_TYPES, ClassCodes, resolve
 from .errors import FlairError
 from .files import publish
@@ -39,6 +43,7 @@ from .progress import Progress
 
 BLOCK = 2048  # px per block side on before's grid
 MAX_HALO = 1024  # px: changed regions under MIN_AREA are judged exactly up to this many pixels
+Reader = Union[ClassCodes, change_classes.Remapped]  # how a map's values are read as FLAIR codes
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,8 @@ class ChangeOptions:
     plot: Path | None = None
     transitions_csv: Path | None = None
     zones_csv: Path | None = None
-    block: int = BLOCK
+    block: int = BLOCK  # px per block side (1024–4096 measured: 2048 is the fastest with small regions)
+    class_map: str | None = None  # maps whose classes are not FLAIR's: 'parking=3, other=19' (change_classes)
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -151,7 +157,7 @@ def _bounds(src) -> str:
     return f"x {b.left:.1f}–{b.right:.1f}, y {b.bottom:.1f}–{b.top:.1f}"
 
 
-def _read_after(after, codes: ClassCodes, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def _read_after(after, codes: Reader, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """After's FLAIR codes at the given after rows × columns (each a monotonic index array)."""
     r0, r1 = int(min(rows[0], rows[-1])), int(max(rows[0], rows[-1])) + 1
     c0, c1 = int(min(cols[0], cols[-1])), int(max(cols[0], cols[-1])) + 1
@@ -176,11 +182,19 @@ def compare(options: ChangeOptions, progress: Progress | None = None) -> ChangeR
         _check_class_raster(after, "AFTER")
         _check_crs(before, after)
         area = pixel_area(Path(options.before))
-        before_codes = resolve(options.before, options.codes, progress.log)
-        after_codes = resolve(options.after, options.codes, progress.log)
+        mapping = change_classes.parse_class_map(options.class_map)
+        before_codes = change_classes.reader(before, "BEFORE", resolve(options.before, options.codes, progress.log),
+                                             mapping, progress.log)
+        after_codes = change_classes.reader(after, "AFTER", resolve(options.after, options.codes, progress.log),
+                                            mapping, progress.log)
+        change_classes.check_mapping_used(mapping, [before_codes, after_codes], progress.warn)
         grid = overlap(before, after)
         outside_before, outside_after = _log_overlap(before, after, grid, progress)
         counting = _Counting(options, before, after, before_codes, after_codes, grid, area, artificialised)
+        if counting.zones:
+            box = rasterio_bounds(grid.window, before.transform)
+            counting.covered = check_coverage([z.name for z in counting.zones],
+                                              [z.geometry for z in counting.zones], box, progress)
         with ExitStack() as stack:
             writers = _open_writers(options, before, grid.window, stack)
             counting.run(writers, progress)
@@ -217,7 +231,7 @@ def _log_overlap(before, after, grid: Overlap, progress: Progress) -> tuple[floa
 class _Counting:
     """The block loop: per-block codes, small-region reversal, counts, and the change rasters."""
 
-    def __init__(self, options: ChangeOptions, before, after, before_codes: ClassCodes, after_codes: ClassCodes,
+    def __init__(self, options: ChangeOptions, before, after, before_codes: Reader, after_codes: Reader,
                  grid: Overlap, area: float, artificialised: tuple[int, ...]) -> None:
         from .vectorize import min_pixels
 
@@ -229,6 +243,7 @@ class _Counting:
         self.zones = list(options.zones or [])
         self.zone_counts = np.zeros((len(self.zones), CODES * CODES), dtype=np.int64)
         self.zone_boxes = [geometry_bounds(z.geometry) for z in self.zones]
+        self.covered: list[float | None] = [100.0] * len(self.zones)
         self.reverted = 0
         self.unknown = 0
         self.is_artificialised = np.zeros(CODES, dtype=bool)
@@ -272,14 +287,17 @@ class _Counting:
         if unknown.any():
             self.unknown += int(unknown[inner].sum())
             before[unknown], after[unknown] = 0, 0
-        if self.halo:
-            changed = (before != 0) & (after != 0) & (before != after)
-            cut = (outer.row_off > 0, outer.row_off + outer.height < w0.height,
-                   outer.col_off > 0, outer.col_off + outer.width < w0.width)
-            revert = small_regions(changed, self.min_pixels, cut)
-            after = np.where(revert, before, after)
-            self.reverted += int(revert[inner].sum())
-        return before[inner], after[inner]
+        if not self.halo:
+            return before, after
+        changed = before != after
+        changed &= before != 0
+        changed &= after != 0
+        cut = (outer.row_off > 0, outer.row_off + outer.height < w0.height,
+               outer.col_off > 0, outer.col_off + outer.width < w0.width)
+        revert = small_regions(changed, self.min_pixels, cut, inner)
+        before, after = before[inner], after[inner]
+        self.reverted += int(np.count_nonzero(revert))
+        return before, np.where(revert, before, after)
 
     def _count_zones(self, tile: Window, combined: np.ndarray, valid: np.ndarray) -> None:
         if not self.zones:

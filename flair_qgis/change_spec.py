@@ -14,5 +14,5 @@ CHANGE_CLASSES = (ClassInfo(UNCHANGED, "unchanged", "#d9d9d9"), ClassInfo(GAIN, 
                   ClassInfo(OTHER_CHANGE, "other class change", "#1f78b4"))
 TRANSITION_FIELDS = ("from_code", "from_class", "to_code", "to_class", "pixels", "area_m2", "area_ha")
 ZONE_FIELDS = ("zone", "artificialised_before_m2", "artificialised_after_m2", "gain_m2", "loss_m2", "net_m2",
-               "net_pct", "mapped_m2")
+               "net_pct", "mapped_m2", "covered_pct")
 WHOLE_OVERLAP = "whole overlap"

@@ -43,6 +43,7 @@ class ZoneChange:
     net_m2: float
     net_pct: float | None
     mapped_m2: float
+    covered_pct: float | None = 100.0  # of the zone's area inside the compared overlap
 
 
 @dataclass
@@ -66,17 +67,19 @@ def result_of(counting: Any, artificialised: tuple[int, ...], area: float, outsi
                    for f, t in zip(*(axis.tolist() for axis in np.nonzero(matrix)))]
     if counting.zones:
         zones = []
-        for zone, counts in zip(counting.zones, counting.zone_counts):
+        for zone, counts, covered in zip(counting.zones, counting.zone_counts, counting.covered):
             counts = counts.reshape(CODES, CODES).copy()
             counts[0, :] = counts[:, 0] = 0
-            zones.append(zone_change(zone.name, counts, artificialised, area))
+            zones.append(zone_change(zone.name, counts, artificialised, area, covered))
     else:
         zones = [zone_change(WHOLE_OVERLAP, matrix, artificialised, area)]
     return ChangeResult(transitions, zones, area, counting.reverted, outside_before, outside_after)
 
 
-def zone_change(name: str, matrix: np.ndarray, artificialised: Sequence[int], area: float) -> ZoneChange:
-    """A zone's artificialised areas from its transition matrix (rows: before, columns: after)."""
+def zone_change(name: str, matrix: np.ndarray, artificialised: Sequence[int], area: float,
+                covered: float | None = 100.0) -> ZoneChange:
+    """A zone's artificialised areas from its transition matrix (rows: before, columns: after);
+    ``covered``: the share (%) of the zone inside the compared overlap."""
     is_art = np.zeros(CODES, dtype=bool)
     is_art[list(artificialised)] = True
     before = matrix[is_art].sum() * area
@@ -86,7 +89,7 @@ def zone_change(name: str, matrix: np.ndarray, artificialised: Sequence[int], ar
     mapped = matrix.sum() * area
     net = gain - loss
     return ZoneChange(name, float(before), float(after), float(gain), float(loss), float(net),
-                      float(100.0 * net / mapped) if mapped else None, float(mapped))
+                      float(100.0 * net / mapped) if mapped else None, float(mapped), covered)
 
 
 def _csv_text(fields: Sequence[str], rows: list[Sequence[Any]]) -> str:

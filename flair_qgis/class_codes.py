@@ -21,12 +21,13 @@ and :meth:`ClassCodes.read`, so that all of them read a map the same way.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import FlairError
-from .palette import ClassInfo, palette
+from .palette import ClassInfo, classes_from_lists, palette
 
 AUTO, FLAIR, ZERO_BASED, ZERO_BASED_HUB = "auto", "flair", "zero_based", "zero_based_hub"
 CONVENTIONS = (AUTO, FLAIR, ZERO_BASED, ZERO_BASED_HUB)
@@ -88,6 +89,20 @@ class ClassCodes:
         by_code = {c.code: c for c in classes}
         table = HUB_TO_CODE if self.convention == ZERO_BASED_HUB else DETECT_TO_CODE
         return [ClassInfo(value, by_code[code].name, by_code[code].colour) for value, code in enumerate(table)]
+
+
+def recorded_classes(src) -> tuple[ClassInfo, ...] | None:
+    """The classes an open rasterio dataset records (this plugin's ``FLAIR_CLASSES`` tag, else its
+    band's ``CLASS_<n>`` tags); None when it records none."""
+    tags = src.tags()
+    if "FLAIR_CLASSES" in tags:
+        try:
+            return classes_from_lists(json.loads(tags["FLAIR_CLASSES"]))
+        except (ValueError, TypeError):
+            raise FlairError(f"{src.name}: its FLAIR_CLASSES metadata is malformed") from None
+    named = sorted((int(key[6:]), name) for key, name in src.tags(1).items()
+                   if key.startswith("CLASS_") and key[6:].isdigit())
+    return tuple(ClassInfo(code, name, "#808080") for code, name in named) or None
 
 
 def _check_convention(requested: str) -> None:

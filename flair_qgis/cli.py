@@ -195,8 +195,8 @@ def _change(args: argparse.Namespace) -> int:
     result = compare(ChangeOptions(
         before=args.before, after=args.after, codes=args.codes, zones=zones, min_area=args.min_area,
         artificialised=args.groups, change=out / "change.tif", change_codes=out / "change_codes.tif" if args.codes_map
-        else None, plot=out / "change.png", transitions_csv=out / "transitions.csv", zones_csv=out / "zones.csv"),
-        progress)
+        else None, plot=out / "change.png", transitions_csv=out / "transitions.csv", zones_csv=out / "zones.csv",
+        class_map=args.class_map), progress)
     for zone in result.zones:
         print(f"{zone.zone}: artificialised {zone.artificialised_before_m2:.1f} m² → "
               f"{zone.artificialised_after_m2:.1f} m², gain {zone.gain_m2:.1f}, loss {zone.loss_m2:.1f}, "
@@ -244,6 +244,9 @@ def _change_options(c: argparse.ArgumentParser) -> None:
                    help="class values of the maps (default auto: decided per map)")
     c.add_argument("--codes-map", dest="codes_map", action="store_true",
                    help="also write change_codes.tif (from × 100 + to)")
+    c.add_argument("--class-map", dest="class_map", metavar="CLASS=CODE,...",
+                   help="for maps whose recorded classes are not FLAIR's (your own model's): the FLAIR code each "
+                        "class stands for, by name or value, e.g. 'parking=3,other=19' (0: left out)")
 
 
 def parser() -> argparse.ArgumentParser:

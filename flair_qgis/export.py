@@ -21,7 +21,7 @@ from rasterio.windows import Window, from_bounds
 
 from . import raster_io
 from .errors import FlairError
-from .grids import aligned_windows
+from .grids import aligned_windows, output_crs
 from .patches import Pair
 from .progress import Progress
 
@@ -96,6 +96,7 @@ def export_patches(options: ExportOptions, progress: Progress | None = None) -> 
         result = ExportResult(out, out / CSV_NAME)
         total = len(rows) * len(cols)
         progress.log(f"Cutting {total} patches of {size} px (overlap {overlap}) from {Path(options.image).name}")
+        crs = output_crs(img.crs, img.bounds, abs(img.transform.a))
         for n, (r, c) in enumerate((r, c) for r in rows for c in cols):
             progress.check()
             iw = Window(wi.col_off + c, wi.row_off + r, size, size)
@@ -111,8 +112,8 @@ def export_patches(options: ExportOptions, progress: Progress | None = None) -> 
             next_id += 1
             pair = Pair(out / "img" / f"IMG_{ident}.tif", out / "msk" / f"MSK_{ident}.tif")
             transform = img.window_transform(iw)
-            _write(pair.image, image, img.crs, transform, img.nodata)
-            _write(pair.label, labels[None].astype(_label_dtype(labels, nodata)), img.crs, transform, nodata)
+            _write(pair.image, image, crs, transform, img.nodata)
+            _write(pair.label, labels[None].astype(_label_dtype(labels, nodata)), crs, transform, nodata)
             result.pairs.append(pair)
     _append_csv(result.csv, result.pairs)
     progress.log(f"Wrote {len(result.pairs)} patch pairs into {out} ({result.skipped} without labels skipped)")
@@ -186,7 +187,8 @@ def rasterize_shapes(shapes: Iterable[tuple[dict, int]], like: Path, out: Path, 
         transform = src.window_transform(window)
         out.parent.mkdir(parents=True, exist_ok=True)
         with rasterio.open(out, "w", driver="GTiff", width=window.width, height=window.height, count=1,
-                           dtype=dtype, crs=src.crs, transform=transform, nodata=nodata, tiled=True,
+                           dtype=dtype, crs=output_crs(src.crs, src.bounds, abs(src.transform.a)),
+                           transform=transform, nodata=nodata, tiled=True,
                            compress="deflate") as dst:
             for top in range(0, window.height, block_rows):
                 progress.check()

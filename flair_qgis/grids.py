@@ -36,6 +36,27 @@ def same_crs(a, b, bounds=None, pixel: float = 1.0) -> bool:
     return all(abs(x - u) <= limit and abs(y - v) <= limit for x, y, u, v in zip(xs, ys, tx, ty))
 
 
+def output_crs(crs, bounds=None, pixel: float = 1.0):
+    """The CRS an output is written in: the EPSG CRS that ``crs`` is equivalent to (the code GDAL
+    finds for it, checked with ``same_crs`` over ``bounds``), e.g. EPSG:2154 for an unnamed
+    Lambert-93 WKT or PROJ string; else ``crs`` itself. QGIS reads an unnamed Lambert-93 as
+    another of the CRSs it matches (EPSG:9794) and then asks for a datum transformation against
+    EPSG:2154 layers; GDAL lists the EPSG code first. Every writer of rasters and vectors uses it."""
+    if crs is None:
+        return None
+    from rasterio.crs import CRS
+    from rasterio.errors import CRSError
+
+    try:
+        code = crs.to_epsg(confidence_threshold=70)
+        candidate = CRS.from_epsg(code) if code else None
+    except CRSError:
+        return crs
+    if candidate is None or not same_crs(crs, candidate, bounds, pixel):
+        return crs
+    return candidate
+
+
 def crs_names(a, b) -> tuple[str, str]:
     """Names of two different CRSs that differ when printed: their usual names (EPSG:2154, or the
     PROJ string of an unnamed one), else their PROJ strings, else their WKT."""

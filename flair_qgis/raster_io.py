@@ -20,6 +20,7 @@ from rasterio.windows import Window
 
 from .errors import FlairError
 from .files import publish, remove_stale_temporaries, temporary_file
+from .grids import output_crs
 from .palette import ClassInfo
 
 
@@ -242,7 +243,9 @@ class AtomicRasterWriter:
         self._failures.__enter__()
         s = self.spec
         profile = dict(driver="GTiff", width=s.width, height=s.height, count=s.count, dtype=s.dtype,
-                       crs=s.crs, transform=s.transform, nodata=s.nodata, tiled=True,
+                       crs=output_crs(s.crs, rasterio.transform.array_bounds(s.height, s.width, s.transform),
+                                      abs(s.transform.a)) if s.crs is not None else None,
+                       transform=s.transform, nodata=s.nodata, tiled=True,
                        blockxsize=s.block, blockysize=s.block, compress="deflate", predictor=2,
                        bigtiff="if_safer", interleave="band")
         try:

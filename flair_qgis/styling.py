@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from . import raster_io
-from .class_codes import AUTO, resolve
-from .errors import FlairError
-from .palette import ClassInfo, classes_from_lists, palette, style_path, write_qml
+from .class_codes import AUTO, recorded_classes, resolve
+from .palette import ClassInfo, palette, style_path, write_qml
 
 
 def classes_of(path: Path) -> tuple[ClassInfo, ...] | None:
     """The classes recorded in a class raster written by this plugin (its FLAIR_CLASSES tag)."""
     with raster_io.open_raster(path) as src:
-        tags = src.tags()
-        if "FLAIR_CLASSES" not in tags:
-            return None
-        try:
-            return classes_from_lists(json.loads(tags["FLAIR_CLASSES"]))
-        except (ValueError, TypeError):
-            raise FlairError(f"{path}: its FLAIR_CLASSES metadata is malformed") from None
+        return recorded_classes(src) if "FLAIR_CLASSES" in src.tags() else None
 
 
 def style_raster(path: Path, palette_name: str | None = None, codes: str = AUTO,

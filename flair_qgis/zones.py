@@ -4,6 +4,7 @@ inside QGIS the algorithm reads them from the layer instead."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from .change import Zone
@@ -13,15 +14,35 @@ from .errors import FlairError
 def read_zones(path: Path | str, field: str | None, crs_wkt: str) -> list[Zone]:
     """The polygons of ``path``'s first layer in the CRS ``crs_wkt``, named by ``field`` (else the
     feature's number from 1)."""
-    from osgeo import ogr, osr
+    from osgeo import gdal, ogr, osr
 
-    ogr.UseExceptions()
+    with _gdal_errors_quiet():
+        return _read(path, field, crs_wkt, gdal, ogr, osr)
+
+
+@contextmanager
+def _gdal_errors_quiet():
+    """GDAL's errors kept off stderr while the zones are read (a handler of this thread only),
+    leaving the process's exception setting as it is: failures are checked per call instead."""
+    from osgeo import gdal
+
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
     try:
+        yield
+    finally:
+        gdal.PopErrorHandler()
+
+
+def _read(path: Path | str, field: str | None, crs_wkt: str, gdal, ogr, osr) -> list[Zone]:
+    gdal.ErrorReset()
+    try:  # raises where the process (or another plugin) has switched GDAL's exceptions on
         source = ogr.Open(str(path))
     except RuntimeError as e:
         raise FlairError(f"zones {path} cannot be read as a vector file ({e}): check the path") from None
     if source is None or source.GetLayerCount() == 0:
-        raise FlairError(f"zones {path} cannot be read as a vector file: check the path")
+        detail = gdal.GetLastErrorMsg()
+        raise FlairError(f"zones {path} cannot be read as a vector file{f' ({detail})' if detail else ''}: "
+                         "check the path")
     layer = source.GetLayer(0)
     definition = layer.GetLayerDefn()
     names = [definition.GetFieldDefn(i).GetName() for i in range(definition.GetFieldCount())]
@@ -36,7 +57,7 @@ def read_zones(path: Path | str, field: str | None, crs_wkt: str) -> list[Zone]:
         own.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
         if not own.IsSame(target):
             transform = osr.CoordinateTransformation(own, target)
-    zones = []
+    zones: list[Zone] = []
     for number, feature in enumerate(layer, start=1):
         geometry = feature.GetGeometryRef()
         if geometry is None:
@@ -45,8 +66,17 @@ def read_zones(path: Path | str, field: str | None, crs_wkt: str) -> list[Zone]:
             raise FlairError(f"zones {path}: feature {number} is a {geometry.GetGeometryName().lower()}, not a "
                              "polygon: choose a polygon layer (communes, parcels…)")
         geometry = geometry.Clone()
-        if transform is not None:
-            geometry.Transform(transform)
+        if transform is not None and _transform(geometry, transform) != 0:
+            raise FlairError(f"zones {path}: feature {number} cannot be carried into the rasters' CRS "
+                             f"({gdal.GetLastErrorMsg() or 'PROJ failed'}): check the zones' CRS")
         name = feature.GetField(field) if field else number
         zones.append(Zone(str(name), json.loads(geometry.ExportToJson())))
     return zones
+
+
+def _transform(geometry, transform) -> int:
+    """``geometry.Transform``'s error code (0: done), whether GDAL raises or returns codes."""
+    try:
+        return geometry.Transform(transform)
+    except RuntimeError:
+        return 1

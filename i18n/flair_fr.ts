@@ -82,22 +82,26 @@
       <location filename="../algorithms/change.py" />
       <source>Compares two land-cover maps of the same place at two dates (for example two runs of 'Segment land cover' on the orthophotos of two campaigns) and measures what changed: a table of every transition between classes, the artificialised area (land take) per zone, a styled change map and a figure.
 
-The maps may differ in extent, pixel size or grid origin: their overlap is compared on the grid of the first date's map, each of its pixels taking the second map's pixel under its centre (nearest neighbour); the log says how much of each map lies outside the overlap. They must be in the same CRS. Both are read as FLAIR codes 1–19: maps with 0-based class values (IGN's flair-detect, FLAIR-HUB) are converted (see 'Class values'). Pixels that are nodata at either date are not counted.
+The maps may differ in extent, pixel size or grid origin: their overlap is compared on the grid of the first date's map, each of its pixels taking the second map's pixel under its centre (nearest neighbour); the log says how much of each map lies outside the overlap. They must be in the same CRS. Both are read as FLAIR codes 1–19: maps with 0-based class values (IGN's flair-detect, FLAIR-HUB) are converted (see 'Class values'). Pixels that are nodata at either date are not counted. A map that records classes other than FLAIR's (made with your own model, e.g. 1 parking, 2 other) is refused, naming its classes, unless the class map says which FLAIR code each of its classes stands for.
 
 Minimum change area (m²): connected regions of changed pixels smaller than this are counted as unchanged, so that the thin slivers that misregistration between two campaigns leaves along every edge are not reported as change. 0 counts every pixel.
 
 Artificialised classes: the FLAIR codes that count as artificialised land (default building 1, pervious surface 2, impervious surface 3, swimming pool 13, greenhouse 18).
 
-Outputs: the transitions (from_code, from_class, to_code, to_class, pixels, area_m2, area_ha, unchanged pairs included); per zone (or for the whole overlap without zones) the artificialised area at both dates, the gain (not artificialised → artificialised), the loss (the reverse), the net change in m² and in % of the zone's mapped area; the change map (1 unchanged, 2 artificialised, 3 de-artificialised, 4 other class change, 0 nodata; styled); optionally every transition as from × 100 + to; and a PNG of the area of each class at both dates and the largest transitions. A zone counts the pixels whose centre lies in it.</source>
+Class map (advanced): for maps whose recorded classes are not FLAIR's, the FLAIR code of each of their classes, by name or value: 'parking=3, other=19' or '1=3, 2=19' (0 leaves a class out). It applies to every such map and must name all of its classes; values a map does not record are nodata.
+
+Outputs: the transitions (from_code, from_class, to_code, to_class, pixels, area_m2, area_ha, unchanged pairs included); per zone (or for the whole overlap without zones) the artificialised area at both dates, the gain (not artificialised → artificialised), the loss (the reverse), the net change in m² and in % of the zone's mapped area, and the share of the zone's area inside the two maps' overlap (covered_pct: zones partly outside are reported in the log, zones wholly outside in a warning; none inside is an error); the change map (1 unchanged, 2 artificialised, 3 de-artificialised, 4 other class change, 0 nodata; styled); optionally every transition as from × 100 + to; and a PNG of the area of each class at both dates and the largest transitions. A zone counts the pixels whose centre lies in it.</source>
       <translation>Compare deux cartes d'occupation du sol d'un même lieu à deux dates (par exemple deux passages de « Segmenter l'occupation du sol » sur les orthophotos de deux campagnes) et mesure ce qui a changé : une table de toutes les transitions entre classes, la surface artificialisée par zone, une carte des changements stylée et une figure.
 
-Les cartes peuvent différer par leur emprise, leur taille de pixel ou l'origine de leur grille : leur recouvrement est comparé sur la grille de la carte de la première date, chacun de ses pixels prenant le pixel de la seconde carte sous son centre (plus proche voisin) ; le journal indique la part de chaque carte hors du recouvrement. Elles doivent être dans le même SCR. Les deux sont lues en codes FLAIR 1–19 : les cartes aux valeurs de classe à partir de 0 (flair-detect de l'IGN, FLAIR-HUB) sont converties (voir « Valeurs de classe »). Les pixels nodata à l'une des dates ne sont pas comptés.
+Les cartes peuvent différer par leur emprise, leur taille de pixel ou l'origine de leur grille : leur recouvrement est comparé sur la grille de la carte de la première date, chacun de ses pixels prenant le pixel de la seconde carte sous son centre (plus proche voisin) ; le journal indique la part de chaque carte hors du recouvrement. Elles doivent être dans le même SCR. Les deux sont lues en codes FLAIR 1–19 : les cartes aux valeurs de classe à partir de 0 (flair-detect de l'IGN, FLAIR-HUB) sont converties (voir « Valeurs de classe »). Les pixels nodata à l'une des dates ne sont pas comptés. Une carte qui enregistre d'autres classes que celles de FLAIR (faite avec votre propre modèle, par ex. 1 parking, 2 autre) est refusée, en nommant ses classes, sauf si la correspondance de classes indique quel code FLAIR représente chacune de ses classes.
 
 Surface minimale d'un changement (m²) : les régions connexes de pixels changés plus petites sont comptées comme inchangées, pour que les fins liserés que le décalage entre deux campagnes laisse le long de chaque bord ne soient pas comptés comme changement. 0 compte chaque pixel.
 
 Classes artificialisées : les codes FLAIR comptés comme sol artificialisé (par défaut bâtiment 1, surface perméable 2, surface imperméable 3, piscine 13, serre 18).
 
-Sorties : les transitions (from_code, from_class, to_code, to_class, pixels, area_m2, area_ha, paires inchangées comprises) ; par zone (ou pour tout le recouvrement sans zones) la surface artificialisée aux deux dates, le gain (non artificialisé → artificialisé), la perte (l'inverse), le solde en m² et en % de la surface cartographiée de la zone ; la carte des changements (1 inchangé, 2 artificialisé, 3 désartificialisé, 4 autre changement de classe, 0 nodata ; stylée) ; en option toutes les transitions en avant × 100 + après ; et un PNG de la surface de chaque classe aux deux dates et des principales transitions. Une zone compte les pixels dont le centre est dans la zone.</translation>
+Correspondance de classes (avancé) : pour les cartes dont les classes enregistrées ne sont pas celles de FLAIR, le code FLAIR de chacune de leurs classes, par nom ou par valeur : 'parking=3, other=19' ou '1=3, 2=19' (0 écarte une classe). Elle s'applique à toutes ces cartes et doit nommer toutes leurs classes ; les valeurs qu'une carte n'enregistre pas sont nodata.
+
+Sorties : les transitions (from_code, from_class, to_code, to_class, pixels, area_m2, area_ha, paires inchangées comprises) ; par zone (ou pour tout le recouvrement sans zones) la surface artificialisée aux deux dates, le gain (non artificialisé → artificialisé), la perte (l'inverse), le solde en m² et en % de la surface cartographiée de la zone, et la part de la surface de la zone dans le recouvrement des deux cartes (covered_pct : les zones en partie hors du recouvrement sont signalées dans le journal, celles entièrement hors dans un avertissement ; aucune dedans est une erreur) ; la carte des changements (1 inchangé, 2 artificialisé, 3 désartificialisé, 4 autre changement de classe, 0 nodata ; stylée) ; en option toutes les transitions en avant × 100 + après ; et un PNG de la surface de chaque classe aux deux dates et des principales transitions. Une zone compte les pixels dont le centre est dans la zone.</translation>
     </message>
     <message>
       <location filename="../algorithms/change.py" />
@@ -142,6 +146,16 @@ Sorties : les transitions (from_code, from_class, to_code, to_class, pixels, are
     </message>
     <message>
       <location filename="../algorithms/change.py" />
+      <source>Class map, for maps of other classes (e.g. parking=3, other=19)</source>
+      <translation>Correspondance de classes, pour les cartes d'autres classes (par ex. parking=3, other=19)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>For a map whose recorded classes are not FLAIR's (your own model's): the FLAIR code each of its classes stands for, by class name or value, separated by commas; 0 leaves a class out. Empty: such maps are refused.</source>
+      <translation>Pour une carte dont les classes enregistrées ne sont pas celles de FLAIR (celles de votre modèle) : le code FLAIR que représente chacune de ses classes, par nom ou par valeur, séparés par des virgules ; 0 écarte une classe. Vide : ces cartes sont refusées.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
       <source>Land cover, first date</source>
       <translation>Occupation du sol, première date</translation>
     </message>
@@ -149,6 +163,11 @@ Sorties : les transitions (from_code, from_class, to_code, to_class, pixels, are
       <location filename="../algorithms/change.py" />
       <source>Land cover, second date</source>
       <translation>Occupation du sol, seconde date</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/change.py" />
+      <source>Change map</source>
+      <translation>Carte des changements</translation>
     </message>
     <message>
       <location filename="../algorithms/change.py" />
@@ -174,11 +193,6 @@ Sorties : les transitions (from_code, from_class, to_code, to_class, pixels, are
       <location filename="../algorithms/change.py" />
       <source>Land take per zone</source>
       <translation>Artificialisation par zone</translation>
-    </message>
-    <message>
-      <location filename="../algorithms/change.py" />
-      <source>Change map</source>
-      <translation>Carte des changements</translation>
     </message>
     <message>
       <location filename="../algorithms/change.py" />

@@ -2,8 +2,9 @@
 
 QGIS exec()-utes this file after loading the plugins, without ``__file__``: its inputs come from
 the environment. It runs ``flair:segment`` through ``processing.run`` as a user's console or
-script would, writes what it saw (the output, whether triton was imported) as JSON to
-``FLAIR_DESKTOP_RESULT``, and quits QGIS.
+script would (and ``flair:change`` through ``processing.runAndLoadResults``, as the toolbox does),
+writes what it saw (the output, whether triton was imported, the change map's renderer) as JSON
+to ``FLAIR_DESKTOP_RESULT``, and quits QGIS.
 """
 
 import json
@@ -31,7 +32,28 @@ def _desktop_run() -> dict:
                                         if name.split(".")[0] == "triton" and module is not None),
                   libtriton_mapped="libtriton" in mapped, libllvm_mapped="libLLVM" in mapped)
     report.update(_dialog_defaults(result["OUTPUT"]))
+    report.update(_change_loaded_styled(result["OUTPUT"]))
     return report
+
+
+def _change_loaded_styled(landcover_path: str) -> dict:
+    """flair:change on the land-cover map (both dates) through ``processing.runAndLoadResults``, as
+    the desktop's toolbox loads results: the change map's renderer as the project holds it."""
+    from qgis.core import QgsProject
+
+    import processing
+
+    change = os.environ["FLAIR_DESKTOP_CHANGE"]
+    processing.runAndLoadResults("flair:change", {"BEFORE": landcover_path, "AFTER": landcover_path,
+                                                  "TRANSITIONS": "TEMPORARY_OUTPUT", "ZONE_TABLE": "TEMPORARY_OUTPUT",
+                                                  "CHANGE": change})
+    layers = [layer for layer in QgsProject.instance().mapLayers().values() if layer.source() == change]
+    if not layers:
+        return {"change_loaded": False}
+    renderer = layers[0].renderer()
+    classes = [[int(c.value), c.label] for c in renderer.classes()] if renderer.type() == "paletted" else []
+    return {"change_loaded": True, "change_name": layers[0].name(), "change_renderer": renderer.type(),
+            "change_classes": classes}
 
 
 def _dialog_defaults(landcover_path: str) -> dict:

@@ -140,3 +140,65 @@ def test_cli_change_refuses_a_missing_zone_field(two_dates, tmp_path, capsys):
                      "--out", str(tmp_path / "out")]) == 2
     assert "have no field 'insee': choose one of nom" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.qgis
+def test_change_maps_load_styled_with_run_and_load_results(provider, two_dates, tmp_path):
+    """Issue #16, item 7: Processing loads the change map with its classes' names and colours, not
+    the GeoTIFF's bare 256-entry colour table."""
+    import processing
+    from qgis.core import QgsProject
+
+    from flair_qgis.change_spec import CHANGE_CLASSES
+
+    b, a = two_dates
+    out = tmp_path / "out"
+    project = QgsProject.instance()
+    project.clear()
+    try:
+        processing.runAndLoadResults("flair:change", {
+            "BEFORE": str(b), "AFTER": str(a), "MIN_AREA": 0, "TRANSITIONS": "TEMPORARY_OUTPUT",
+            "ZONE_TABLE": "TEMPORARY_OUTPUT", "CHANGE": str(out / "change.tif"),
+            "CHANGE_CODES": str(out / "codes.tif")})
+        loaded = {layer.source(): layer for layer in project.mapLayers().values()}
+        change, codes = loaded[str(out / "change.tif")], loaded[str(out / "codes.tif")]
+        assert change.renderer().type() == "paletted"
+        assert [(c.value, c.label) for c in change.renderer().classes()] == [(c.code, c.name) for c in CHANGE_CLASSES]
+        assert change.name() == "Change map"
+        labels = {c.value: c.label for c in codes.renderer().classes()}
+        assert labels[1001] == "herbaceous vegetation → building" and len(labels) == 19 * 19
+    finally:
+        project.clear()
+
+
+@pytest.mark.qgis
+def test_a_map_of_other_classes_needs_the_class_map(provider, two_dates, tmp_path):
+    import processing
+    import rasterio
+    from qgis.core import QgsProcessingException
+
+    from flair_qgis import raster_io
+    from flair_qgis.palette import ClassInfo
+
+    b, _ = two_dates
+    with rasterio.open(b) as src:
+        values = np.where(src.read(1) == 10, 1, 2).astype(np.uint8)  # 1 parking where herbaceous, 2 other
+        spec = raster_io.OutputSpec(width=src.width, height=src.height, count=1, crs=src.crs, transform=src.transform,
+                                    classes=(ClassInfo(1, "parking", "#ff0000"), ClassInfo(2, "other", "#cccccc")))
+    own = tmp_path / "own.tif"
+    with raster_io.AtomicRasterWriter(own, spec) as out:
+        out.write(values[None], rasterio.windows.Window(0, 0, spec.width, spec.height))
+        out.commit()
+    params = {"BEFORE": str(b), "AFTER": str(own), "MIN_AREA": 0, "TRANSITIONS": "TEMPORARY_OUTPUT",
+              "ZONE_TABLE": "TEMPORARY_OUTPUT", "CHANGE": str(tmp_path / "change.tif")}
+    with pytest.raises(QgsProcessingException, match=r"records classes that are not FLAIR's: 1 parking, 2 other"):
+        processing.run("flair:change", params)
+    result = processing.run("flair:change", {**params, "CLASS_MAP": "parking=3, other=19"})
+    pairs = {(f["from_code"], f["to_code"]): f["pixels"] for f in result["TRANSITIONS"].getFeatures()}
+    assert pairs == {(10, 3): 200, (3, 19): 200}
+
+
+def test_cli_change_takes_a_class_map(two_dates, tmp_path, capsys):
+    b, a = two_dates
+    assert cli.main(["change", str(b), str(a), "--out", str(tmp_path / "out"), "--class-map", "1=3"]) == 0
+    assert "the class map (CLASS_MAP) is not used" in capsys.readouterr().err

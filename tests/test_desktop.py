@@ -53,7 +53,8 @@ def test_segment_runs_in_the_qgis_desktop_without_importing_triton(tmp_path):
     output, result = tmp_path / "landcover.tif", tmp_path / "result.json"
     env = {**os.environ, "QGIS_PLUGINPATH": str(PLUGINS_DIR), "PYTHONPATH": str(SITE_PACKAGES),
            "OMP_NUM_THREADS": "1", "FLAIR_DESKTOP_INPUT": str(raster), "FLAIR_DESKTOP_CHECKPOINT": str(checkpoint),
-           "FLAIR_DESKTOP_OUTPUT": str(output), "FLAIR_DESKTOP_RESULT": str(result)}
+           "FLAIR_DESKTOP_OUTPUT": str(output), "FLAIR_DESKTOP_RESULT": str(result),
+           "FLAIR_DESKTOP_CHANGE": str(tmp_path / "change.tif")}
     for name in ("QT_QPA_PLATFORM", "FLAIR_ALLOW_TRITON"):  # the real xcb desktop, the plugin's defaults
         env.pop(name, None)
     command = ["xvfb-run", "-a", "qgis", "--nologo", "--noversioncheck", "--profiles-path",
@@ -75,3 +76,9 @@ def test_segment_runs_in_the_qgis_desktop_without_importing_triton(tmp_path):
     # The dialog opened with the new land-cover map active offers the orthophoto, and an empty batch size.
     assert report["dialog_input_is_ortho"], report["dialog_input"]
     assert report["dialog_batch_size"] is None
+    # flair:change's map loads styled from Processing (issue #16, item 7): its classes, not 256 bare entries.
+    from flair_qgis.change_spec import CHANGE_CLASSES
+
+    assert report["change_loaded"] and report["change_name"] == "Change map"
+    assert report["change_renderer"] == "paletted"
+    assert report["change_classes"] == [[c.code, c.name] for c in CHANGE_CLASSES]

@@ -1,0 +1,90 @@
+"""How much of each zone the two maps' overlap covers (``flair:change``): a zone wholly outside is
+named in a warning (an error when none overlaps), a zone partly outside gets its covered share in
+the table (``covered_pct``) and the log."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .errors import FlairError
+
+Box = tuple[float, float, float, float]  # left, bottom, right, top
+
+
+def _ring_area(points: np.ndarray) -> float:
+    if len(points) < 3:
+        return 0.0
+    x, y = points[:, 0], points[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y)))
+
+
+def _clip(points: np.ndarray, box: Box) -> np.ndarray:
+    """A ring clipped to ``box`` (Sutherland–Hodgman: right for the area of any simple ring)."""
+    left, bottom, right, top = box
+    for axis, limit, keep_above in ((0, left, True), (0, right, False), (1, bottom, True), (1, top, False)):
+        if not len(points):
+            break
+        side = points[:, axis] >= limit if keep_above else points[:, axis] <= limit
+        out = []
+        for i in range(len(points)):
+            p, q, p_in, q_in = points[i - 1], points[i], side[i - 1], side[i]
+            if p_in != q_in:
+                t = (limit - p[axis]) / (q[axis] - p[axis])
+                out.append(p + t * (q - p))
+            if q_in:
+                out.append(q)
+        points = np.array(out, dtype=np.float64).reshape(-1, 2)
+    return points
+
+
+def _polygons(geometry: Mapping[str, Any]) -> list:
+    kind, coordinates = geometry.get("type"), geometry.get("coordinates") or []
+    if kind == "Polygon":
+        return [coordinates]
+    if kind == "MultiPolygon":
+        return list(coordinates)
+    if kind == "GeometryCollection":
+        return [p for g in geometry.get("geometries", []) for p in _polygons(g)]
+    return []
+
+
+def covered_pct(geometry: Mapping[str, Any], box: Box) -> float | None:
+    """The share (%) of a zone's area inside ``box``; None for a zone without area."""
+    total = inside = 0.0
+    for polygon in _polygons(geometry):
+        for i, ring in enumerate(polygon):
+            points = np.asarray(ring, dtype=np.float64).reshape(-1, np.asarray(ring).shape[-1])[:, :2]
+            sign = 1.0 if i == 0 else -1.0  # holes
+            total += sign * _ring_area(points)
+            inside += sign * _ring_area(_clip(points, box))
+    if total <= 0:
+        return None
+    return max(0.0, min(100.0, 100.0 * inside / total))
+
+
+def check_coverage(names: Sequence[str], geometries: Sequence[Mapping[str, Any]], box: Box, progress
+                   ) -> list[float | None]:
+    """Each zone's covered share, with a warning naming those wholly outside ``box`` (an error when
+    every zone is) and a log line for those partly outside."""
+    shares = [covered_pct(g, box) for g in geometries]
+    outside = [n for n, s in zip(names, shares) if s is not None and s == 0.0]
+    where = f"x {box[0]:.1f}–{box[2]:.1f}, y {box[1]:.1f}–{box[3]:.1f}"
+    if names and len(outside) == sum(s is not None for s in shares) and outside:
+        raise FlairError(f"no zone overlaps the part of the two maps that is compared ({where}): "
+                         f"{_listed(outside)} lie{'s' if len(outside) == 1 else ''} wholly outside it; check "
+                         "that the zones are of the mapped place (and in a CRS QGIS knows)")
+    if outside:
+        progress.warn(f"{len(outside)} zone{'s' if len(outside) > 1 else ''} lie wholly outside the compared "
+                      f"overlap ({where}): {_listed(outside)}; their rows hold zeros (covered_pct 0)")
+    for name, share in zip(names, shares):
+        if share is not None and 0.0 < share < 99.95:
+            progress.log(f"zone {name}: {100 - share:.1f} % lies outside the compared overlap; its figures "
+                         f"cover the other {share:.1f} % (covered_pct)")
+    return shares
+
+
+def _listed(names: Sequence[str], most: int = 20) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
