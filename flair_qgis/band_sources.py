@@ -28,6 +28,8 @@ import rasterio
 from rasterio.enums import ColorInterp, MaskFlags
 
 from .errors import FlairError
+from .grids import same_crs
+from .mosaics import zone_raster
 from .progress import Progress
 
 HEIGHT_STEP = 0.2  # metres per unit of FLAIR's 8-bit elevation band (FLAIR-INC model card)
@@ -126,7 +128,7 @@ def check_early(input_path: Path, sources: BandSources | None, progress: Progres
         return
     work = Path(tempfile.mkdtemp(prefix="flair-sources-"))
     try:
-        check(mosaic("INPUT", Path(input_path), work) or Path(input_path), mosaics(sources, work), progress)
+        check(zone_raster(input_path, work, vrt_name="input_mosaic.vrt"), mosaics(sources, work), progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -141,7 +143,8 @@ def _check_grid(name: str, src: rasterio.DatasetReader, ref: rasterio.DatasetRea
     if src.crs is None:
         raise FlairError(f"{name} {src.name} has no CRS: assign it INPUT's ({_crs_name(ref.crs)}), e.g. "
                          "gdal_edit.py -a_srs EPSG:2154 FILE")
-    if ref.crs is not None and not _same_crs(src.crs, ref.crs):
+    pixel = min(abs(src.transform.a), abs(src.transform.e))
+    if ref.crs is not None and not same_crs(src.crs, ref.crs, src.bounds, pixel):
         raise FlairError(f"{name} {src.name} is in {_crs_name(src.crs)} but INPUT {ref.name} is in "
                          f"{_crs_name(ref.crs)}: reproject {name} to INPUT's CRS first (gdalwarp -t_srs)")
     if abs(src.transform.b) > 1e-12 or abs(src.transform.d) > 1e-12:
@@ -151,16 +154,6 @@ def _check_grid(name: str, src: rasterio.DatasetReader, ref: rasterio.DatasetRea
         raise FlairError(f"{name} {src.name} does not overlap INPUT {ref.name} ({name} covers x {b.left:.1f}–"
                          f"{b.right:.1f}, y {b.bottom:.1f}–{b.top:.1f}; INPUT x {r.left:.1f}–{r.right:.1f}, "
                          f"y {r.bottom:.1f}–{r.top:.1f}): give the {name} tiles of INPUT's area")
-
-
-def _same_crs(a: Any, b: Any) -> bool:
-    """Whether two CRSs are the same (by meaning, not by spelling: a WKT and its EPSG code)."""
-    if a == b:
-        return True
-    try:
-        return a.to_epsg() is not None and a.to_epsg() == b.to_epsg()
-    except rasterio.errors.CRSError:
-        return False
 
 
 def _crs_name(crs: Any) -> str:
@@ -303,23 +296,13 @@ def _describe(ref: BandRef, sources: BandSources) -> str:
     return f"{ref.kind.upper() if ref.kind != 'input' else 'INPUT'} band {ref.band}"
 
 
-def mosaic(name: str, path: Path | None, work: Path) -> Path | None:
-    """``path`` itself, or for a folder of tiles a mosaic VRT of its raster files in ``work``."""
-    from .distributed import build_vrt, zone_files
-
-    if path is None or not Path(path).is_dir():
-        return path
-    files = zone_files(Path(path))
-    if not files:
-        raise FlairError(f"the {name} folder {path} holds no raster files (.tif, .jp2, .vrt)")
-    return build_vrt(files, work / f"{name.lower()}_mosaic.vrt")
-
-
 def mosaics(sources: BandSources, work: Path) -> BandSources:
     """``sources`` with each folder of tiles replaced by a mosaic VRT of its raster files."""
-    return replace(sources, irc=mosaic("IRC", sources.irc, work),
-                   elevation=mosaic("ELEVATION", sources.elevation, work),
-                   dsm=mosaic("DSM", sources.dsm, work), dtm=mosaic("DTM", sources.dtm, work))
+    def mosaic(name: str, path: Path | None) -> Path | None:
+        return None if path is None else zone_raster(path, work, name=name, vrt_name=f"{name.lower()}_mosaic.vrt")
+
+    return replace(sources, irc=mosaic("IRC", sources.irc), elevation=mosaic("ELEVATION", sources.elevation),
+                   dsm=mosaic("DSM", sources.dsm), dtm=mosaic("DTM", sources.dtm))
 
 
 def write_stack(refs: list[BandRef], ref: rasterio.DatasetReader, sources: BandSources, path: Path) -> Path:

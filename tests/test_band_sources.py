@@ -28,6 +28,8 @@ ORIGIN = (650000.0, 6860000.0)
 HEIGHT, WIDTH = 100, 130
 RGBI = replace(spec_for_entry(get_entry("FLAIR-INC_rgbi_15cl_resnet34-unet")), tile_size=64, margin=16)
 RGBIE = replace(spec_for_entry(get_entry("FLAIR-INC_rgbie_15cl_resnet34-unet")), tile_size=64, margin=16)
+# Lambert-93 on the WGS 84 datum (RGF93's equal to the millimetre), as some software writes it: no EPSG code
+LAMBERT93_WGS84 = "+proj=lcc +lat_0=46.5 +lon_0=3 +lat_1=49 +lat_2=44 +x_0=700000 +y_0=6600000 +datum=WGS84 +units=m"
 HUB_IR = replace(RGBI, bands=("NIR", "R", "G"), name="IR model",  # FLAIR-HUB IR models' band order
                  normalisation=Normalisation.for_bands(("NIR", "R", "G")))
 
@@ -215,6 +217,16 @@ def test_same_crs_spelled_differently_is_accepted(scene, tmp_path):
             == run(model, RGBI, tmp_path / "b.tif", scene["stack"])).all()
 
 
+def test_an_unnamed_lambert93_layer_is_the_same_crs_as_an_epsg_2154_input(scene, tmp_path):
+    """As flair:change judges CRSs (grids.same_crs): a Lambert-93 without its EPSG code is accepted."""
+    irc = make_raster(tmp_path / "irc_unnamed.tif", read(scene["irc"]), crs=LAMBERT93_WGS84, origin=ORIGIN)
+    with rasterio.open(irc) as src:
+        assert src.crs.to_epsg() is None and src.crs != rasterio.crs.CRS.from_epsg(2154)
+    model = tiny_model(in_channels=4)
+    assert (run(model, RGBI, tmp_path / "a.tif", scene["rgb"], sources=BandSources(irc=irc))
+            == run(model, RGBI, tmp_path / "b.tif", scene["stack"])).all()
+
+
 @pytest.mark.parametrize("which", ["dsm", "dtm"])
 def test_dsm_without_dtm_and_the_reverse_are_refused(scene, tmp_path, which):
     heights = make_raster(tmp_path / "h.tif", np.zeros((1, 10, 10), np.float32), origin=ORIGIN)
@@ -289,7 +301,7 @@ def test_jp2_folders_as_input_and_irc_single_machine_and_sharded_equal_the_stack
     assert len(list(sharded.shards.glob("*.tif"))) > 4
     assert (read(single.output) == reference).all() and (read(sharded.output) == reference).all()
     # a VRT of the tiles (QGIS: Build Virtual Raster) works as INPUT and IRC of a plain run
-    from flair_qgis.distributed import build_vrt
+    from flair_qgis.mosaics import build_vrt
 
     vrts = [build_vrt(sorted(jp2_zone[k].glob("*.jp2")), tmp_path / f"{k}.vrt") for k in ("rgb", "irc")]
     plain = segment(replace(options, input=vrts[0], output=tmp_path / "plain.tif", sources=BandSources(irc=vrts[1])))
