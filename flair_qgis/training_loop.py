@@ -17,7 +17,8 @@ from .checkpoints import Checkpoint, save_checkpoint
 from .errors import Cancelled
 from .evaluation import validate
 from .metrics import Scores, fmt, scores_from_confusion, write_json, write_reports
-from .patches import IGNORE, PatchDataset
+from .labels import IGNORE
+from .patches import PatchDataset
 from .progress import Eta, Throttle, duration
 from .train_options import TrainOptions, options_to_dict
 
