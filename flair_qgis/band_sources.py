@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, Iterator
 import rasterio
 from rasterio.enums import ColorInterp, MaskFlags
 
+from . import vrt
 from .errors import FlairError
 from .grids import same_crs
 from .mosaics import zone_raster
@@ -306,92 +306,33 @@ def mosaics(sources: BandSources, work: Path) -> BandSources:
 
 
 def write_stack(refs: list[BandRef], ref: rasterio.DatasetReader, sources: BandSources, path: Path) -> Path:
-    """A VRT on ``ref``'s grid whose bands are ``refs``, each source resampled onto that grid.
-    INPUT's mask (nodata, alpha) is the VRT's mask: a pixel counts where one of INPUT's bands has data."""
-    from rasterio.dtypes import _gdal_typename
-
-    infos: dict[Path, dict] = {}
-
-    def info(p: Path) -> dict:
-        if p not in infos:
-            with rasterio.open(p) as s:
-                infos[p] = dict(path=str(Path(p).resolve()), transform=s.transform, width=s.width,
-                                height=s.height, dtypes=s.dtypes, nodata=s.nodatavals, colorinterp=s.colorinterp)
-        return infos[p]
-
-    types = ["uint8" if r.kind == "height" else info(r.path)["dtypes"][r.band - 1] for r in refs]
-    dtype = types[0] if len(set(types)) == 1 else "float32"
-    root = ET.Element("VRTDataset", rasterXSize=str(ref.width), rasterYSize=str(ref.height))
-    ET.SubElement(root, "SRS", dataAxisToSRSAxisMapping="1,2").text = ref.crs.to_wkt() if ref.crs else ""
-    ET.SubElement(root, "GeoTransform").text = ", ".join(repr(v) for v in ref.transform.to_gdal())
+    """A VRT on ``ref``'s grid whose bands are ``refs``, each source laid on that grid by GDAL (see
+    :func:`.vrt.on_grid`), beside ``path``. INPUT's mask (nodata, alpha) is the VRT's mask: a pixel
+    counts where one of INPUT's bands has data."""
+    grid = vrt.Grid(ref.width, ref.height, ref.transform.to_gdal(), ref.crs.to_wkt() if ref.crs else "")
+    part = path.with_name(path.stem + "_{}.vrt").as_posix()
+    bands = []
     for i, r in enumerate(refs, start=1):
-        band = ET.SubElement(root, "VRTRasterBand", dataType=_gdal_typename(dtype), band=str(i))
-        ET.SubElement(band, "Description").text = r.role
         if r.kind == "height":
             assert sources.dsm is not None and sources.dtm is not None
-            heights = write_elevation(info(Path(sources.dsm)), info(Path(sources.dtm)), ref,
-                                      path.with_name(path.stem + "_elevation.vrt"))
-            _source(band, info(heights), 1, ref)
+            band = write_elevation(Path(sources.dsm), Path(sources.dtm), grid, Path(part.format("elevation")))
         else:
-            _source(band, info(r.path), r.band, ref)
+            band = vrt.on_grid(r.path, r.band, grid, Path(part.format(i)), RESAMPLING)
+        bands.append((band, r.role))
     input_bands = [r.band for r in refs if r.kind == "input"] or [1]
+    mask = None
     if any(MaskFlags.all_valid not in ref.mask_flag_enums[b - 1] for b in input_bands):
         # valid where any of INPUT's bands has data, as for INPUT alone: the sum of their masks, clamped
-        mask = ET.SubElement(ET.SubElement(root, "MaskBand"), "VRTRasterBand", dataType="Byte",
-                             subClass="VRTDerivedRasterBand")
-        ET.SubElement(mask, "PixelFunctionType").text = "sum"
-        ET.SubElement(mask, "SourceTransferType").text = "UInt16"
-        for b in input_bands:
-            src = ET.SubElement(mask, "SimpleSource")
-            ET.SubElement(src, "SourceFilename", relativeToVRT="0").text = str(Path(ref.name).resolve())
-            ET.SubElement(src, "SourceBand").text = f"mask,{b}"
-    path.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
-    return path
+        mask = vrt.derived(Path(part.format("mask")), grid, "sum", [(Path(ref.name), f"mask,{b}", 1.0)
+                                                                     for b in input_bands], "Byte", "UInt16")
+    return vrt.stack(path, grid, bands, mask)
 
 
-def write_elevation(dsm: dict, dtm: dict, ref: rasterio.DatasetReader, path: Path) -> Path:
-    """A one-band uint8 VRT on ``ref``'s grid holding FLAIR's elevation encoding of DSM − DTM:
-    both resampled (bilinear) onto the grid, scaled by 1 / 0.20 m and differenced in float64 by
-    GDAL's ``diff`` pixel function, then cast to 8 bits as GDAL casts (nearest, .5 up; clamped to
-    0–255, so ground below the terrain model reads 0 and heights above 51 m read 255)."""
-    root = ET.Element("VRTDataset", rasterXSize=str(ref.width), rasterYSize=str(ref.height))
-    ET.SubElement(root, "SRS", dataAxisToSRSAxisMapping="1,2").text = ref.crs.to_wkt() if ref.crs else ""
-    ET.SubElement(root, "GeoTransform").text = ", ".join(repr(v) for v in ref.transform.to_gdal())
-    band = ET.SubElement(root, "VRTRasterBand", dataType="Byte", band="1", subClass="VRTDerivedRasterBand")
-    ET.SubElement(band, "Description").text = "Elevation"
-    ET.SubElement(band, "PixelFunctionType").text = "diff"
-    ET.SubElement(band, "SourceTransferType").text = "Float64"
-    for heights in (dsm, dtm):
-        _source(band, heights, 1, ref, scale=1.0 / HEIGHT_STEP)
-    path.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
-    return path
-
-
-def _source(band: ET.Element, info: dict, source_band: int, ref: rasterio.DatasetReader, scale: float = 1.0) -> None:
-    """A source element reading ``info``'s band over ``ref``'s extent: its pixels copied as they are
-    where the grids agree, else resampled (bilinear) from the exact, fractional source window."""
-    t, rt = info["transform"], ref.transform
-    x_off = (rt.c - t.c) / t.a
-    y_off = (rt.f - t.f) / t.e
-    x_size = ref.width * rt.a / t.a
-    y_size = ref.height * rt.e / t.e
-    same_grid = all(abs(v - round(v)) < 1e-6 for v in (x_off, y_off)) and \
-        abs(x_size - ref.width) < 1e-6 and abs(y_size - ref.height) < 1e-6
-    nodata = info["nodata"][source_band - 1]
-    kind = "SimpleSource" if same_grid and scale == 1.0 and nodata is None else "ComplexSource"
-    el = ET.SubElement(band, kind)
-    if not same_grid:
-        el.set("resampling", RESAMPLING)
-    ET.SubElement(el, "SourceFilename", relativeToVRT="0").text = info["path"]
-    ET.SubElement(el, "SourceBand").text = str(source_band)
-    if same_grid:
-        rect = dict(xOff=str(round(x_off)), yOff=str(round(y_off)), xSize=str(ref.width), ySize=str(ref.height))
-    else:
-        rect = dict(xOff=repr(x_off), yOff=repr(y_off), xSize=repr(x_size), ySize=repr(y_size))
-    ET.SubElement(el, "SrcRect", **rect)
-    ET.SubElement(el, "DstRect", xOff="0", yOff="0", xSize=str(ref.width), ySize=str(ref.height))
-    if nodata is not None:
-        ET.SubElement(el, "NODATA").text = repr(float(nodata))
-    if scale != 1.0:
-        ET.SubElement(el, "ScaleOffset").text = "0"
-        ET.SubElement(el, "ScaleRatio").text = repr(scale)
+def write_elevation(dsm: Path, dtm: Path, grid: vrt.Grid, path: Path) -> Path:
+    """A one-band uint8 VRT on ``grid`` holding FLAIR's elevation encoding of DSM − DTM: both laid
+    (bilinear) on the grid, scaled by 1 / 0.20 m and differenced in float64 by GDAL's ``diff``
+    pixel function, then cast to 8 bits as GDAL casts (nearest, .5 up; clamped to 0–255, so ground
+    below the terrain model reads 0 and heights above 51 m read 255)."""
+    heights = [(vrt.on_grid(p, 1, grid, path.with_name(f"{path.stem}_{name}.vrt"), RESAMPLING), "1", 1.0 / HEIGHT_STEP)
+               for name, p in (("dsm", dsm), ("dtm", dtm))]
+    return vrt.derived(path, grid, "diff", heights, "Byte", "Float64", "Elevation")

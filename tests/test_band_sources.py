@@ -171,6 +171,23 @@ def test_a_nodata_input_stays_nodata_with_extra_layers(scene, tmp_path):
     assert (out[0, :40, :50] == 0).all() and (out[0, 40:, 50:] > 0).all()
 
 
+def test_a_layers_own_alpha_does_not_blank_its_band_the_inputs_mask_decides(scene, tmp_path):
+    """GDAL lays each layer on INPUT's grid (gdal.BuildVRT): an IRC with an alpha band gives its
+    NIR values as they are, also where its alpha is 0, as when the VRT was written by hand."""
+    alpha = np.where(np.random.default_rng(6).random((1, HEIGHT, WIDTH)) < 0.3, 0, 255).astype(np.uint8)
+    irc = make_raster(tmp_path / "irc_alpha.tif", np.concatenate([read(scene["irc"]), alpha]), origin=ORIGIN)
+    with rasterio.open(irc, "r+") as dst:
+        dst.colorinterp = [ColorInterp.undefined, ColorInterp.red, ColorInterp.green, ColorInterp.alpha]
+    from flair_qgis import band_sources
+
+    with band_sources.on_input_grid(SegmentOptions(scene["rgb"], tmp_path / "o.tif", sources=BandSources(irc=irc)),
+                                    RGBI.bands, "", Progress()) as view:
+        with rasterio.open(view.input) as src:
+            assert (src.read(4) == scene["nir_data"][0]).all()
+            assert (src.dataset_mask() == 255).all()  # INPUT's mask: all valid
+            assert src.descriptions == ("R", "G", "B", "NIR")
+
+
 # --- bad input: a clear error, nothing written -------------------------------------------------------
 
 def refused(tmp_path: Path, source: Path, sources: BandSources | None, spec=RGBI, words: tuple[str, ...] = ()):

@@ -112,3 +112,14 @@ def test_gdal_exceptions_are_never_switched_on_for_the_whole_process():
                 switching.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
     # flair_qgis/zones.py (reading zones with OGR) is being fixed in another piece of work (issue 19, item 5)
     assert [s for s in switching if not s.startswith("flair_qgis/zones.py:")] == []
+
+
+def test_vrt_files_are_built_by_gdal_not_written_by_hand():
+    """VRTs are made by GDAL (flair_qgis/vrt.py: BuildVRT, Translate, the VRT driver): no module
+    writes VRT XML with ElementTree or uses rasterio's private ``_gdal_typename``."""
+    writing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if "xml.etree" in text or "_gdal_typename" in text or "<VRTDataset" in text:
+            writing.append(str(path.relative_to(PACKAGE.parent)))
+    assert writing == []
