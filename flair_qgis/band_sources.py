@@ -9,9 +9,10 @@ band or is computed from a DSM + DTM pair as FLAIR encodes it::
     E = clip(round((DSM - DTM) / 0.20 m), 0, 255)   (uint8; .5 rounds up, as GDAL casts)
 
 Every source is seen on INPUT's grid (same CRS required: resampled, never shifted; bilinear where
-its grid differs, an exact copy where it is the same) through one small VRT file written in a
-temporary folder: the engine reads it like any raster, and no pixel of the zone is copied. A
-folder of tiles (IGN's 5 km JPEG 2000 or GeoTIFF tiles) is read through a mosaic VRT of its files.
+its grid differs, an exact copy where it is the same) through small VRT files that GDAL writes in a
+temporary folder (:mod:`.vrt`): the engine reads their stack like any raster, and no pixel of the
+zone is copied. A folder of tiles (IGN's 5 km JPEG 2000 or GeoTIFF tiles) is read through a mosaic
+VRT of its files (:mod:`.mosaics`).
 """
 
 from __future__ import annotations
