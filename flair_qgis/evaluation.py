@@ -12,10 +12,11 @@ import torch
 from .checkpoints import load_weights
 from .errors import FlairError
 from .labels import IGNORE, label_lookup
-from .metrics import Scores, fmt, scores_from_confusion, write_reports
+from .metrics import Scores, scores_from_confusion
 from .patch_files import PairSet, check_pairs, find_pairs
 from .patches import PatchDataset
 from .progress import Progress
+from .score_reports import fmt, write_reports
 
 
 def checked_pairs(sources: Sequence[Path], bands: Sequence[int], codes: Sequence[int], progress: Progress,

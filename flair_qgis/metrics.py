@@ -1,21 +1,16 @@
-"""Segmentation scores from a confusion matrix (rows: reference, columns: prediction), and their
-reports (JSON, CSV, heat map).
+"""Segmentation scores from a confusion matrix (rows: reference, columns: prediction).
 
 From the matrix: per-class IoU, F1, precision and recall, their mean IoU (mIoU) and the overall
 accuracy (OA). Predictions of a code that is not an evaluated class count as errors (an "other"
 column). A class with no pixel in the reference nor in the prediction has no IoU (``None``) and is
 left out of the mIoU; one present in the reference but never predicted right has IoU 0 and
 triggers a warning. Counting the matrix is the caller's: :mod:`.raster_evaluation` (numpy) for
-class rasters, :mod:`.evaluation` (torch) for a model on patches.
+class rasters, :mod:`.evaluation` (torch) for a model on patches; :mod:`.score_reports` writes them.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -110,64 +105,3 @@ def scores_from_confusion(cm: np.ndarray, classes: Sequence[ClassInfo],
         scores.warnings.append(f"class {c.code} '{c.name}' has {c.reference_pixels} reference pixels but "
                                "IoU 0: it was never predicted where it is")
     return scores
-
-
-# --- writing ---------------------------------------------------------------------------------
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN becomes null."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
-def write_json(path: Path | str, data: dict[str, Any]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_clean(data), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
-
-
-def write_table(path: Path | str, scores: Scores) -> Path:
-    """Per-class scores as CSV, then a row with the mIoU and the OA."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fields = ["code", "name", "iou", "f1", "precision", "recall", "reference_pixels", "predicted_pixels"]
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        out = csv.writer(f)
-        out.writerow(fields)
-        for c in scores.classes:
-            out.writerow([_cell(v) for v in c.as_dict().values()])
-        out.writerow(["", "mIoU", _cell(scores.miou), "", "", "", scores.pixels, ""])
-        out.writerow(["", "overall accuracy", _cell(scores.oa), "", "", "", scores.pixels, ""])
-    return path
-
-
-def _cell(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return round(value, 6) if isinstance(value, float) else value
-
-
-def write_reports(scores: Scores, json_path: Path | str | None = None, csv_path: Path | str | None = None,
-                  png_path: Path | str | None = None, about: dict[str, Any] | None = None) -> None:
-    """The scores as JSON (with ``about``: what was evaluated), CSV and a row-normalised heat map."""
-    if json_path:
-        write_json(json_path, {**(about or {}), **scores.as_dict()})
-    if csv_path:
-        write_table(csv_path, scores)
-    if png_path:
-        from .plots import heatmap_png
-
-        Path(png_path).parent.mkdir(parents=True, exist_ok=True)
-        heatmap_png(np.array(scores.matrix, dtype=np.int64).reshape(len(scores.rows), len(scores.columns)),
-                    scores.rows, scores.columns, png_path)
-
-
-def fmt(value: float | None) -> str:
-    """A score for a log line: 4 decimals, or ``n/a`` when there is none."""
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"

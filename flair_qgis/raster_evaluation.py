@@ -21,9 +21,10 @@ from .class_codes import AUTO, ClassCodes, resolve
 from .errors import FlairError
 from .grids import aligned_windows
 from .labels import IGNORE, label_lookup
-from .metrics import OTHER, Scores, scores_from_confusion, write_reports
+from .metrics import OTHER, Scores, scores_from_confusion
 from .palette import ClassInfo, palette
 from .progress import Progress
+from .score_reports import write_reports
 
 BLOCK_ROWS = 512
 
