@@ -273,10 +273,10 @@ def on_input_grid(options: Any, roles: tuple[str, ...], model: str, progress: Pr
             if all(r.kind == "input" for r in refs):
                 yield _input_bands(replace(options, sources=None), refs, src, progress)
                 return
-            vrt = write_stack(refs, src, sources, work / "bands.vrt")
+            stacked = write_stack(refs, src, sources, work / "bands.vrt")
             progress.log("Bands " + ", ".join(f"{r.role} from {_describe(r, sources)}" for r in refs)
                          + f", on INPUT's grid ({src.width}×{src.height} px)")
-        yield replace(options, input=vrt, bands=list(range(1, len(refs) + 1)), sources=None)
+        yield replace(options, input=stacked, bands=list(range(1, len(refs) + 1)), sources=None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -311,21 +311,24 @@ def write_stack(refs: list[BandRef], ref: rasterio.DatasetReader, sources: BandS
     :func:`.vrt.on_grid`), beside ``path``. INPUT's mask (nodata, alpha) is the VRT's mask: a pixel
     counts where one of INPUT's bands has data."""
     grid = vrt.Grid(ref.width, ref.height, ref.transform.to_gdal(), ref.crs.to_wkt() if ref.crs else "")
-    part = path.with_name(path.stem + "_{}.vrt").as_posix()
+
+    def part(name: object) -> Path:
+        return path.with_name(f"{path.stem}_{name}.vrt")
+
     bands = []
     for i, r in enumerate(refs, start=1):
         if r.kind == "height":
             assert sources.dsm is not None and sources.dtm is not None
-            band = write_elevation(Path(sources.dsm), Path(sources.dtm), grid, Path(part.format("elevation")))
+            band = write_elevation(Path(sources.dsm), Path(sources.dtm), grid, part("elevation"))
         else:
-            band = vrt.on_grid(r.path, r.band, grid, Path(part.format(i)), RESAMPLING)
+            band = vrt.on_grid(r.path, r.band, grid, part(i), RESAMPLING)
         bands.append((band, r.role))
     input_bands = [r.band for r in refs if r.kind == "input"] or [1]
     mask = None
     if any(MaskFlags.all_valid not in ref.mask_flag_enums[b - 1] for b in input_bands):
         # valid where any of INPUT's bands has data, as for INPUT alone: the sum of their masks, clamped
-        mask = vrt.derived(Path(part.format("mask")), grid, "sum", [(Path(ref.name), f"mask,{b}", 1.0)
-                                                                     for b in input_bands], "Byte", "UInt16")
+        mask = vrt.derived(part("mask"), grid, "sum", [(Path(ref.name), f"mask,{b}", 1.0) for b in input_bands],
+                           "Byte", "UInt16")
     return vrt.stack(path, grid, bands, mask)
 
 

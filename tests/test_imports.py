@@ -82,7 +82,7 @@ def test_the_drawing_finds_a_circle_where_there_is_one():
     assert circles(graph) == [{"a", "b", "c"}]
 
 
-def test_the_drawing_sees_relative_imports_of_modules_and_of_packages(tmp_path):
+def test_the_drawing_sees_relative_imports_of_modules_and_of_packages():
     graph = import_graph()
     assert "flair_qgis.mosaics" in graph["flair_qgis.band_sources"]
     assert "flair_qgis.vrt" in graph["flair_qgis.mosaics"]  # from . import vrt
