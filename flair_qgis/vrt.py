@@ -35,6 +35,19 @@ def _gdal(what: str, call: Callable[[], Any]) -> Any:
     return result
 
 
+def _done(what: str, call: Callable[[], int]) -> None:
+    """Run a GDAL call that returns an error code; raise a FlairError with GDAL's message unless it
+    is CE_None."""
+    gdal.ErrorReset()
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        code = call()
+    finally:
+        gdal.PopErrorHandler()
+    if code != gdal.CE_None:
+        raise FlairError(f"{what} failed: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}")
+
+
 def mosaic(sources: list[Path], path: Path, add_alpha: bool = False,
            describe: Callable[[Any], None] | None = None) -> Path:
     """``gdal.BuildVRT`` of ``sources`` (on one grid, the first one's pixel size) into ``path``,
@@ -117,12 +130,13 @@ def derived(path: Path, grid: Grid, function: str, sources: Sequence[tuple[Path,
     ``diff``…) of ``sources``: (raster on ``grid``, its band — e.g. ``1`` or ``mask,1`` —, scale),
     computed in ``transfer_type`` and written as ``data_type`` (GDAL names; cast as GDAL casts)."""
     ds = _create(path, grid)
-    ds.AddBand(gdal.GetDataTypeByName(data_type), ["subClass=VRTDerivedRasterBand", f"PixelFunctionType={function}",
-                                                   f"SourceTransferType={transfer_type}"])
+    options = ["subClass=VRTDerivedRasterBand", f"PixelFunctionType={function}", f"SourceTransferType={transfer_type}"]
+    _done(f"the {function} band of {path}", lambda: ds.AddBand(gdal.GetDataTypeByName(data_type), options))
     band = ds.GetRasterBand(1)
     band.SetDescription(description)
     for i, (source, source_band, scale) in enumerate(sources):
-        band.SetMetadataItem(f"source_{i}", _whole(source, source_band, grid, scale), "new_vrt_sources")
+        _done(f"adding {source} to {path}", lambda: band.SetMetadataItem(
+            f"source_{i}", _whole(source, source_band, grid, scale), "new_vrt_sources"))
     ds = None  # closing writes the file
     return path
 
@@ -139,13 +153,15 @@ def stack(path: Path, grid: Grid, bands: Sequence[tuple[Path, str]], mask: Path 
     data_type = types.pop() if len(types) == 1 else gdal.GDT_Float32
     ds = _create(path, grid)
     for i, (source, description) in enumerate(bands, start=1):
-        ds.AddBand(data_type)
+        _done(f"band {i} of {path}", lambda: ds.AddBand(data_type))
         band = ds.GetRasterBand(i)
         band.SetDescription(description)
-        band.SetMetadataItem("source_0", _whole(source, "1", grid), "new_vrt_sources")
+        _done(f"adding {source} to {path}",
+              lambda: band.SetMetadataItem("source_0", _whole(source, "1", grid), "new_vrt_sources"))
     if mask is not None:
-        ds.CreateMaskBand(gdal.GMF_PER_DATASET)
-        ds.GetRasterBand(1).GetMaskBand().SetMetadataItem("source_0", _whole(mask, "1", grid), "new_vrt_sources")
+        _done(f"the mask of {path}", lambda: ds.CreateMaskBand(gdal.GMF_PER_DATASET))
+        _done(f"adding {mask} to {path}", lambda: ds.GetRasterBand(1).GetMaskBand().SetMetadataItem(
+            "source_0", _whole(mask, "1", grid), "new_vrt_sources"))
     ds = None  # closing writes the file
     return path
 
