@@ -116,8 +116,8 @@ class EvaluateAlgorithm(FlairAlgorithm):
         if prediction is not None or reference is not None:
             if prediction is None or reference is None:
                 raise QgsProcessingException(self.tr("Give both the class raster and the reference class raster"))
-            metrics = import_core("metrics")
-            scores = self.run_core(metrics.evaluate_rasters, metrics.RasterEvaluation(
+            rasters = import_core("raster_evaluation")
+            scores = self.run_core(rasters.evaluate_rasters, rasters.RasterEvaluation(
                 prediction=raster_path(prediction, self.tr("Class raster")),
                 reference=raster_path(reference, self.tr("Reference")),
                 classes=self._classes(parameters, context),

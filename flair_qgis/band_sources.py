@@ -9,16 +9,16 @@ band or is computed from a DSM + DTM pair as FLAIR encodes it::
     E = clip(round((DSM - DTM) / 0.20 m), 0, 255)   (uint8; .5 rounds up, as GDAL casts)
 
 Every source is seen on INPUT's grid (same CRS required: resampled, never shifted; bilinear where
-its grid differs, an exact copy where it is the same) through one small VRT file written in a
-temporary folder: the engine reads it like any raster, and no pixel of the zone is copied. A
-folder of tiles (IGN's 5 km JPEG 2000 or GeoTIFF tiles) is read through a mosaic VRT of its files.
+its grid differs, an exact copy where it is the same) through small VRT files that GDAL writes in a
+temporary folder (:mod:`.vrt`): the engine reads their stack like any raster, and no pixel of the
+zone is copied. A folder of tiles (IGN's 5 km JPEG 2000 or GeoTIFF tiles) is read through a mosaic
+VRT of its files (:mod:`.mosaics`).
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +27,10 @@ from typing import Any, Iterator
 import rasterio
 from rasterio.enums import ColorInterp, MaskFlags
 
+from . import vrt
 from .errors import FlairError
+from .grids import same_crs
+from .mosaics import zone_raster
 from .progress import Progress
 
 HEIGHT_STEP = 0.2  # metres per unit of FLAIR's 8-bit elevation band (FLAIR-INC model card)
@@ -126,7 +129,7 @@ def check_early(input_path: Path, sources: BandSources | None, progress: Progres
         return
     work = Path(tempfile.mkdtemp(prefix="flair-sources-"))
     try:
-        check(mosaic("INPUT", Path(input_path), work) or Path(input_path), mosaics(sources, work), progress)
+        check(zone_raster(input_path, work, vrt_name="input_mosaic.vrt"), mosaics(sources, work), progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -141,7 +144,8 @@ def _check_grid(name: str, src: rasterio.DatasetReader, ref: rasterio.DatasetRea
     if src.crs is None:
         raise FlairError(f"{name} {src.name} has no CRS: assign it INPUT's ({_crs_name(ref.crs)}), e.g. "
                          "gdal_edit.py -a_srs EPSG:2154 FILE")
-    if ref.crs is not None and not _same_crs(src.crs, ref.crs):
+    pixel = min(abs(src.transform.a), abs(src.transform.e))
+    if ref.crs is not None and not same_crs(src.crs, ref.crs, src.bounds, pixel):
         raise FlairError(f"{name} {src.name} is in {_crs_name(src.crs)} but INPUT {ref.name} is in "
                          f"{_crs_name(ref.crs)}: reproject {name} to INPUT's CRS first (gdalwarp -t_srs)")
     if abs(src.transform.b) > 1e-12 or abs(src.transform.d) > 1e-12:
@@ -151,16 +155,6 @@ def _check_grid(name: str, src: rasterio.DatasetReader, ref: rasterio.DatasetRea
         raise FlairError(f"{name} {src.name} does not overlap INPUT {ref.name} ({name} covers x {b.left:.1f}–"
                          f"{b.right:.1f}, y {b.bottom:.1f}–{b.top:.1f}; INPUT x {r.left:.1f}–{r.right:.1f}, "
                          f"y {r.bottom:.1f}–{r.top:.1f}): give the {name} tiles of INPUT's area")
-
-
-def _same_crs(a: Any, b: Any) -> bool:
-    """Whether two CRSs are the same (by meaning, not by spelling: a WKT and its EPSG code)."""
-    if a == b:
-        return True
-    try:
-        return a.to_epsg() is not None and a.to_epsg() == b.to_epsg()
-    except rasterio.errors.CRSError:
-        return False
 
 
 def _crs_name(crs: Any) -> str:
@@ -279,10 +273,10 @@ def on_input_grid(options: Any, roles: tuple[str, ...], model: str, progress: Pr
             if all(r.kind == "input" for r in refs):
                 yield _input_bands(replace(options, sources=None), refs, src, progress)
                 return
-            vrt = write_stack(refs, src, sources, work / "bands.vrt")
+            stacked = write_stack(refs, src, sources, work / "bands.vrt")
             progress.log("Bands " + ", ".join(f"{r.role} from {_describe(r, sources)}" for r in refs)
                          + f", on INPUT's grid ({src.width}×{src.height} px)")
-        yield replace(options, input=vrt, bands=list(range(1, len(refs) + 1)), sources=None)
+        yield replace(options, input=stacked, bands=list(range(1, len(refs) + 1)), sources=None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -303,112 +297,46 @@ def _describe(ref: BandRef, sources: BandSources) -> str:
     return f"{ref.kind.upper() if ref.kind != 'input' else 'INPUT'} band {ref.band}"
 
 
-def mosaic(name: str, path: Path | None, work: Path) -> Path | None:
-    """``path`` itself, or for a folder of tiles a mosaic VRT of its raster files in ``work``."""
-    from .distributed import build_vrt, zone_files
-
-    if path is None or not Path(path).is_dir():
-        return path
-    files = zone_files(Path(path))
-    if not files:
-        raise FlairError(f"the {name} folder {path} holds no raster files (.tif, .jp2, .vrt)")
-    return build_vrt(files, work / f"{name.lower()}_mosaic.vrt")
-
-
 def mosaics(sources: BandSources, work: Path) -> BandSources:
     """``sources`` with each folder of tiles replaced by a mosaic VRT of its raster files."""
-    return replace(sources, irc=mosaic("IRC", sources.irc, work),
-                   elevation=mosaic("ELEVATION", sources.elevation, work),
-                   dsm=mosaic("DSM", sources.dsm, work), dtm=mosaic("DTM", sources.dtm, work))
+    def mosaic(name: str, path: Path | None) -> Path | None:
+        return None if path is None else zone_raster(path, work, name=name, vrt_name=f"{name.lower()}_mosaic.vrt")
+
+    return replace(sources, irc=mosaic("IRC", sources.irc), elevation=mosaic("ELEVATION", sources.elevation),
+                   dsm=mosaic("DSM", sources.dsm), dtm=mosaic("DTM", sources.dtm))
 
 
 def write_stack(refs: list[BandRef], ref: rasterio.DatasetReader, sources: BandSources, path: Path) -> Path:
-    """A VRT on ``ref``'s grid whose bands are ``refs``, each source resampled onto that grid.
-    INPUT's mask (nodata, alpha) is the VRT's mask: a pixel counts where one of INPUT's bands has data."""
-    from rasterio.dtypes import _gdal_typename
+    """A VRT on ``ref``'s grid whose bands are ``refs``, each source laid on that grid by GDAL (see
+    :func:`.vrt.on_grid`), beside ``path``. INPUT's mask (nodata, alpha) is the VRT's mask: a pixel
+    counts where one of INPUT's bands has data."""
+    grid = vrt.Grid(ref.width, ref.height, ref.transform.to_gdal(), ref.crs.to_wkt() if ref.crs else "")
 
-    infos: dict[Path, dict] = {}
+    def part(name: object) -> Path:
+        return path.with_name(f"{path.stem}_{name}.vrt")
 
-    def info(p: Path) -> dict:
-        if p not in infos:
-            with rasterio.open(p) as s:
-                infos[p] = dict(path=str(Path(p).resolve()), transform=s.transform, width=s.width,
-                                height=s.height, dtypes=s.dtypes, nodata=s.nodatavals, colorinterp=s.colorinterp)
-        return infos[p]
-
-    types = ["uint8" if r.kind == "height" else info(r.path)["dtypes"][r.band - 1] for r in refs]
-    dtype = types[0] if len(set(types)) == 1 else "float32"
-    root = ET.Element("VRTDataset", rasterXSize=str(ref.width), rasterYSize=str(ref.height))
-    ET.SubElement(root, "SRS", dataAxisToSRSAxisMapping="1,2").text = ref.crs.to_wkt() if ref.crs else ""
-    ET.SubElement(root, "GeoTransform").text = ", ".join(repr(v) for v in ref.transform.to_gdal())
+    bands = []
     for i, r in enumerate(refs, start=1):
-        band = ET.SubElement(root, "VRTRasterBand", dataType=_gdal_typename(dtype), band=str(i))
-        ET.SubElement(band, "Description").text = r.role
         if r.kind == "height":
             assert sources.dsm is not None and sources.dtm is not None
-            heights = write_elevation(info(Path(sources.dsm)), info(Path(sources.dtm)), ref,
-                                      path.with_name(path.stem + "_elevation.vrt"))
-            _source(band, info(heights), 1, ref)
+            band = write_elevation(Path(sources.dsm), Path(sources.dtm), grid, part("elevation"))
         else:
-            _source(band, info(r.path), r.band, ref)
+            band = vrt.on_grid(r.path, r.band, grid, part(i), RESAMPLING)
+        bands.append((band, r.role))
     input_bands = [r.band for r in refs if r.kind == "input"] or [1]
+    mask = None
     if any(MaskFlags.all_valid not in ref.mask_flag_enums[b - 1] for b in input_bands):
         # valid where any of INPUT's bands has data, as for INPUT alone: the sum of their masks, clamped
-        mask = ET.SubElement(ET.SubElement(root, "MaskBand"), "VRTRasterBand", dataType="Byte",
-                             subClass="VRTDerivedRasterBand")
-        ET.SubElement(mask, "PixelFunctionType").text = "sum"
-        ET.SubElement(mask, "SourceTransferType").text = "UInt16"
-        for b in input_bands:
-            src = ET.SubElement(mask, "SimpleSource")
-            ET.SubElement(src, "SourceFilename", relativeToVRT="0").text = str(Path(ref.name).resolve())
-            ET.SubElement(src, "SourceBand").text = f"mask,{b}"
-    path.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
-    return path
+        mask = vrt.derived(part("mask"), grid, "sum", [(Path(ref.name), f"mask,{b}", 1.0) for b in input_bands],
+                           "Byte", "UInt16")
+    return vrt.stack(path, grid, bands, mask)
 
 
-def write_elevation(dsm: dict, dtm: dict, ref: rasterio.DatasetReader, path: Path) -> Path:
-    """A one-band uint8 VRT on ``ref``'s grid holding FLAIR's elevation encoding of DSM − DTM:
-    both resampled (bilinear) onto the grid, scaled by 1 / 0.20 m and differenced in float64 by
-    GDAL's ``diff`` pixel function, then cast to 8 bits as GDAL casts (nearest, .5 up; clamped to
-    0–255, so ground below the terrain model reads 0 and heights above 51 m read 255)."""
-    root = ET.Element("VRTDataset", rasterXSize=str(ref.width), rasterYSize=str(ref.height))
-    ET.SubElement(root, "SRS", dataAxisToSRSAxisMapping="1,2").text = ref.crs.to_wkt() if ref.crs else ""
-    ET.SubElement(root, "GeoTransform").text = ", ".join(repr(v) for v in ref.transform.to_gdal())
-    band = ET.SubElement(root, "VRTRasterBand", dataType="Byte", band="1", subClass="VRTDerivedRasterBand")
-    ET.SubElement(band, "Description").text = "Elevation"
-    ET.SubElement(band, "PixelFunctionType").text = "diff"
-    ET.SubElement(band, "SourceTransferType").text = "Float64"
-    for heights in (dsm, dtm):
-        _source(band, heights, 1, ref, scale=1.0 / HEIGHT_STEP)
-    path.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
-    return path
-
-
-def _source(band: ET.Element, info: dict, source_band: int, ref: rasterio.DatasetReader, scale: float = 1.0) -> None:
-    """A source element reading ``info``'s band over ``ref``'s extent: its pixels copied as they are
-    where the grids agree, else resampled (bilinear) from the exact, fractional source window."""
-    t, rt = info["transform"], ref.transform
-    x_off = (rt.c - t.c) / t.a
-    y_off = (rt.f - t.f) / t.e
-    x_size = ref.width * rt.a / t.a
-    y_size = ref.height * rt.e / t.e
-    same_grid = all(abs(v - round(v)) < 1e-6 for v in (x_off, y_off)) and \
-        abs(x_size - ref.width) < 1e-6 and abs(y_size - ref.height) < 1e-6
-    nodata = info["nodata"][source_band - 1]
-    kind = "SimpleSource" if same_grid and scale == 1.0 and nodata is None else "ComplexSource"
-    el = ET.SubElement(band, kind)
-    if not same_grid:
-        el.set("resampling", RESAMPLING)
-    ET.SubElement(el, "SourceFilename", relativeToVRT="0").text = info["path"]
-    ET.SubElement(el, "SourceBand").text = str(source_band)
-    if same_grid:
-        rect = dict(xOff=str(round(x_off)), yOff=str(round(y_off)), xSize=str(ref.width), ySize=str(ref.height))
-    else:
-        rect = dict(xOff=repr(x_off), yOff=repr(y_off), xSize=repr(x_size), ySize=repr(y_size))
-    ET.SubElement(el, "SrcRect", **rect)
-    ET.SubElement(el, "DstRect", xOff="0", yOff="0", xSize=str(ref.width), ySize=str(ref.height))
-    if nodata is not None:
-        ET.SubElement(el, "NODATA").text = repr(float(nodata))
-    if scale != 1.0:
-        ET.SubElement(el, "ScaleOffset").text = "0"
-        ET.SubElement(el, "ScaleRatio").text = repr(scale)
+def write_elevation(dsm: Path, dtm: Path, grid: vrt.Grid, path: Path) -> Path:
+    """A one-band uint8 VRT on ``grid`` holding FLAIR's elevation encoding of DSM − DTM: both laid
+    (bilinear) on the grid, scaled by 1 / 0.20 m and differenced in float64 by GDAL's ``diff``
+    pixel function, then cast to 8 bits as GDAL casts (nearest, .5 up; clamped to 0–255, so ground
+    below the terrain model reads 0 and heights above 51 m read 255)."""
+    heights = [(vrt.on_grid(p, 1, grid, path.with_name(f"{path.stem}_{name}.vrt"), RESAMPLING), "1", 1.0 / HEIGHT_STEP)
+               for name, p in (("dsm", dsm), ("dtm", dtm))]
+    return vrt.derived(path, grid, "diff", heights, "Byte", "Float64", "Elevation")

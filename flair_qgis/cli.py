@@ -152,7 +152,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     paths = dict(json_path=out.with_suffix(".json"), csv_path=out.with_suffix(".csv"),
                  png_path=out.parent / f"{out.name}_confusion.png")
     if args.prediction or args.reference:
-        from .metrics import RasterEvaluation, evaluate_rasters
+        from .raster_evaluation import RasterEvaluation, evaluate_rasters
         from .palette import palette
 
         if not (args.prediction and args.reference):

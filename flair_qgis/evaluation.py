@@ -11,9 +11,12 @@ import torch
 
 from .checkpoints import load_weights
 from .errors import FlairError
-from .metrics import Scores, confusion, fmt, scores_from_confusion, write_reports
-from .patches import IGNORE, PairSet, PatchDataset, check_pairs, find_pairs, label_lookup
+from .labels import IGNORE, label_lookup
+from .metrics import Scores, scores_from_confusion
+from .patch_files import PairSet, check_pairs, find_pairs
+from .patches import PatchDataset
 from .progress import Progress
+from .score_reports import fmt, write_reports
 
 
 def checked_pairs(sources: Sequence[Path], bands: Sequence[int], codes: Sequence[int], progress: Progress,
@@ -28,6 +31,18 @@ def checked_pairs(sources: Sequence[Path], bands: Sequence[int], codes: Sequence
     if not found.pairs:
         raise FlairError(f"no usable {what} pair is left: " + "; ".join(str(p) for p in found.problems))
     return found
+
+
+def confusion(pred: torch.Tensor, target: torch.Tensor, n: int) -> torch.Tensor:
+    """The n×n confusion matrix (int64) of class indices counted by torchmetrics; ``IGNORE``
+    targets are skipped."""
+    from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+    pred, target = pred.reshape(-1), target.reshape(-1)
+    if pred.numel() == 0:
+        return torch.zeros((n, n), dtype=torch.int64)
+    return multiclass_confusion_matrix(pred, target, num_classes=n, ignore_index=IGNORE,
+                                       validate_args=False).to(torch.int64)
 
 
 def _pad32(x: torch.Tensor) -> torch.Tensor:

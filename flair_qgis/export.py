@@ -22,7 +22,7 @@ from rasterio.windows import Window, from_bounds
 from . import raster_io
 from .errors import FlairError
 from .grids import aligned_windows, output_crs
-from .patches import Pair
+from .patch_files import Pair
 from .progress import Progress
 
 ID_PATTERN = re.compile(r"^IMG_(\d+)\.tif$")

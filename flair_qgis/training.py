@@ -28,10 +28,12 @@ from .checkpoints import Checkpoint, ModelSpec, build_model, read_checkpoint
 from .errors import FlairError
 from .hub_models import in_code_order
 from .evaluation import PatchEvaluation, checked_pairs, evaluate_patches, validate
-from .metrics import fmt
 from .normalisation import FLAIR_MEANS, Normalisation
-from .patches import IGNORE, Pair, PatchDataset, label_lookup, split_pairs
+from .labels import IGNORE, label_lookup
+from .patch_files import Pair, split_pairs
+from .patches import PatchDataset
 from .progress import Progress
+from .score_reports import fmt
 from .train_options import (DEFAULT_LR, TrainClass, TrainOptions, TrainResult, check_options, default_classes,
                             make_classes, options_from_dict, options_to_dict)
 from .training_loop import Run, State, make_optimizer, make_scheduler, restore

@@ -16,9 +16,11 @@ import torch
 from .checkpoints import Checkpoint, save_checkpoint
 from .errors import Cancelled
 from .evaluation import validate
-from .metrics import Scores, fmt, scores_from_confusion, write_json, write_reports
-from .patches import IGNORE, PatchDataset
+from .metrics import Scores, scores_from_confusion
+from .labels import IGNORE
+from .patches import PatchDataset
 from .progress import Eta, Throttle, duration
+from .score_reports import fmt, write_json, write_reports
 from .train_options import TrainOptions, options_to_dict
 
 LOG_EVERY_S = 5.0

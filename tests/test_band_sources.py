@@ -28,6 +28,8 @@ ORIGIN = (650000.0, 6860000.0)
 HEIGHT, WIDTH = 100, 130
 RGBI = replace(spec_for_entry(get_entry("FLAIR-INC_rgbi_15cl_resnet34-unet")), tile_size=64, margin=16)
 RGBIE = replace(spec_for_entry(get_entry("FLAIR-INC_rgbie_15cl_resnet34-unet")), tile_size=64, margin=16)
+# Lambert-93 on the WGS 84 datum (RGF93's equal to the millimetre), as some software writes it: no EPSG code
+LAMBERT93_WGS84 = "+proj=lcc +lat_0=46.5 +lon_0=3 +lat_1=49 +lat_2=44 +x_0=700000 +y_0=6600000 +datum=WGS84 +units=m"
 HUB_IR = replace(RGBI, bands=("NIR", "R", "G"), name="IR model",  # FLAIR-HUB IR models' band order
                  normalisation=Normalisation.for_bands(("NIR", "R", "G")))
 
@@ -169,6 +171,23 @@ def test_a_nodata_input_stays_nodata_with_extra_layers(scene, tmp_path):
     assert (out[0, :40, :50] == 0).all() and (out[0, 40:, 50:] > 0).all()
 
 
+def test_a_layers_own_alpha_does_not_blank_its_band_the_inputs_mask_decides(scene, tmp_path):
+    """GDAL lays each layer on INPUT's grid (gdal.BuildVRT): an IRC with an alpha band gives its
+    NIR values as they are, also where its alpha is 0, as when the VRT was written by hand."""
+    alpha = np.where(np.random.default_rng(6).random((1, HEIGHT, WIDTH)) < 0.3, 0, 255).astype(np.uint8)
+    irc = make_raster(tmp_path / "irc_alpha.tif", np.concatenate([read(scene["irc"]), alpha]), origin=ORIGIN)
+    with rasterio.open(irc, "r+") as dst:
+        dst.colorinterp = [ColorInterp.undefined, ColorInterp.red, ColorInterp.green, ColorInterp.alpha]
+    from flair_qgis import band_sources
+
+    with band_sources.on_input_grid(SegmentOptions(scene["rgb"], tmp_path / "o.tif", sources=BandSources(irc=irc)),
+                                    RGBI.bands, "", Progress()) as view:
+        with rasterio.open(view.input) as src:
+            assert (src.read(4) == scene["nir_data"][0]).all()
+            assert (src.dataset_mask() == 255).all()  # INPUT's mask: all valid
+            assert src.descriptions == ("R", "G", "B", "NIR")
+
+
 # --- bad input: a clear error, nothing written -------------------------------------------------------
 
 def refused(tmp_path: Path, source: Path, sources: BandSources | None, spec=RGBI, words: tuple[str, ...] = ()):
@@ -210,6 +229,16 @@ def test_layers_in_different_crs_are_refused_naming_both(scene, tmp_path):
 def test_same_crs_spelled_differently_is_accepted(scene, tmp_path):
     wkt = rasterio.crs.CRS.from_epsg(2154).to_wkt()
     irc = make_raster(tmp_path / "irc_wkt.tif", read(scene["irc"]), crs=wkt, origin=ORIGIN)
+    model = tiny_model(in_channels=4)
+    assert (run(model, RGBI, tmp_path / "a.tif", scene["rgb"], sources=BandSources(irc=irc))
+            == run(model, RGBI, tmp_path / "b.tif", scene["stack"])).all()
+
+
+def test_an_unnamed_lambert93_layer_is_the_same_crs_as_an_epsg_2154_input(scene, tmp_path):
+    """As flair:change judges CRSs (grids.same_crs): a Lambert-93 without its EPSG code is accepted."""
+    irc = make_raster(tmp_path / "irc_unnamed.tif", read(scene["irc"]), crs=LAMBERT93_WGS84, origin=ORIGIN)
+    with rasterio.open(irc) as src:
+        assert src.crs.to_epsg() is None and src.crs != rasterio.crs.CRS.from_epsg(2154)
     model = tiny_model(in_channels=4)
     assert (run(model, RGBI, tmp_path / "a.tif", scene["rgb"], sources=BandSources(irc=irc))
             == run(model, RGBI, tmp_path / "b.tif", scene["stack"])).all()
@@ -289,7 +318,7 @@ def test_jp2_folders_as_input_and_irc_single_machine_and_sharded_equal_the_stack
     assert len(list(sharded.shards.glob("*.tif"))) > 4
     assert (read(single.output) == reference).all() and (read(sharded.output) == reference).all()
     # a VRT of the tiles (QGIS: Build Virtual Raster) works as INPUT and IRC of a plain run
-    from flair_qgis.distributed import build_vrt
+    from flair_qgis.mosaics import build_vrt
 
     vrts = [build_vrt(sorted(jp2_zone[k].glob("*.jp2")), tmp_path / f"{k}.vrt") for k in ("rgb", "irc")]
     plain = segment(replace(options, input=vrts[0], output=tmp_path / "plain.tif", sources=BandSources(irc=vrts[1])))

@@ -11,7 +11,7 @@ from rasterio.windows import Window
 from conftest import make_raster, random_image
 from flair_qgis.errors import FlairError
 from flair_qgis.export import ExportOptions, export_patches, patch_starts, rasterize_shapes
-from flair_qgis.patches import check_pairs, find_pairs
+from flair_qgis.patch_files import check_pairs, find_pairs
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from rasterio.crs import CRS
 from conftest import make_raster
 from flair_qgis.errors import FlairError
 from flair_qgis.grids import aligned_windows, same_crs
-from flair_qgis.metrics import RasterEvaluation, evaluate_rasters
+from flair_qgis.raster_evaluation import RasterEvaluation, evaluate_rasters
 from flair_qgis.palette import palette
 from synthetic import write_images_labels
 
@@ -61,7 +61,7 @@ def test_really_different_crss_are_refused_with_names_that_differ(tmp_path):
 
 
 def test_training_pairs_in_an_equivalent_crs_are_kept(tmp_path):
-    from flair_qgis.patches import check_pairs, find_pairs
+    from flair_qgis.patch_files import check_pairs, find_pairs
 
     folder = write_images_labels(tmp_path / "patches", 2, size=32)
     label = folder / "labels" / "tile_0001.tif"

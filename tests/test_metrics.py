@@ -12,7 +12,8 @@ import pytest
 
 from conftest import make_raster
 from flair_qgis.errors import FlairError
-from flair_qgis.metrics import RasterEvaluation, evaluate_rasters, scores_from_confusion
+from flair_qgis.metrics import scores_from_confusion
+from flair_qgis.raster_evaluation import RasterEvaluation, evaluate_rasters
 from flair_qgis.palette import ClassInfo
 
 CLASSES = (ClassInfo(1, "grass", "#00ff00"), ClassInfo(2, "roof", "#ff0000"), ClassInfo(3, "water", "#0000ff"))
@@ -62,8 +63,8 @@ def test_figures_equal_those_of_the_confusion_matrix_counted_by_hand(rasters, tm
 def test_confusion_matrix_comes_from_torchmetrics_and_ignores_the_ignore_index():
     import torch
 
-    from flair_qgis.metrics import confusion
-    from flair_qgis.patches import IGNORE
+    from flair_qgis.evaluation import confusion
+    from flair_qgis.labels import IGNORE
 
     cm = confusion(torch.tensor([0, 1, 1, 2, 0]), torch.tensor([0, 1, 2, IGNORE, 2]), 3)
     assert cm.tolist() == [[1, 0, 0], [0, 1, 0], [1, 1, 0]]

@@ -12,7 +12,9 @@ import torch
 from conftest import make_raster
 from flair_qgis.errors import FlairError
 from flair_qgis.normalisation import Normalisation
-from flair_qgis.patches import IGNORE, PatchDataset, check_pairs, find_pairs, label_lookup, split_pairs
+from flair_qgis.labels import IGNORE, label_lookup
+from flair_qgis.patch_files import check_pairs, find_pairs, split_pairs
+from flair_qgis.patches import PatchDataset
 from synthetic import origin, synthetic_patch, write_flair, write_images_labels
 
 

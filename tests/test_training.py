@@ -81,7 +81,7 @@ def test_outputs_best_checkpoint_describes_the_users_classes_and_metrics_files(p
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "mine_best.pt", "mine_confusion.png", "mine_curves.png", "mine_last.pt", "mine_metrics.csv",
         "mine_metrics.json", "mine_train.csv", "mine_val.csv"]
-    from flair_qgis.patches import find_pairs
+    from flair_qgis.patch_files import find_pairs
 
     held_out = find_pairs([result.val_csv]).pairs
     assert len(held_out) == 8 and len(find_pairs([result.train_csv]).pairs) == 32

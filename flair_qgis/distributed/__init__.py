@@ -21,7 +21,7 @@ from ..errors import Cancelled
 from .blocks import Block, Manifest, plan_blocks
 from .run import ZoneOptions, ZoneResult, run_zone, zone_paths
 from .workers import MODEL_LOADS, BlockJob, cached_model, run_block
-from .zones import assemble_vrt, build_vrt, write_cog, zone_files, zone_raster
+from ..mosaics import assemble_vrt, build_vrt, write_cog, zone_files, zone_raster
 
 __all__ = ["Block", "BlockJob", "Manifest", "MODEL_LOADS", "ZoneOptions", "ZoneResult", "assemble_vrt", "build_vrt",
            "cached_model", "plan_blocks", "run_block", "run_zone", "write_cog", "zone_files", "zone_paths",

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..files import sha256_of, write_text
 from ..progress import Progress
-from .zones import zone_files
+from ..mosaics import zone_files
 
 MANIFEST_FORMAT = "flair-qgis-shards"
 MANIFEST_VERSION = 1

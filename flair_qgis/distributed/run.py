@@ -19,7 +19,7 @@ from .blocks import (DEFAULT_BLOCK_STEPS, Block, Manifest, job_identity, plan_bl
                      verified)
 from .executors import executor
 from .workers import BlockJob, run_block
-from .zones import assemble_vrt, write_cog, write_geotiff, zone_raster
+from ..mosaics import assemble_vrt, write_cog, write_geotiff, zone_raster
 
 
 @dataclass

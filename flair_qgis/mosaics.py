@@ -1,29 +1,33 @@
-"""Zones and mosaics: the raster a zone is (a file, or a VRT over a folder of tiles), the VRT
-of a run's shards, and the GeoTIFF (optionally Cloud-Optimised) made from it. GDAL builds the VRTs."""
+"""Mosaics: the raster a path is (a file, or a VRT over a folder of tiles: an INPUT zone, IGN's
+5 km IRC or height tiles), the VRT of a sharded run's shards, and the GeoTIFF (optionally
+Cloud-Optimised) made from it. GDAL builds the VRTs (:mod:`.vrt`); band sources and the distributed
+package both use this module, which imports neither."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .. import vrt
-from ..errors import FlairError
-from ..files import publish, remove_stale_temporaries, temporary_file
+from . import vrt
+from .errors import FlairError
+from .files import publish, remove_stale_temporaries, temporary_file
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".jp2", ".vrt", ".img"}
 
 
-def zone_raster(path: Path | str, work_dir: Path, exclude: tuple[Path, ...] = ()) -> Path:
-    """The raster to segment for ``path``: itself for a file (a VRT, a GeoTIFF), or a VRT built in
-    ``work_dir`` over every raster file found in a folder (recursively; ``exclude`` skipped)."""
+def zone_raster(path: Path | str, work_dir: Path, exclude: tuple[Path, ...] = (), name: str = "input",
+                vrt_name: str = "zone.vrt") -> Path:
+    """The raster that ``path`` (the layer called ``name`` in messages) is: itself for a file (a VRT,
+    a GeoTIFF), or a mosaic VRT ``vrt_name`` built in ``work_dir`` over every raster file found in
+    a folder (recursively; ``exclude`` skipped)."""
     path = Path(path)
     if not path.exists():
-        raise FlairError(f"input {path} does not exist")
+        raise FlairError(f"{name} raster {path} does not exist: check the path")
     if not path.is_dir():
         return path
     files = zone_files(path, exclude)
     if not files:
-        raise FlairError(f"the folder {path} holds no raster files ({', '.join(sorted(RASTER_SUFFIXES))})")
-    return build_vrt(files, work_dir / "zone.vrt")
+        raise FlairError(f"the {name} folder {path} holds no raster files ({', '.join(sorted(RASTER_SUFFIXES))})")
+    return build_vrt(files, work_dir / vrt_name)
 
 
 def zone_files(folder: Path, exclude: tuple[Path, ...] = ()) -> list[Path]:
