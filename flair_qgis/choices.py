@@ -8,6 +8,7 @@ from typing import Sequence
 from .errors import FlairError
 
 DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("auto", "torch", "openvino")  # inference runtime: auto is OpenVINO on the CPU when installed
 TORCH_BUILDS = ("auto", "cpu", "cuda")  # which PyTorch flair:installdependencies installs
 OUTPUT_TYPES = ("argmax", "class_prob")
 PRESETS = ("reference", "fast")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from rasterio.windows import Window
 
-from . import band_sources, files, pipeline, raster_io, resampling
+from . import band_sources, files, openvino_backend, pipeline, raster_io, resampling
 from .choices import OUTPUT_GRIDS, OUTPUT_TYPES, PRECISIONS, STITCHES, check_choice
 from .checkpoints import ModelSpec, load_weights
 from .errors import FlairError
@@ -47,6 +47,8 @@ class SegmentOptions:
     input, computed on the whole raster's tile grid: the pixels equal a full run's.
     ``stitch`` is ``crop`` (keep each tile's centre, as flair-detect) or ``blend`` (average the
     overlapping tiles' probabilities with a smooth window; slower, seamless).
+    ``backend`` is the inference runtime: ``auto`` (OpenVINO on the CPU when installed, PyTorch on
+    CUDA), ``torch`` or ``openvino`` (CPU only; see :mod:`openvino_backend`).
 
     An input whose pixel size differs from the model's by more than 10 % is resampled to the
     model's (``resample``) and the result written back on the input's grid (``output_grid``
@@ -91,6 +93,7 @@ class SegmentOptions:
     mask_geometries: list[dict] | None = None
     active_codes: list[int] | None = None
     sources: band_sources.BandSources | None = None  # IRC / elevation / DSM+DTM layers besides INPUT
+    backend: str = "auto"
 
 
 @dataclass
@@ -117,6 +120,7 @@ def _check_request(options: SegmentOptions) -> None:
     check_choice("output type", options.output_type, OUTPUT_TYPES)
     check_choice("precision", options.precision, PRECISIONS)
     check_choice("stitching", options.stitch, STITCHES)
+    openvino_backend.device_for(options.backend, options.device)
     if options.batch_size is not None and options.batch_size < 1:
         raise FlairError(f"batch size must be at least 1 (or empty for automatic), got {options.batch_size}")
     check_choice("output grid", options.output_grid, OUTPUT_GRIDS)
@@ -144,7 +148,7 @@ def _check_request(options: SegmentOptions) -> None:
 def segment(options: SegmentOptions, progress: Progress | None = None) -> SegmentResult:
     """Segment ``options.input`` into ``options.output`` with the model the options name."""
     progress = progress or Progress()
-    device = pick_device(options.device)
+    device = pick_device(openvino_backend.device_for(options.backend, options.device))
     _check_request(options)
     ckpt, spec = resolve_model(options.model, options.checkpoint, progress, arch=options.arch,
                                encoder=options.encoder, n_classes=options.n_classes,
@@ -306,6 +310,8 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
     if options.batch_size is None:
         options = replace(options, batch_size=auto_batch_size(predictor, spec.tile_size))
         progress.log(f"Batch size {options.batch_size} (automatic, on {device})")
+    predictor = openvino_backend.predictor_for(predictor, options.backend, options.batch_size, spec.tile_size,
+                                               progress, options.precision)
     validity = raster_io.Validity(src, bands, options.mask_geometries)
     region = Window(*(options.window or (0, 0, src.width, src.height)))
     classes = spec.active_classes if argmax else spec.classes
