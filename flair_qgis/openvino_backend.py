@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -222,12 +223,22 @@ def _read_cached(ov, core, folder: Path):
 
 
 def _convert(ov, model, spec, batch: int, tile: int):
+    """Trace ``model`` once on a (batch, bands, tile, tile) input and convert it to static shapes.
+
+    The trace is not checked by a second run (it would rebuild a size-dependent encoder, and costs a
+    forward pass): an encoder built for another input size (:class:`~flair_qgis.upernet.UPerNet`'s
+    Swin) is rebuilt for the tile first, which is what the forward pass would do.
+    """
     import torch
 
     model = model.float().eval()
+    if getattr(model, "_sized", False) and tuple(getattr(model, "_size", ())) != (tile, tile):
+        model.resize_encoder((tile, tile))
     example = torch.zeros(batch, spec.in_channels, tile, tile)
-    with torch.no_grad():
-        converted = ov.convert_model(model, example_input=example)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript's deprecation and tracer warnings: nothing the user can act on
+        traced = torch.jit.trace(model, example, check_trace=False, strict=False)
+        converted = ov.convert_model(traced, example_input=example)
     converted.reshape([batch, spec.in_channels, tile, tile])
     return converted
 
