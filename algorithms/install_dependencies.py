@@ -11,6 +11,7 @@ from ..flair_qgis import choices, dependencies, pip_install
 from .base import FlairAlgorithm
 
 BUILDS = list(choices.TORCH_BUILDS)
+OPENVINO_INSTALLS = list(choices.OPENVINO_INSTALLS)
 
 
 def plugin_deps_folder() -> Path:
@@ -20,6 +21,7 @@ def plugin_deps_folder() -> Path:
 
 class InstallDependenciesAlgorithm(FlairAlgorithm):
     TORCH_BUILD = "TORCH_BUILD"
+    OPENVINO = "OPENVINO"
     CHECK_ONLY = "CHECK_ONLY"
     REQUIREMENTS = "REQUIREMENTS"
     FOLDER = "FOLDER"
@@ -49,6 +51,9 @@ class InstallDependenciesAlgorithm(FlairAlgorithm):
             "else the much smaller CPU build; 'cpu' or 'cuda' force one. The download is large "
             "(about 1 GB for CPU, several GB for CUDA) and needs internet access; pip's output is shown "
             "in the log and saved beside the folder. Cancel stops pip and leaves the folder as it was.\n\n"
+            "OpenVINO (advanced): the CPU inference backend, faster than PyTorch on the CPU. 'auto' installs it "
+            "with the CPU build of PyTorch (machines without an NVIDIA GPU); 'yes' adds it to the CUDA build too, "
+            "'no' leaves it out. Without it, PyTorch runs on the CPU.\n\n"
             "Check only: lists what is installed, missing or too old, and where each package is "
             "imported from, without installing. After an install that replaces packages QGIS had "
             "already loaded, restart QGIS.")
@@ -56,6 +61,11 @@ class InstallDependenciesAlgorithm(FlairAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS's name
         self.addParameter(QgsProcessingParameterEnum(self.TORCH_BUILD, self.tr("PyTorch build"), options=BUILDS,
                                                      defaultValue="auto", usesStaticStrings=True))
+        openvino = QgsProcessingParameterEnum(
+            self.OPENVINO, self.tr("Install OpenVINO (the CPU backend; auto: with the CPU build)"),
+            options=OPENVINO_INSTALLS, defaultValue="auto", usesStaticStrings=True)
+        openvino.setFlags(openvino.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(openvino)
         self.addParameter(QgsProcessingParameterBoolean(
             self.CHECK_ONLY, self.tr("Only check what is installed (install nothing)"), defaultValue=False))
         requirements = QgsProcessingParameterFile(
@@ -78,7 +88,12 @@ class InstallDependenciesAlgorithm(FlairAlgorithm):
             build = pip_install.torch_build(self.parameterAsEnumString(parameters, self.TORCH_BUILD, context),
                                              shutil.which("nvidia-smi"))
             feedback.pushInfo(self.tr("Installing into {} (PyTorch {} build)").format(folder, build))
-            result = self.run_core(pip_install.install, folder, requirements, build, self.progress(feedback))
+            openvino = self.parameterAsEnumString(parameters, self.OPENVINO, context) or "auto"
+            chosen = self.run_core(pip_install.for_build, requirements, build, openvino)
+            if len(chosen) < len(requirements) and build == "cuda":
+                feedback.pushInfo(self.tr("OpenVINO, the CPU backend, is not installed with the CUDA build: set "
+                                          "'Install OpenVINO' to 'yes' to add it"))
+            result = self.run_core(pip_install.install, folder, chosen, build, self.progress(feedback))
             log = str(result.log)
         on_path = dependencies.activate(folder)
         feedback.pushInfo(self.tr("Packages folder: {} ({})").format(

@@ -27,12 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from . import files
+from . import dependencies, files
 from .choices import BACKENDS, check_choice
 from .errors import FlairError
 from .progress import Progress
 
-MIN_VERSION = (2024, 0)  # the oldest OpenVINO whose convert_model takes a PyTorch module with example_input
 CACHE_ENV = "FLAIR_CACHE_DIR"  # the plugin's cache folder (default ~/.cache/flair_qgis)
 BACKEND_ENV = "FLAIR_BACKEND"  # what ``auto`` means on the CPU when set to ``torch`` or ``openvino``
 REQUESTS = 2  # asynchronous requests (and CPU streams) a batch is split over
@@ -72,9 +71,10 @@ def load() -> tuple[Any, str | None]:
     except Exception as e:  # noqa: BLE001 - missing, or a broken install: PyTorch is used either way
         return None, f"OpenVINO cannot be imported ({type(e).__name__}: {e})"
     version = getattr(ov, "__version__", "0")
-    if version_tuple(version) < MIN_VERSION:
-        return None, (f"OpenVINO {version} is too old (needs {'.'.join(map(str, MIN_VERSION))} or newer; "
-                      "'Install FLAIR dependencies' installs the tested one)")
+    requirement = next((r for r in dependencies.read_requirements() if r.key == "openvino"), None)
+    if requirement is not None and requirement.too_old(".".join(map(str, version_tuple(version)))):
+        return None, (f"OpenVINO {version.split('-')[0]} is too old (needs {requirement.minimum} or newer; "
+                      f"{dependencies.INSTALL_ALGORITHM} installs the tested one)")
     return ov, None
 
 
@@ -83,9 +83,13 @@ def devices() -> list[str]:
     ov, why = load()
     if ov is None:
         return [why or "OpenVINO unavailable"]
-    core = ov.Core()
+    try:
+        core = ov.Core()
+        names = core.available_devices
+    except Exception as e:  # noqa: BLE001 - reported, not raised: this is for a bug report
+        return [f"none ({type(e).__name__}: {e})"]
     out = []
-    for name in core.available_devices:
+    for name in names:
         try:
             out.append(f"{name}: {core.get_property(name, 'FULL_DEVICE_NAME')}")
         except Exception:  # noqa: BLE001 - a device without that property is still listed

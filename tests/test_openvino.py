@@ -45,7 +45,7 @@ def shared_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("flair_cache")
 
 
-def inc_spec(tile: int = 128, margin: int = 32):
+def inc_spec(tile: int = 256, margin: int = 64):
     """FLAIR-INC's RGB spec (its normalisation and 19 classes, some switched off) at a small tile."""
     spec = spec_for_entry(zoo.get_entry(zoo.DEFAULT_MODEL))
     norm = replace(spec.normalisation, means=spec.normalisation.means[:3], stds=spec.normalisation.stds[:3])
@@ -83,6 +83,7 @@ def test_probabilities_blending_and_flips_agree_with_pytorch(tmp_path, shared_ca
     monkeypatch.setenv("FLAIR_CACHE_DIR", str(shared_cache))  # the same model as above: no conversion
     model, spec = tiny_model(), inc_spec()
     for options in ({"output_type": "class_prob"}, {"stitch": "blend"}, {"tta": True}):
+        options["window"] = (300, 200, 300, 200)
         torch_map = run(model, spec, tmp_path / "t.tif", "torch", Log(), **options)
         log = Log()
         ov_map = run(model, spec, tmp_path / "o.tif", "openvino", log, **options)
@@ -99,37 +100,34 @@ def test_flair_hub_upernets_agree_with_pytorch(encoder, tmp_path):
 
     model = tiny_hub_model(encoder)
     spec = replace(spec_for_entry(tiny_hub_entry(encoder=encoder)), tile_size=128, margin=32)
-    reference = run(model, spec, tmp_path / "torch.tif", "torch", Log())
+    window = (200, 100, 512, 384)
+    reference = run(model, spec, tmp_path / "torch.tif", "torch", Log(), window=window)
     log = Log()
-    converted = run(model, spec, tmp_path / "ov.tif", "openvino", log, batch_size=3)  # 2 requests: 2 + 1 padded
+    converted = run(model, spec, tmp_path / "ov.tif", "openvino", log, batch_size=3, window=window)  # 2 + 1 padded
     assert log.has("2 requests of 2 tile(s)"), log.lines
     assert (converted == reference).mean() >= AGREEMENT
 
 
-def test_a_corrupt_cached_model_is_rebuilt_and_an_unwritable_cache_only_warns(tmp_path, monkeypatch):
-    model, spec = tiny_model(seed=1), inc_spec(tile=64, margin=16)
+def test_a_corrupt_cached_model_is_rebuilt_and_an_unwritable_cache_only_warns(tmp_path, shared_cache, monkeypatch):
+    model, spec, window = tiny_model(), inc_spec(), (0, 0, 300, 200)
+    monkeypatch.setenv("FLAIR_CACHE_DIR", str(shared_cache))  # the model of the first test, maybe cached already
+    reference = run(model, spec, tmp_path / "first.tif", "openvino", Log(), window=window)
+    [folder] = (shared_cache / "openvino").iterdir()
+    (folder / "model.bin").write_bytes(b"garbage")
+    log = Log()
+    again = run(model, spec, tmp_path / "again.tif", "openvino", log, window=window)
+    assert any("is corrupt" in w for w in log.warnings) and log.has("Converted"), (log.lines, log.warnings)
+    np.testing.assert_array_equal(again, reference)
+    assert (folder / "manifest.json").is_file()  # rebuilt in place
+
     blocked = tmp_path / "a file"
     blocked.write_text("not a folder")
     monkeypatch.setenv("FLAIR_CACHE_DIR", str(blocked / "cache"))
     log = Log()
-    reference = run(model, spec, tmp_path / "nocache.tif", "openvino", log, window=(0, 0, 128, 96))
+    np.testing.assert_array_equal(run(model, spec, tmp_path / "nocache.tif", "openvino", log, window=window),
+                                  reference)
     assert any("cannot be written" in w and "without caching" in w for w in log.warnings), log.warnings
     assert log.has("Backend: OpenVINO")
-
-    monkeypatch.setenv("FLAIR_CACHE_DIR", str(tmp_path / "cache"))
-    run(model, spec, tmp_path / "first.tif", "openvino", Log(), window=(0, 0, 128, 96))
-    [folder] = (tmp_path / "cache" / "openvino").iterdir()
-    (folder / "model.bin").write_bytes(b"garbage")
-    log = Log()
-    again = run(model, spec, tmp_path / "again.tif", "openvino", log, window=(0, 0, 128, 96))
-    assert any("is corrupt" in w for w in log.warnings) and log.has("Converted"), (log.lines, log.warnings)
-    np.testing.assert_array_equal(again, reference)
-    (folder / "model.xml").write_text("<net>not a model")
-    (folder / "manifest.json").unlink()  # not even a manifest: the folder is just taken as absent
-    log = Log()
-    np.testing.assert_array_equal(run(model, spec, tmp_path / "third.tif", "openvino", log,
-                                      window=(0, 0, 128, 96)), reference)
-    assert log.has("Converted") and not log.warnings
 
 
 class Untraceable(torch.nn.Module):
@@ -202,3 +200,71 @@ def test_the_cache_key_changes_with_what_the_compiled_model_depends_on():
     for tile, batch, version in ((256, 2, "2026.4.1"), (512, 1, "2026.4.1"), (512, 2, "2026.5.0")):
         assert key != openvino_backend.cache_key(openvino_backend.weights_digest(a), spec, tile, batch, version)
     assert openvino_backend.version_tuple("2026.4.1-22982-e213a147257-releases/2026/4") == (2026, 4, 1)
+
+
+def test_too_old_an_openvino_is_not_used_and_the_log_says_so(tmp_path, monkeypatch):
+    class Old:
+        __version__ = "2023.3.0-13775-ceeafaf64f3-releases/2023/3"
+
+    monkeypatch.setitem(sys.modules, "openvino", Old())
+    module, why = openvino_backend.load()
+    assert module is None and "OpenVINO 2023.3.0 is too old (needs 2024.0 or newer" in why
+    log = Log()
+    out = run(tiny_model(), inc_spec(64, 16), tmp_path / "out.tif", "openvino", log, window=(0, 0, 64, 64))
+    assert out.shape == (1, 64, 64) and any("too old" in w and "using PyTorch" in w for w in log.warnings)
+
+
+def test_backend_from_the_command_line_and_the_detect_yaml(tmp_path):
+    from flair_qgis.cli import parser
+    from flair_qgis.config import detect_options
+
+    conf = tmp_path / "detect.yaml"
+    conf.write_text(f"input_img_path: {EXAMPLE}\noutput_path: {tmp_path}\noutput_name: out\nmodel_weights: w.pth\n"
+                    "backend: openvino\n")
+    assert detect_options(conf, warn=pytest.fail).backend == "openvino"
+    conf.write_text(conf.read_text().replace("backend: openvino\n", ""))
+    assert detect_options(conf).backend == "auto"
+    args = parser().parse_args(["detect", "--conf", str(conf), "--backend", "torch"])
+    assert args.backend == "torch"
+    with pytest.raises(SystemExit):
+        parser().parse_args(["detect", "--conf", str(conf), "--backend", "onnx"])
+
+
+def test_openvino_is_installed_with_the_cpu_build_and_offered_with_the_cuda_one():
+    from flair_qgis import dependencies as deps
+    from flair_qgis import pip_install
+
+    reqs = deps.read_requirements()
+    openvino = next(r for r in reqs if r.key == "openvino")
+    assert openvino.pinned == "2026.4.1"
+    assert openvino in pip_install.for_build(reqs, "cpu") and openvino not in pip_install.for_build(reqs, "cuda")
+    assert openvino in pip_install.for_build(reqs, "cuda", "yes") and openvino not in pip_install.for_build(reqs, "cpu", "no")
+    assert len(pip_install.for_build(reqs, "cuda")) == len(reqs) - 1
+    command = pip_install.pip_command("python3", Path("/t"), pip_install.installable(pip_install.for_build(reqs, "cpu")),
+                                      "cpu", platform="linux")
+    assert "openvino==2026.4.1" in command
+    # missing, it is no problem (PyTorch runs); too old, it is one
+    assert deps.problems([deps.Status(openvino)]) == []
+    assert deps.problems([deps.Status(openvino, "2023.3.0", "/x", True)])
+
+
+def test_diagnostics_report_openvino_and_its_devices():
+    from flair_qgis import diagnostics
+
+    report = diagnostics.report(verify=False)
+    assert "\nopenvino 2026.4.1\n" in report
+    line = next(line for line in report.splitlines() if line.startswith("OpenVINO devices: "))
+    assert "CPU" in line and str(openvino_backend.cache_dir()) in line
+
+
+@pytest.mark.qgis
+def test_segment_algorithm_passes_its_backend_and_refuses_openvino_on_cuda(provider, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    algorithm = provider.algorithm("segment")
+    backend = algorithm.parameterDefinition("BACKEND")
+    assert backend.options() == ["auto", "torch", "openvino"] and backend.defaultValue() == "auto"
+    with pytest.raises(QgsProcessingException, match="BACKEND openvino runs on the CPU"):
+        processing.run("flair:segment", {"INPUT": str(EXAMPLE), "BACKEND": "openvino", "DEVICE": "cuda",
+                                         "OUTPUT": str(tmp_path / "out.tif")})
