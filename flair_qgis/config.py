@@ -5,8 +5,8 @@ flair-detect keys (FLAIR-1 README): output_path, output_name, input_img_path, ba
 img_pixels_detection, margin, output_type, n_classes, model_weights, batch_size, use_gpu,
 model_name, encoder_name, num_worker, write_dataframe, norma_task (or norm_type / norm_means /
 norm_stds at the top level). Our additions: ``model`` (a zoo entry), ``device``, ``backend`` (auto,
-torch, openvino), and the layers besides the input (:class:`~flair_qgis.band_sources.BandSources`): ``irc_path`` (+ ``irc_band``),
-``elevation_path`` (+ ``elevation_band``), ``dsm_path`` + ``dtm_path``.
+torch, openvino), and the layers besides the input (:class:`~flair_qgis.band_sources.BandSources`):
+``irc_path`` (+ ``irc_band``), ``elevation_path`` (+ ``elevation_band``), ``dsm_path`` + ``dtm_path``.
 flair --conf keys: see :data:`TRAIN_KEYS`.
 """
 

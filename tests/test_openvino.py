@@ -237,11 +237,12 @@ def test_openvino_is_installed_with_the_cpu_build_and_offered_with_the_cuda_one(
     reqs = deps.read_requirements()
     openvino = next(r for r in reqs if r.key == "openvino")
     assert openvino.pinned == "2026.4.1"
-    assert openvino in pip_install.for_build(reqs, "cpu") and openvino not in pip_install.for_build(reqs, "cuda")
-    assert openvino in pip_install.for_build(reqs, "cuda", "yes") and openvino not in pip_install.for_build(reqs, "cpu", "no")
-    assert len(pip_install.for_build(reqs, "cuda")) == len(reqs) - 1
-    command = pip_install.pip_command("python3", Path("/t"), pip_install.installable(pip_install.for_build(reqs, "cpu")),
-                                      "cpu", platform="linux")
+    chosen = pip_install.for_build
+    assert openvino in chosen(reqs, "cpu") and openvino not in chosen(reqs, "cuda")
+    assert openvino in chosen(reqs, "cuda", "yes") and openvino not in chosen(reqs, "cpu", "no")
+    assert len(chosen(reqs, "cuda")) == len(reqs) - 1
+    command = pip_install.pip_command("python3", Path("/t"), pip_install.installable(chosen(reqs, "cpu")), "cpu",
+                                      platform="linux")
     assert "openvino==2026.4.1" in command
     # missing, it is no problem (PyTorch runs); too old, it is one
     assert deps.problems([deps.Status(openvino)]) == []
