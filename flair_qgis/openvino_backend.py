@@ -255,11 +255,10 @@ def _save(ov, converted, folder: Path) -> None:
         ov.save_model(converted, str(tmp / "model.xml"), compress_to_fp16=False)
         sizes = {name: (tmp / name).stat().st_size for name in ("model.xml", "model.bin")}
         (tmp / "manifest.json").write_text(json.dumps({"sizes": sizes}), encoding="utf-8")
-        shutil.rmtree(folder, ignore_errors=True)
         try:
             os.replace(tmp, folder)
         except OSError:
-            if not (folder / "manifest.json").is_file():  # not another process's copy: a real failure
+            if not (folder / "manifest.json").is_file():  # not another process's copy (a worker's): a real failure
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -289,8 +288,9 @@ def compiled_model(ov, model, spec, batch: int, tile: int, precision: str, progr
     try:
         _save(ov, converted, folder)
         where = f"cached in {folder}"
-    except OSError as e:
-        progress.warn(f"the OpenVINO cache {folder.parent} cannot be written ({e.strerror or e}): running without "
+    except Exception as e:  # noqa: BLE001 - read-only, full disk (OSError, or OpenVINO's RuntimeError)
+        why = e.strerror if isinstance(e, OSError) and e.strerror else f"{type(e).__name__}: {e}"
+        progress.warn(f"the OpenVINO cache {folder.parent} cannot be written ({why}): running without "
                       f"caching, the model is converted again on every run (set {CACHE_ENV} to a writable folder)")
         where = "not cached"
     compiled = core.compile_model(converted, "CPU", compile_config(precision))
