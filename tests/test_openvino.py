@@ -269,3 +269,17 @@ def test_segment_algorithm_passes_its_backend_and_refuses_openvino_on_cuda(provi
     with pytest.raises(QgsProcessingException, match="BACKEND openvino runs on the CPU"):
         processing.run("flair:segment", {"INPUT": str(EXAMPLE), "BACKEND": "openvino", "DEVICE": "cuda",
                                          "OUTPUT": str(tmp_path / "out.tif")})
+
+
+@pytest.mark.parametrize("arch, encoder", [("fpn", TINY_ENCODER), ("deeplabv3", TINY_ENCODER), ("unet", "mit_b0"),
+                                           ("unet", "tu-convnextv2_flairtest")])
+def test_the_other_zoo_architectures_agree_with_pytorch(arch, encoder, tmp_path):
+    """FLAIR-INC's FPN, DeepLabV3 and MiT U-Net (mit_b0: MiT-B5's blocks, smaller), FLAIR-HUB's ConvNeXt-V2 U-Net."""
+    import tiny_timm  # noqa: F401 - registers convnextv2_flairtest
+
+    model, spec, window = tiny_model(arch=arch, encoder=encoder), inc_spec(64, 16), (300, 200, 256, 192)
+    reference = run(model, spec, tmp_path / "torch.tif", "torch", Log(), window=window)
+    log = Log()
+    converted = run(model, spec, tmp_path / "ov.tif", "openvino", log, window=window)
+    assert log.has("Backend: OpenVINO"), log.warnings
+    assert (converted == reference).mean() >= AGREEMENT, (converted != reference).sum()
