@@ -142,7 +142,6 @@ class OpenVinoPredictor:
     def __init__(self, ov, compiled, fallback, batch: int, progress: Progress):
         self.spec, self.device, self.argmax, self.tta = fallback.spec, fallback.device, fallback.argmax, fallback.tta
         self.fallback, self.batch, self.progress = fallback, batch, progress
-        self.backend = "openvino"
         self.inactive = ~np.array(self.spec.active, dtype=bool)
         self.codes = np.array([c.code for c in self.spec.classes], dtype=np.uint8)
         self.queue = ov.AsyncInferQueue(compiled, REQUESTS)
@@ -305,7 +304,9 @@ def predictor_for(predictor, backend: str, batch: int, tile: int, progress: Prog
     if predictor.device.type != "cpu":
         device_for(backend, "cuda")  # OpenVINO asked for on the GPU: refused
         return predictor
-    wanted = backend if backend != "auto" else (os.environ.get(BACKEND_ENV) or "openvino")
+    wanted = backend
+    if backend == "auto":
+        wanted = check_choice(f"backend in ${BACKEND_ENV}", os.environ.get(BACKEND_ENV) or "openvino", BACKENDS[1:])
     if wanted == "torch":
         return predictor
     say = progress.warn if backend == "openvino" else progress.log
