@@ -283,3 +283,36 @@ def test_the_other_zoo_architectures_agree_with_pytorch(arch, encoder, tmp_path)
     converted = run(model, spec, tmp_path / "ov.tif", "openvino", log, window=window)
     assert log.has("Backend: OpenVINO"), log.warnings
     assert (converted == reference).mean() >= AGREEMENT, (converted != reference).sum()
+
+
+def test_an_inference_error_switches_to_pytorch_for_the_rest_of_the_run(shared_cache, monkeypatch):
+    from flair_qgis.prediction import Predictor
+
+    monkeypatch.setenv("FLAIR_CACHE_DIR", str(shared_cache))  # the first test's model: no conversion when run after it
+    model, spec = tiny_model(), inc_spec()
+    torch_predictor = Predictor(model, spec, torch.device("cpu"))
+    log = Log()
+    predictor = openvino_backend.predictor_for(torch_predictor, "openvino", 4, 256, log.progress)
+    assert isinstance(predictor, openvino_backend.OpenVinoPredictor)
+    tiles = np.random.default_rng(0).integers(0, 256, (3, 3, 256, 256), dtype=np.uint8)
+
+    class Broken:
+        def start_async(self, *args):
+            raise RuntimeError("Exception from src/plugins/intel_cpu: out of resources\nmore")
+
+    predictor.queue = Broken()
+    np.testing.assert_array_equal(predictor(tiles), torch_predictor(tiles))
+    np.testing.assert_array_equal(predictor.probabilities(tiles), torch_predictor.probabilities(tiles))
+    assert log.warnings == ["OpenVINO failed while inferring (RuntimeError: Exception from src/plugins/intel_cpu: "
+                            "out of resources): using PyTorch for the rest of the run"]
+
+
+def test_flair_backend_decides_what_auto_means(monkeypatch):
+    from flair_qgis.prediction import Predictor
+
+    torch_predictor = Predictor(tiny_model(), inc_spec(), torch.device("cpu"))
+    monkeypatch.setenv("FLAIR_BACKEND", "torch")
+    assert openvino_backend.predictor_for(torch_predictor, "auto", 4, 256, Progress()) is torch_predictor
+    monkeypatch.setenv("FLAIR_BACKEND", "onnx")
+    with pytest.raises(FlairError, match=r"unknown backend in \$FLAIR_BACKEND 'onnx': use one of torch, openvino"):
+        openvino_backend.predictor_for(torch_predictor, "auto", 4, 256, Progress())
