@@ -259,13 +259,15 @@ def test_diagnostics_report_openvino_and_its_devices():
 
 
 @pytest.mark.qgis
-def test_segment_algorithm_passes_its_backend_and_refuses_openvino_on_cuda(provider, tmp_path):
+def test_segment_algorithm_passes_its_backend_and_refuses_openvino_on_cuda_install_offers_openvino(provider, tmp_path):
     import processing
     from qgis.core import QgsProcessingException
 
     algorithm = provider.algorithm("segment")
     backend = algorithm.parameterDefinition("BACKEND")
     assert backend.options() == ["auto", "torch", "openvino"] and backend.defaultValue() == "auto"
+    install = provider.algorithm("installdependencies").parameterDefinition("OPENVINO")
+    assert install.options() == ["auto", "yes", "no"] and install.defaultValue() == "auto"
     with pytest.raises(QgsProcessingException, match="BACKEND openvino runs on the CPU"):
         processing.run("flair:segment", {"INPUT": str(EXAMPLE), "BACKEND": "openvino", "DEVICE": "cuda",
                                          "OUTPUT": str(tmp_path / "out.tif")})
