@@ -21,6 +21,7 @@ from .styled_output import load_styled
 
 DEVICES, OUTPUT_TYPES, PRESETS = list(choices.DEVICES), list(choices.OUTPUT_TYPES), list(choices.PRESETS)
 STITCHES, PRECISIONS, TILE_GRIDS = list(choices.STITCHES), list(choices.PRECISIONS), list(choices.TILE_GRIDS)
+BACKENDS = list(choices.BACKENDS)
 NORM_CHOICES = ["model"] + list(NORM_TYPES)
 
 
@@ -45,6 +46,7 @@ class SegmentAlgorithm(FlairAlgorithm):
     TILE_GRID = "TILE_GRID"
     TTA = "TTA"
     PRECISION = "PRECISION"
+    BACKEND = "BACKEND"
     NORM_TYPE = "NORM_TYPE"
     NORM_MEANS = "NORM_MEANS"
     NORM_STDS = "NORM_STDS"
@@ -183,6 +185,13 @@ class SegmentAlgorithm(FlairAlgorithm):
                                           defaultValue=False),
             QgsProcessingParameterEnum(self.PRECISION, self.tr("Precision (auto: fp16 on GPU, fp32 on CPU)"),
                                        options=PRECISIONS, defaultValue="auto", usesStaticStrings=True),
+            self._help(QgsProcessingParameterEnum(
+                self.BACKEND, self.tr("Inference backend (auto: OpenVINO on the CPU when installed)"),
+                options=BACKENDS, defaultValue="auto", usesStaticStrings=True),
+                self.tr("The runtime computing the model. auto: OpenVINO on the CPU when it is installed (faster "
+                        "there; the model is converted on its first run and kept in the cache), PyTorch on a GPU. "
+                        "torch: always PyTorch. openvino: OpenVINO, on the CPU only (with Device cuda: an error). "
+                        "Where OpenVINO cannot run a model, PyTorch runs it and the log says why.")),
             QgsProcessingParameterEnum(self.NORM_TYPE, self.tr("Normalisation"), options=NORM_CHOICES,
                                        defaultValue="model", usesStaticStrings=True),
             QgsProcessingParameterString(self.NORM_MEANS, self.tr("Custom means, one per band (comma-separated)"),
@@ -250,6 +259,7 @@ class SegmentAlgorithm(FlairAlgorithm):
             tile_grid=self.parameterAsEnumString(parameters, self.TILE_GRID, context) or None,
             tta=self.parameterAsBoolean(parameters, self.TTA, context),
             precision=self.parameterAsEnumString(parameters, self.PRECISION, context) or "auto",
+            backend=self.parameterAsEnumString(parameters, self.BACKEND, context) or "auto",
             active_codes=[int(v) for v in self._numbers(parameters, self.ACTIVE_CLASSES, context, int)] or None,
             value_range=self._value_range(parameters, context),
             sources=self._band_sources(parameters, context),

@@ -9,7 +9,9 @@ from .errors import FlairError
 from .tiling import GRIDS
 
 DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("auto", "torch", "openvino")  # inference runtime: auto is OpenVINO on the CPU when installed
 TORCH_BUILDS = ("auto", "cpu", "cuda")  # which PyTorch flair:installdependencies installs
+OPENVINO_INSTALLS = ("auto", "yes", "no")  # whether it installs OpenVINO (auto: with the CPU build)
 OUTPUT_TYPES = ("argmax", "class_prob")
 PRESETS = ("reference", "fast")
 STITCHES = ("crop", "blend")

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .choices import DEVICES, TILE_GRIDS
+from .choices import BACKENDS, DEVICES, TILE_GRIDS
 from .errors import Cancelled, FlairError
 from .progress import Progress
 
@@ -31,7 +31,7 @@ def _detect(args: argparse.Namespace) -> int:
 
     progress = _console_progress()
     options = detect_options(args.conf, warn=progress.warn)
-    for name in ("device", "batch_size", "active_codes", "value_range", "tile_grid"):
+    for name in ("device", "batch_size", "active_codes", "value_range", "tile_grid", "backend"):
         if getattr(args, name) is not None:
             setattr(options, name, getattr(args, name))
     options.sources = _sources_from_args(options.sources, args)
@@ -258,6 +258,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--conf", required=True, type=Path, help="flair-detect YAML configuration")
     d.add_argument("--device", choices=DEVICES, help="override the configuration's device")
     d.add_argument("--batch-size", dest="batch_size", type=int, help="override the batch size")
+    d.add_argument("--backend", choices=BACKENDS,
+                   help="inference runtime (default auto: OpenVINO on the CPU when installed, PyTorch on CUDA)")
     d.add_argument("--active-classes", dest="active_codes", type=_numbers(int), metavar="CODES",
                    help="class codes the model may predict, e.g. 1,2,3,6 (default: decided from the checkpoint)")
     d.add_argument("--value-range", dest="value_range", type=_numbers(float, 2), metavar="MIN,MAX",

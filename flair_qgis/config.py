@@ -5,9 +5,9 @@ flair-detect keys (FLAIR-1 README): output_path, output_name, input_img_path, ba
 img_pixels_detection, margin, output_type, n_classes, model_weights, batch_size, use_gpu,
 model_name, encoder_name, num_worker, write_dataframe, norma_task (or norm_type / norm_means /
 norm_stds at the top level). Our additions: ``model`` (a zoo entry), ``device``, ``tile_grid``
-(``model`` or ``map-anchored``, see :class:`SegmentOptions`), and the layers
-besides the input (:class:`~flair_qgis.band_sources.BandSources`): ``irc_path`` (+ ``irc_band``),
-``elevation_path`` (+ ``elevation_band``), ``dsm_path`` + ``dtm_path``.
+(``model`` or ``map-anchored``, see :class:`SegmentOptions`), ``backend`` (auto, torch, openvino),
+and the layers besides the input (:class:`~flair_qgis.band_sources.BandSources`): ``irc_path``
+(+ ``irc_band``), ``elevation_path`` (+ ``elevation_band``), ``dsm_path`` + ``dtm_path``.
 flair --conf keys: see :data:`TRAIN_KEYS`.
 """
 
@@ -29,8 +29,8 @@ DETECT_KEYS = {
     "output_path", "output_name", "input_img_path", "bands", "channels", "img_pixels_detection",
     "margin", "output_type", "n_classes", "model_weights", "batch_size", "use_gpu", "model_name",
     "encoder_name", "num_worker", "write_dataframe", "norma_task", "norm_type", "norm_means",
-    "norm_stds", "model", "device", "tile_grid", "irc_path", "irc_band", "elevation_path", "elevation_band", "dsm_path",
-    "dtm_path",
+    "norm_stds", "model", "device", "tile_grid", "irc_path", "irc_band", "elevation_path", "elevation_band",
+    "dsm_path", "dtm_path", "backend",
 }
 IGNORED_KEYS = {"num_worker": "reading runs in-process", "write_dataframe": "no tile table is written"}
 
@@ -112,6 +112,7 @@ def detect_options(path: Path | str, warn: Any = print) -> SegmentOptions:
             margin=int(conf["margin"]) if conf.get("margin") is not None else None,
             batch_size=int(conf.get("batch_size", 4)),
             device=str(device),
+            backend=str(conf.get("backend") or "auto"),
             output_type=str(conf.get("output_type", "argmax")),
             normalisation=_normalisation(conf),
             arch=conf.get("model_name"),

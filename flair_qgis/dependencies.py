@@ -27,6 +27,7 @@ REQUIREMENTS_FILE = PLUGIN_DIR / "requirements.txt"
 FOLDER_ENV = "FLAIR_DEPS_DIR"  # overrides the folder (tests, shared installs)
 INSTALL_ALGORITHM = "'Install FLAIR dependencies' (flair:installdependencies)"
 KEEP_SYSTEM = ("numpy",)  # QGIS's own, never left in the folder
+OPTIONAL = ("openvino",)  # the CPU backend: PyTorch runs without it, so missing is no problem
 
 # Import names that differ from the distribution names.
 MODULES = {"segmentation-models-pytorch": "segmentation_models_pytorch", "pyyaml": "yaml",
@@ -212,8 +213,10 @@ def import_error(status: Status) -> str | None:
 
 
 def problems(statuses: Sequence[Status]) -> list[Status]:
-    """The statuses that need an install, QGIS's own packages (numpy) excepted: we never touch them."""
-    return [s for s in statuses if s.problem and s.requirement.key not in KEEP_SYSTEM]
+    """The statuses that need an install, QGIS's own packages (numpy) excepted: we never touch them;
+    nor a missing optional one (OpenVINO: PyTorch runs instead)."""
+    return [s for s in statuses if s.problem and s.requirement.key not in KEEP_SYSTEM
+            and not (s.problem == "missing" and s.requirement.key in OPTIONAL)]
 
 
 def explain(statuses: Sequence[Status]) -> str:

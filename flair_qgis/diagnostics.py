@@ -6,7 +6,7 @@ import importlib.metadata
 import platform
 import sys
 
-from . import triton_guard
+from . import openvino_backend, triton_guard
 from .files import sha256_of
 from .zoo import ZOO, hub_cache_dir, offline
 
@@ -44,7 +44,7 @@ def report(extra: dict[str, str] | None = None, verify: bool = True) -> str:
     lines = [f"Python {sys.version.split()[0]} on {platform.platform()}"]
     lines += [f"{dist} {_version(dist)}" for dist in
               ("numpy", "torch", "torchvision", "segmentation-models-pytorch", "timm", "rasterio",
-               "huggingface_hub", "safetensors", "torchmetrics", "PyYAML")]
+               "huggingface_hub", "safetensors", "torchmetrics", "PyYAML", "openvino")]
     try:
         import rasterio
 
@@ -64,6 +64,8 @@ def report(extra: dict[str, str] | None = None, verify: bool = True) -> str:
     except ImportError:
         lines.append("CUDA: unknown (torch is missing)")
     lines.append(f"triton: {triton_guard.status()}")
+    lines.append(f"OpenVINO devices: {', '.join(openvino_backend.devices())}; compiled models in "
+                 f"{openvino_backend.cache_dir()}")
     for key, value in (extra or {}).items():
         lines.append(f"{key} {value}")
     lines.append(f"Model cache: {hub_cache_dir()}{' (offline mode)' if offline() else ''}")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from rasterio.windows import Window
 
-from . import band_sources, files, pipeline, raster_io, resampling
+from . import band_sources, files, openvino_backend, pipeline, raster_io, resampling
 from .choices import OUTPUT_GRIDS, OUTPUT_TYPES, PRECISIONS, STITCHES, TILE_GRIDS, check_choice
 from .checkpoints import ModelSpec, load_weights
 from .errors import FlairError
@@ -50,6 +50,8 @@ class SegmentOptions:
     ``model`` (None: the model's grid, flair-detect's for IGN's models, following the raster's own
     size) or ``map-anchored`` (tiles at fixed multiples of their step in the CRS: rasters of the same
     ground on the same pixel grid get the same tiles and pixels, e.g. two dates of a land take).
+    ``backend`` is the inference runtime: ``auto`` (OpenVINO on the CPU when installed, PyTorch on
+    CUDA), ``torch`` or ``openvino`` (CPU only; see :mod:`openvino_backend`).
 
     An input whose pixel size differs from the model's by more than 10 % is resampled to the
     model's (``resample``) and the result written back on the input's grid (``output_grid``
@@ -95,6 +97,7 @@ class SegmentOptions:
     active_codes: list[int] | None = None
     sources: band_sources.BandSources | None = None  # IRC / elevation / DSM+DTM layers besides INPUT
     tile_grid: str | None = None  # None/"model": the model's; "map-anchored": fixed in map coordinates
+    backend: str = "auto"
 
 
 @dataclass
@@ -121,6 +124,7 @@ def _check_request(options: SegmentOptions) -> None:
     check_choice("output type", options.output_type, OUTPUT_TYPES)
     check_choice("precision", options.precision, PRECISIONS)
     check_choice("stitching", options.stitch, STITCHES)
+    openvino_backend.device_for(options.backend, options.device)
     if options.batch_size is not None and options.batch_size < 1:
         raise FlairError(f"batch size must be at least 1 (or empty for automatic), got {options.batch_size}")
     check_choice("output grid", options.output_grid, OUTPUT_GRIDS)
@@ -150,7 +154,7 @@ def _check_request(options: SegmentOptions) -> None:
 def segment(options: SegmentOptions, progress: Progress | None = None) -> SegmentResult:
     """Segment ``options.input`` into ``options.output`` with the model the options name."""
     progress = progress or Progress()
-    device = pick_device(options.device)
+    device = pick_device(openvino_backend.device_for(options.backend, options.device))
     _check_request(options)
     ckpt, spec = resolve_model(options.model, options.checkpoint, progress, arch=options.arch,
                                encoder=options.encoder, n_classes=options.n_classes,
@@ -312,6 +316,8 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
     if options.batch_size is None:
         options = replace(options, batch_size=auto_batch_size(predictor, spec.tile_size))
         progress.log(f"Batch size {options.batch_size} (automatic, on {device})")
+    predictor = openvino_backend.predictor_for(predictor, options.backend, options.batch_size, spec.tile_size,
+                                               progress, options.precision)
     validity = raster_io.Validity(src, bands, options.mask_geometries)
     region = Window(*(options.window or (0, 0, src.width, src.height)))
     classes = spec.active_classes if argmax else spec.classes

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlsplit
 
-from .choices import TORCH_BUILDS, check_choice
-from .dependencies import KEEP_SYSTEM, Requirement
+from .choices import OPENVINO_INSTALLS, TORCH_BUILDS, check_choice
+from .dependencies import KEEP_SYSTEM, OPTIONAL, Requirement
 from .errors import Cancelled, FlairError
 from .progress import Progress
 
@@ -62,6 +62,14 @@ def pip_command(python: str | Path, target: Path, requirements: Sequence[Require
     if constraints is not None:
         command += ["--constraint", str(constraints)]
     return command + lines
+
+
+def for_build(requirements: Sequence[Requirement], build: str, openvino: str = "auto") -> list[Requirement]:
+    """The requirements to install with PyTorch's ``build``: OpenVINO (the CPU backend) for ``cpu``
+    builds unless ``openvino`` is ``no``, for ``cuda`` builds only when it is ``yes``."""
+    check_choice("OpenVINO install", openvino, OPENVINO_INSTALLS)
+    wanted = openvino == "yes" or (openvino == "auto" and build == "cpu")
+    return [r for r in requirements if wanted or r.key not in OPTIONAL]
 
 
 def installable(requirements: Sequence[Requirement]) -> list[Requirement]:

@@ -566,12 +566,21 @@ Labels: a class raster on the image's grid, or polygons with a numeric class fie
 
 Torch build: 'auto' picks the CUDA build when the NVIDIA driver (nvidia-smi) is present, else the much smaller CPU build; 'cpu' or 'cuda' force one. The download is large (about 1 GB for CPU, several GB for CUDA) and needs internet access; pip's output is shown in the log and saved beside the folder. Cancel stops pip and leaves the folder as it was. Where PyTorch's CPU index (download.pytorch.org) cannot be reached but PyPI can (some proxies and mirrors), PyPI's PyTorch is installed instead, with a warning naming the index: on Linux that is the CUDA build (it runs on the CPU too), about 5.6 GB installed.
 
+OpenVINO (advanced): the CPU inference backend, faster than PyTorch on the CPU. 'auto' installs it with the CPU build of PyTorch (machines without an NVIDIA GPU); 'yes' adds it to the CUDA build too, 'no' leaves it out. Without it, PyTorch runs on the CPU.
+
 Check only: lists what is installed, missing or too old, and where each package is imported from, without installing. After an install that replaces packages QGIS had already loaded, restart QGIS.</source>
       <translation>Installe avec pip les paquets Python dont FLAIR a besoin (PyTorch, segmentation-models-pytorch, rasterio, torchmetrics, huggingface_hub, PyYAML…, dans les versions fixées par le requirements.txt de l'extension) dans un dossier de votre profil QGIS réservé à l'extension (python/flair_deps/py3XX, un par version de Python), que l'extension ajoute au chemin de Python à son chargement. Les paquets de QGIS ne sont jamais modifiés : numpy reste celui fourni avec QGIS.
 
 Version de PyTorch : « auto » choisit la version CUDA si le pilote NVIDIA (nvidia-smi) est présent, sinon la version CPU, bien plus légère ; « cpu » ou « cuda » imposent l'une ou l'autre. Le téléchargement est volumineux (environ 1 Go pour CPU, plusieurs Go pour CUDA) et demande un accès à internet ; la sortie de pip s'affiche dans le journal et est enregistrée à côté du dossier. Annuler arrête pip et laisse le dossier tel qu'il était. Là où l'index CPU de PyTorch (download.pytorch.org) est injoignable mais PyPI joignable (certains proxys et miroirs), c'est le PyTorch de PyPI qui est installé, avec un avertissement nommant l'index : sous Linux, la version CUDA (elle fonctionne aussi sur le CPU), environ 5,6 Go une fois installée.
 
+OpenVINO (avancé) : le moteur d'inférence pour le CPU, plus rapide que PyTorch sur le CPU. « auto » l'installe avec la version CPU de PyTorch (machines sans GPU NVIDIA) ; « yes » l'ajoute aussi à la version CUDA, « no » ne l'installe pas. Sans lui, PyTorch calcule sur le CPU.
+
 Vérifier seulement : liste ce qui est installé, manquant ou trop ancien, et d'où chaque paquet est importé, sans rien installer. Après une installation qui remplace des paquets déjà chargés par QGIS, redémarrez QGIS.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>Install OpenVINO (the CPU backend; auto: with the CPU build)</source>
+      <translation>Installer OpenVINO (le moteur pour le CPU ; auto : avec la version CPU)</translation>
     </message>
     <message>
       <location filename="../algorithms/install_dependencies.py" />
@@ -607,6 +616,11 @@ Vérifier seulement : liste ce qui est installé, manquant ou trop ancien, et d'
       <location filename="../algorithms/install_dependencies.py" />
       <source>All the packages FLAIR needs are installed.</source>
       <translation>Tous les paquets dont FLAIR a besoin sont installés.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/install_dependencies.py" />
+      <source>OpenVINO, the CPU backend, is not installed with the CUDA build: set 'Install OpenVINO' to 'yes' to add it</source>
+      <translation>OpenVINO, le moteur pour le CPU, n'est pas installé avec la version CUDA : choisissez « yes » pour « Installer OpenVINO » pour l'ajouter</translation>
     </message>
     <message>
       <location filename="../algorithms/install_dependencies.py" />
@@ -907,6 +921,11 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
+      <source>The runtime computing the model. auto: OpenVINO on the CPU when it is installed (faster there; the model is converted on its first run and kept in the cache), PyTorch on a GPU. torch: always PyTorch. openvino: OpenVINO, on the CPU only (with Device cuda: an error). Where OpenVINO cannot run a model, PyTorch runs it and the log says why.</source>
+      <translation>Le moteur qui calcule le modèle. auto : OpenVINO sur le CPU s'il est installé (plus rapide ; le modèle est converti à sa première exécution et gardé en cache), PyTorch sur un GPU. torch : toujours PyTorch. openvino : OpenVINO, sur le CPU seulement (avec le périphérique cuda : une erreur). Si OpenVINO ne peut pas exécuter un modèle, PyTorch le fait et le journal dit pourquoi.</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
       <location filename="../algorithms/train.py" />
       <source>Normalisation</source>
       <translation>Normalisation</translation>
@@ -956,6 +975,11 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
       <location filename="../algorithms/segment.py" />
       <source>Tile grid (model: the model's own, e.g. flair-detect's; map-anchored: fixed in map coordinates, for maps compared between dates)</source>
       <translation>Grille de tuiles (model : celle du modèle, p. ex. celle de flair-detect ; map-anchored : fixe en coordonnées cartographiques, pour des cartes comparées entre dates)</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/segment.py" />
+      <source>Inference backend (auto: OpenVINO on the CPU when installed)</source>
+      <translation>Moteur d'inférence (auto : OpenVINO sur le CPU s'il est installé)</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />

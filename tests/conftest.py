@@ -27,6 +27,9 @@ PLUGINS_DIR = Path(tempfile.mkdtemp(prefix="flair-plugins-"))
 sys.path.insert(0, str(PLUGINS_DIR))
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The tests' models are tiny and some record what they are fed: BACKEND auto means PyTorch here (and in the
+# qgis_process runs, which inherit it); tests/test_openvino.py runs OpenVINO explicitly.
+os.environ.setdefault("FLAIR_BACKEND", "torch")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -118,6 +121,7 @@ def _private_hf_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: refused at once
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("FLAIR_CACHE_DIR", str(home / "flair_cache"))  # compiled OpenVINO models
     return home
 
 

@@ -145,7 +145,8 @@ def test_diagnostics_reports_versions_and_the_cache(provider):
 
     report = processing.run("flair:diagnostics", {})["REPORT"]
     for word in ("QGIS 3.", "torch", "rasterio", "GDAL", "CUDA", "Model cache", "FLAIR-INC_rgb_15cl_resnet34-unet",
-                 "FLAIR-HUB_LC-A_IR_convnextv2tiny-upernet: not cached", "safetensors"):
+                 "FLAIR-HUB_LC-A_IR_convnextv2tiny-upernet: not cached", "safetensors", "openvino 2026.4.1",
+                 "OpenVINO devices: CPU"):
         assert word in report
 
 
