@@ -92,8 +92,9 @@ class SegmentAlgorithm(FlairAlgorithm):
             "orthophoto at 0.2 m, like IGN's BD ORTHO) and writes a styled GeoTIFF on the input's grid.\n\n"
             "Model: a pretrained IGNF FLAIR-INC model, downloaded from HuggingFace on first use and "
             "cached (use 'Download FLAIR model' beforehand to work offline). Checkpoint: a local "
-            "weights file instead (IGNF .pth, FLAIR-1 .ckpt, smp state dict, or a FLAIR-for-QGIS "
-            "checkpoint, which carries its own classes and settings).\n\n"
+            "weights file instead (IGNF .pth, FLAIR-HUB .safetensors, FLAIR-1 .ckpt, smp state dict, or a "
+            "FLAIR-for-QGIS checkpoint, which carries its own classes and settings); an IGN model file runs as "
+            "that zoo model whatever Model says, recognised by IGN's file name, its hash or its layers.\n\n"
             "Bands: the raster bands fed to the model, in the model's order (e.g. R, G, B); by default "
             "the first non-alpha bands. Tiles of TILE_SIZE px are predicted and only their centre, "
             "MARGIN px in from each edge, is kept, as IGN's flair-detect does; left empty, they are "
@@ -126,9 +127,10 @@ class SegmentAlgorithm(FlairAlgorithm):
         model = QgsProcessingParameterEnum(self.MODEL, self.tr("Model"), options=models,
                                            defaultValue=DEFAULT_MODEL, usesStaticStrings=True)
         model.setHelp(self.tr("Pretrained IGNF model from the zoo; ignored when the checkpoint "
-                              "describes its own model. FLAIR-HUB_LC-A_* are IGN's FLAIR-HUB aerial-only "
-                              "models: IR ones take near-infrared, red, green (by default bands 4, 1, 2 of a "
-                              "4-band RGBI image), RGB ones red, green, blue"))
+                              "describes its own model or is an IGN model file (recognised by IGN's file name, "
+                              "its hash or its layers; the log says which). FLAIR-HUB_LC-A_* are IGN's "
+                              "FLAIR-HUB aerial-only models: IR ones take near-infrared, red, green (by default "
+                              "bands 4, 1, 2 of a 4-band RGBI image), RGB ones red, green, blue"))
         self.addParameter(model)
         self.addParameter(QgsProcessingParameterFile(
             self.CHECKPOINT, self.tr("Checkpoint file (instead of downloading the model)"),
