@@ -249,7 +249,7 @@ class SegmentAlgorithm(FlairAlgorithm):
             mask_geometries=geometries,
             model=self.parameterAsEnumString(parameters, self.MODEL, context),
             checkpoint=Path(checkpoint) if checkpoint else None,
-            bands=self.parameterAsInts(parameters, self.BANDS, context) or None,
+            bands=self.band_numbers(parameters, self.BANDS, context) or None,
             tile_size=self._optional_int(parameters, self.TILE_SIZE, context),
             margin=self._optional_int(parameters, self.MARGIN, context),
             batch_size=self._optional_int(parameters, self.BATCH_SIZE, context),
