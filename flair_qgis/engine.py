@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from rasterio.windows import Window
 
-from . import band_sources, files, pipeline, raster_io, resampling
+from . import band_sources, cpu_memory, files, pipeline, raster_io, resampling
 from .choices import OUTPUT_GRIDS, OUTPUT_TYPES, PRECISIONS, STITCHES, check_choice
 from .checkpoints import ModelSpec, load_weights
 from .errors import FlairError
@@ -306,6 +306,9 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
     if options.batch_size is None:
         options = replace(options, batch_size=auto_batch_size(predictor, spec.tile_size))
         progress.log(f"Batch size {options.batch_size} (automatic, on {device})")
+    if device.type == "cpu":  # measured against the free memory: lowered, or refused naming a tile size that fits
+        options = replace(options, batch_size=cpu_memory.fit_batch(
+            predictor, spec.in_channels, spec.tile_size, spec.margin, options.batch_size, progress))
     validity = raster_io.Validity(src, bands, options.mask_geometries)
     region = Window(*(options.window or (0, 0, src.width, src.height)))
     classes = spec.active_classes if argmax else spec.classes
