@@ -180,8 +180,11 @@ class SegmentAlgorithm(FlairAlgorithm):
         self.addParameter(self._help(QgsProcessingParameterNumber(
             self.BATCH_SIZE, self.tr("Batch size (tiles); empty: automatic"),
             QgsProcessingParameterNumber.Integer, None, optional=True, minValue=1),
-            self.tr("Tiles per forward pass. Empty (the default): automatic, from the free GPU memory on CUDA, "
-                    "4 on the CPU")))
+            self.tr("Tiles per forward pass. Empty (the default): automatic, from the free GPU memory on CUDA; "
+                    "on the CPU 4 tiles of 512 px, or as many larger ones as hold as many pixels (one of "
+                    "1024 px or more). On the CPU one tile is measured first against the free memory: a batch "
+                    "that does not fit is lowered (the log says so), and a tile too large even alone is refused, "
+                    "naming a TILE_SIZE that fits")))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=DEVICES,
                                                      defaultValue="auto", usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterEnum(self.OUTPUT_TYPE, self.tr("Output type"),

@@ -44,6 +44,7 @@ def available_memory() -> int | None:
 def peak_growth(run: Callable[[], object]) -> int | None:
     """Bytes by which the process's resident memory rose at its peak during ``run()`` above its level
     before, or ``None`` when this system does not say."""
+    _trim()
     try:
         with open("/proc/self/clear_refs", "w") as f:  # Linux: reset the peak (VmHWM) to the current RSS
             f.write("5")
@@ -67,6 +68,19 @@ def peak_growth(run: Callable[[], object]) -> int | None:
     run()
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return (after - before) * unit if after > before else None  # below an older peak: unknown
+
+
+def _trim() -> None:
+    """Hand the memory freed but kept by glibc's allocator back to the system, so that the resident
+    memory before a measurement is what is in use (else a tile reusing it would seem to take less)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # another C library (musl): nothing kept that way
+        pass
 
 
 def fit_batch(predict: Callable[[np.ndarray], object], in_channels: int, tile: int, margin: int, batch: int,

@@ -868,8 +868,8 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
-      <source>Tiles per forward pass. Empty (the default): automatic, from the free GPU memory on CUDA, 4 on the CPU</source>
-      <translation>Tuiles par passe du modèle. Vide (par défaut) : automatique, d'après la mémoire GPU libre avec CUDA, 4 sur le CPU</translation>
+      <source>Tiles per forward pass. Empty (the default): automatic, from the free GPU memory on CUDA; on the CPU 4 tiles of 512 px, or as many larger ones as hold as many pixels (one of 1024 px or more). On the CPU one tile is measured first against the free memory: a batch that does not fit is lowered (the log says so), and a tile too large even alone is refused, naming a TILE_SIZE that fits</source>
+      <translation>Tuiles par passe du modèle. Vide (par défaut) : automatique, d'après la mémoire GPU libre avec CUDA ; sur le CPU 4 tuiles de 512 px, ou autant de tuiles plus grandes que ce nombre de pixels en contient (une de 1024 px ou plus). Sur le CPU une tuile est d'abord mesurée face à la mémoire libre : un lot qui n'y tient pas est réduit (le journal le dit), et une tuile trop grande même seule est refusée, en nommant une TILE_SIZE qui tient</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
