@@ -248,7 +248,8 @@ def load_weights(ckpt: Checkpoint, spec: ModelSpec, device: torch.device | str =
                          f"{spec.in_channels} ({', '.join(spec.bands)}); pick the matching model or file")
     if ckpt.n_classes is not None and ckpt.n_classes != spec.n_classes:
         raise FlairError(f"{where} predicts {ckpt.n_classes} classes, but the model expects "
-                         f"{spec.n_classes}; pick the matching model, or set n_classes to {ckpt.n_classes}")
+                         f"{spec.n_classes}; pick the matching model, or set n_classes to {ckpt.n_classes} in a "
+                         "flair-detect configuration")
     model = build_model(spec.arch, spec.encoder, spec.in_channels, spec.n_classes)
     try:
         model.load_state_dict(ckpt.state_dict, strict=True)

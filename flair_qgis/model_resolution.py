@@ -133,6 +133,9 @@ def recognise(path: Path, ckpt: Checkpoint, chosen: ModelEntry | None = None,
     fits = [e for e in kind if len(e.bands) == ckpt.in_channels and e.head_classes == (ckpt.n_classes or 19)]
     pairs = [p for p in dict.fromkeys((e.arch, e.encoder) for e in fits) if same_layers(ckpt, *p)]
     fits = [e for e in fits if (e.arch, e.encoder) in pairs]
+    if len(fits) > 1 and ckpt.class_weights:  # FLAIR-INC 15 and 12 classes: the classes its loss trained
+        trained = tuple(w != 0 for w in ckpt.class_weights)
+        fits = [e for e in fits if spec_for_entry(e).active == trained] or fits
     if len({(e.bands, e.normalisation, e.channel_codes) for e in fits}) > 1:  # FLAIR-HUB IR and RGB twins
         words = set(re.split(r"[^a-z0-9]+", path.stem.lower()))
         fits = [e for e in fits if _band_word(e) in words] or fits
@@ -143,7 +146,8 @@ def recognise(path: Path, ckpt: Checkpoint, chosen: ModelEntry | None = None,
     if not fits:
         return None
     layers = f"{fits[0].arch}/{fits[0].encoder}, {len(ckpt.state_dict)} weight tensors"
-    return fits[0], f"its layers ({layers})"
+    also = f"; also those of {', '.join(e.name for e in fits[1:])}" if len(fits) > 1 else ""
+    return fits[0], f"its layers ({layers}{also})"
 
 
 def _band_word(entry: ModelEntry) -> str:

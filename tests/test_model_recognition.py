@@ -37,6 +37,9 @@ def tiny_zoo(monkeypatch):
         "unet": replace(zoo.ZOO[zoo.DEFAULT_MODEL], name="FLAIR-INC_rgb_15cl_tiny-unet",
                         filename="FLAIR-INC_rgb_15cl_tiny-unet_weights.pth", encoder=TINY_ENCODER, sha256=None,
                         size=None, revision="main"),
+        "unet12": replace(zoo.ZOO["FLAIR-INC_rgb_12cl_resnet34-unet"], name="FLAIR-INC_rgb_12cl_tiny-unet",
+                          filename="FLAIR-INC_rgb_12cl_tiny-unet_weights.pth", encoder=TINY_ENCODER, sha256=None,
+                          size=None, revision="main"),
         "fpn": replace(zoo.ZOO[zoo.DEFAULT_MODEL], name="FLAIR-INC_rgb_15cl_tiny-fpn", arch="fpn",
                        filename="FLAIR-INC_rgb_15cl_tiny-fpn_weights.pth", encoder=TINY_ENCODER, sha256=None,
                        size=None, revision="main"),
@@ -183,3 +186,18 @@ def test_the_advice_for_an_architecture_no_zoo_model_has_names_the_configuration
     assert "it looks like fpn/resnet18" in message
     assert "flair-detect configuration (model_name fpn, encoder_name resnet18)" in message
     assert "give its architecture" not in message and "(arch " not in message
+
+
+@pytest.mark.parametrize("model, off", [("unet", UNTRAINED), ("unet12", tuple(range(13, 20)))])
+def test_a_renamed_flair_inc_unet_file_is_told_by_the_classes_its_loss_trained(tmp_path, tiny_zoo, model, off):
+    """FLAIR-INC's 15- and 12-class U-Nets have the same layers; their criterion.weight differs."""
+    path = tmp_path / "weights.pth"
+    sd = ignf_state_dict(tiny_model())
+    sd["criterion.weight"] = torch.tensor([0.0 if c in off else 1.0 for c in range(1, 20)])
+    torch.save(sd, path)
+
+    _, spec, logs = resolved(None, path)
+
+    entry = tiny_zoo[model]
+    assert any(f"recognised as zoo model {entry.name} by its layers (unet/{TINY_ENCODER}" in m for m in logs)
+    assert [c.code for c in spec.active_classes] == [c for c in range(1, 20) if c not in off]
