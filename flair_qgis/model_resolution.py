@@ -10,6 +10,11 @@ classes a model may predict (its *active* classes) come from what the file says,
 5. every class of the head.
 
 A zoo entry chosen only to describe a local file's architecture never masks its classes.
+
+A checkpoint without metadata that is an IGN model file runs as that zoo model, whatever model was
+chosen with it (flair:segment always passes one): recognised by IGN's file name, its sha256, IGN's
+model name within its file name, or — when the chosen model's layers are not its own — its layers
+(:func:`recognise`; the log says how).
 """
 
 from __future__ import annotations
@@ -120,7 +125,9 @@ def recognise(path: Path, ckpt: Checkpoint, chosen: ModelEntry | None = None,
     hub = ckpt.extra.get("layout") == "flair-hub"
     kind = [e for e in ZOO.values() if (e.grid == "flair-hub") == hub]
     size = path.stat().st_size
-    entry = next((e for e in kind if e.sha256 and e.size == size and sha256_of(path) == e.sha256), None)
+    sized = [e for e in kind if e.sha256 and e.size == size]  # pinned files of this size (hashed once)
+    digest = sha256_of(path) if sized else None
+    entry = next((e for e in sized if e.sha256 == digest), None)
     if entry is not None:
         return entry, SAME_FILE[1]
     if chosen is not None and same_layers(ckpt, chosen.arch, chosen.encoder):

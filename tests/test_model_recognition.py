@@ -201,3 +201,19 @@ def test_a_renamed_flair_inc_unet_file_is_told_by_the_classes_its_loss_trained(t
     entry = tiny_zoo[model]
     assert any(f"recognised as zoo model {entry.name} by its layers (unet/{TINY_ENCODER}" in m for m in logs)
     assert [c.code for c in spec.active_classes] == [c for c in range(1, 20) if c not in off]
+
+
+def test_a_renamed_pinned_zoo_file_given_alone_is_recognised_by_its_sha256(tmp_path, tiny_zoo, monkeypatch):
+    import hashlib
+
+    path = tmp_path / "download (2).pth"
+    torch.save(ignf_state_dict(tiny_model(arch="fpn")), path)
+    data = path.read_bytes()
+    pinned = replace(tiny_zoo["fpn"], sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    monkeypatch.setitem(zoo.ZOO, pinned.name, pinned)
+
+    _, spec, logs = resolved(zoo.DEFAULT_MODEL, path)
+
+    assert spec == spec_for_entry(pinned)
+    assert f"Checkpoint {path.name} recognised as zoo model {pinned.name} by its sha256, instead of model " \
+           f"{zoo.DEFAULT_MODEL}" in logs
