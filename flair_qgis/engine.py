@@ -307,8 +307,9 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
         options = replace(options, batch_size=auto_batch_size(predictor, spec.tile_size))
         progress.log(f"Batch size {options.batch_size} (automatic, on {device})")
     if device.type == "cpu":  # measured against the free memory: lowered, or refused naming a tile size that fits
+        probe = predictor.probabilities if options.stitch == "blend" else predictor
         options = replace(options, batch_size=cpu_memory.fit_batch(
-            predictor, spec.in_channels, spec.tile_size, spec.margin, options.batch_size, progress))
+            probe, spec.in_channels, spec.tile_size, spec.margin, options.batch_size, progress))
     validity = raster_io.Validity(src, bands, options.mask_geometries)
     region = Window(*(options.window or (0, 0, src.width, src.height)))
     classes = spec.active_classes if argmax else spec.classes
