@@ -34,6 +34,20 @@ class FlairAlgorithm(QgsProcessingAlgorithm):
     def helpUrl(self):  # noqa: N802 - QGIS's name
         return "https://github.com/flair-qgis/flair-for-qgis#readme"
 
+    def band_numbers(self, parameters, key, context):
+        """A multiple band parameter's numbers, given repeated (qgis_process ``BANDS=4 BANDS=1``, a list)
+        or as one comma-separated value (``BANDS=4,1,2``, which qgis_process hands over as one string)."""
+        value = parameters.get(key)
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if not any(isinstance(v, str) and ("," in v or ";" in v) for v in items):
+            return self.parameterAsInts(parameters, key, context)
+        text = ",".join(str(v) for v in items).replace(";", ",")
+        try:
+            return [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise QgsProcessingException(self.tr("{}: '{}' is not a list of band numbers: give them comma-separated, "
+                                                 "e.g. 4,1,2").format(key, text)) from None
+
     @staticmethod
     def progress(feedback: QgsProcessingFeedback) -> Progress:
         """The core's progress callbacks, reporting to ``feedback``."""

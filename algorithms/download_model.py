@@ -2,7 +2,7 @@
 
 from qgis.core import QgsProcessingOutputFile, QgsProcessingParameterEnum
 
-from ..flair_qgis.zoo import DEFAULT_MODEL, ZOO, unconfirmed
+from ..flair_qgis.zoo import DEFAULT_MODEL, ZOO, confirmed, unconfirmed
 from .base import ModelsAlgorithm, import_core
 
 
@@ -26,15 +26,19 @@ class DownloadModelAlgorithm(ModelsAlgorithm):
             "with a UPerNet or U-Net decoder; IR models take near-infrared, red, green, RGB models red, green, "
             "blue). Their size and hash are not published: each file is verified on first download against the "
             "sha256 the hub announces for it, and that file is used from then on.\n\n"
+            "Confirmed (pinned to the commit that uploaded the weight file; its sha256 and size are checked): "
+            "{}.\n\n"
             "Not confirmed (the file was never seen at the entry's pinned revision, so the download may "
             "fail; then download the file from the model's page and give it as a checkpoint): {}."
-        ).format(", ".join(e.name for e in unconfirmed()))
+        ).format(", ".join(e.name for e in confirmed()), ", ".join(e.name for e in unconfirmed()))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS's name
         model = QgsProcessingParameterEnum(self.MODEL, self.tr("Model"), options=list(ZOO),
                                            defaultValue=DEFAULT_MODEL, usesStaticStrings=True)
-        model.setHelp(self.tr("Pretrained IGNF model from the zoo. Not confirmed at their pinned revision "
-                              "(may fail to download): {}.").format(", ".join(e.name for e in unconfirmed())))
+        model.setHelp(self.tr("Pretrained IGNF model from the zoo. Confirmed (pinned to the file's upload commit, "
+                              "sha256 and size checked): {}. Not confirmed at their pinned revision "
+                              "(may fail to download): {}.").format(", ".join(e.name for e in confirmed()),
+                                                                    ", ".join(e.name for e in unconfirmed())))
         self.addParameter(model)
         self.addOutput(QgsProcessingOutputFile(self.FILE, self.tr("Cached weights file")))
 

@@ -106,7 +106,7 @@ class ExportPatchesAlgorithm(FlairAlgorithm):
             out_folder=Path(self.parameterAsString(parameters, self.OUTPUT, context)),
             patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context),
             overlap=self.parameterAsInt(parameters, self.OVERLAP, context),
-            bands=self.parameterAsInts(parameters, self.BANDS, context) or None, extent=extent,
+            bands=self.band_numbers(parameters, self.BANDS, context) or None, extent=extent,
             skip_empty=self.parameterAsBoolean(parameters, self.SKIP_EMPTY, context), label_nodata=nodata)
         result = self.run_core(export.export_patches, options, self.progress(feedback))
         return {self.OUTPUT: str(result.folder), self.CSV: str(result.csv), self.COUNT: len(result.pairs)}

@@ -70,8 +70,9 @@ class SegmentAlgorithm(FlairAlgorithm):
             "orthophoto at 0.2 m, like IGN's BD ORTHO) and writes a styled GeoTIFF on the input's grid.\n\n"
             "Model: a pretrained IGNF FLAIR-INC model, downloaded from HuggingFace on first use and "
             "cached (use 'Download FLAIR model' beforehand to work offline). Checkpoint: a local "
-            "weights file instead (IGNF .pth, FLAIR-1 .ckpt, smp state dict, or a FLAIR-for-QGIS "
-            "checkpoint, which carries its own classes and settings).\n\n"
+            "weights file instead (IGNF .pth, FLAIR-HUB .safetensors, FLAIR-1 .ckpt, smp state dict, or a "
+            "FLAIR-for-QGIS checkpoint, which carries its own classes and settings); an IGN model file runs as "
+            "that zoo model whatever Model says, recognised by IGN's file name, its hash or its layers.\n\n"
             "Bands: the raster bands fed to the model, in the model's order (e.g. R, G, B); by default "
             "the first non-alpha bands. Tiles of TILE_SIZE px are predicted and only their centre, "
             "MARGIN px in from each edge, is kept, as IGN's flair-detect does; left empty, they are "
@@ -109,9 +110,10 @@ class SegmentAlgorithm(FlairAlgorithm):
         model = QgsProcessingParameterEnum(self.MODEL, self.tr("Model"), options=models,
                                            defaultValue=DEFAULT_MODEL, usesStaticStrings=True)
         model.setHelp(self.tr("Pretrained IGNF model from the zoo; ignored when the checkpoint "
-                              "describes its own model. FLAIR-HUB_LC-A_* are IGN's FLAIR-HUB aerial-only "
-                              "models: IR ones take near-infrared, red, green (by default bands 4, 1, 2 of a "
-                              "4-band RGBI image), RGB ones red, green, blue"))
+                              "describes its own model or is an IGN model file (recognised by IGN's file name, "
+                              "its hash or its layers; the log says which). FLAIR-HUB_LC-A_* are IGN's "
+                              "FLAIR-HUB aerial-only models: IR ones take near-infrared, red, green (by default "
+                              "bands 4, 1, 2 of a 4-band RGBI image), RGB ones red, green, blue"))
         self.addParameter(model)
         self.addParameter(QgsProcessingParameterFile(
             self.CHECKPOINT, self.tr("Checkpoint file (instead of downloading the model)"),
@@ -161,8 +163,11 @@ class SegmentAlgorithm(FlairAlgorithm):
         self.addParameter(self._help(QgsProcessingParameterNumber(
             self.BATCH_SIZE, self.tr("Batch size (tiles); empty: automatic"),
             QgsProcessingParameterNumber.Integer, None, optional=True, minValue=1),
-            self.tr("Tiles per forward pass. Empty (the default): automatic, from the free GPU memory on CUDA, "
-                    "4 on the CPU")))
+            self.tr("Tiles per forward pass. Empty (the default): automatic, from the free GPU memory on CUDA; "
+                    "on the CPU 4 tiles of 512 px, or as many larger ones as hold as many pixels (one of "
+                    "1024 px or more). On the CPU one tile is measured first against the free memory: a batch "
+                    "that does not fit is lowered (the log says so), and a tile too large even alone is refused, "
+                    "naming a TILE_SIZE that fits")))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=DEVICES,
                                                      defaultValue="auto", usesStaticStrings=True))
         self.addParameter(QgsProcessingParameterEnum(self.OUTPUT_TYPE, self.tr("Output type"),
@@ -247,7 +252,7 @@ class SegmentAlgorithm(FlairAlgorithm):
             mask_geometries=geometries,
             model=self.parameterAsEnumString(parameters, self.MODEL, context),
             checkpoint=Path(checkpoint) if checkpoint else None,
-            bands=self.parameterAsInts(parameters, self.BANDS, context) or None,
+            bands=self.band_numbers(parameters, self.BANDS, context) or None,
             tile_size=self._optional_int(parameters, self.TILE_SIZE, context),
             margin=self._optional_int(parameters, self.MARGIN, context),
             batch_size=self._optional_int(parameters, self.BATCH_SIZE, context),

@@ -32,6 +32,7 @@ from .errors import FlairError
 from .grids import same_crs
 from .mosaics import zone_raster
 from .progress import Progress
+from .raster_io import alpha_nir_hint
 
 HEIGHT_STEP = 0.2  # metres per unit of FLAIR's 8-bit elevation band (FLAIR-INC model card)
 RESAMPLING = "bilinear"  # for imagery and heights on another grid than INPUT's
@@ -224,19 +225,19 @@ def plan(roles: tuple[str, ...], input_src: rasterio.DatasetReader, sources: Ban
 
 def _missing_message(model: str, wanted: list[str], missing: list[str], src: rasterio.DatasetReader,
                      usable: list[int]) -> str:
-    alpha = " besides its alpha band" if len(usable) < src.count else ""
-    name = f" {model}" if model else ""
+    alpha, name = " besides its alpha band" if len(usable) < src.count else "", f" {model}" if model else ""
     head = (f"the model takes {len(wanted)} bands ({', '.join(wanted)}) but INPUT {src.name} has only "
             f"{len(usable)}{alpha}; the model{name} needs")
-    fixes = []
-    if "NIR" in missing:
+    fixes, hint = [], alpha_nir_hint(src, tuple(wanted)) if "NIR" in missing else ""  # RGBI, NIR tagged alpha
+    if hint:
+        fixes.append(f"NIR: {hint}; or give IRC (IGN BD ORTHO IRC, NIR as band 1)")
+    elif "NIR" in missing:
         fixes.append("NIR: give IRC (IGN BD ORTHO IRC, NIR as band 1) or a 4-band INPUT (R, G, B, NIR)"
                      + ("; if INPUT is itself a false-colour IRC ortho (NIR, R, G), choose its bands "
                         f"{', '.join(str(b) for b in usable[:len(wanted)])} (BANDS) in the model's order"
                         if wanted[0] == "NIR" and len(usable) >= len(wanted) else ""))
     if "Elevation" in missing:
-        fixes.append("Elevation: give DSM and DTM (e.g. LiDAR HD or RGE ALTI), or a FLAIR elevation "
-                     "band (ELEVATION)")
+        fixes.append("Elevation: give DSM and DTM (e.g. LiDAR HD or RGE ALTI), or a FLAIR elevation band (ELEVATION)")
     other = [r for r in missing if r not in ("NIR", "Elevation")]
     if other:
         fixes.append(f"{', '.join(other)} from INPUT: use a raster that has these bands, or a model "

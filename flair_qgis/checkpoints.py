@@ -7,6 +7,7 @@ self-describing checkpoints (weights plus a :class:`ModelSpec`). Always ``weight
 
 from __future__ import annotations
 
+import functools
 import pickle
 import re
 from dataclasses import dataclass, field, replace
@@ -247,7 +248,8 @@ def load_weights(ckpt: Checkpoint, spec: ModelSpec, device: torch.device | str =
                          f"{spec.in_channels} ({', '.join(spec.bands)}); pick the matching model or file")
     if ckpt.n_classes is not None and ckpt.n_classes != spec.n_classes:
         raise FlairError(f"{where} predicts {ckpt.n_classes} classes, but the model expects "
-                         f"{spec.n_classes}; pick the matching model, or set n_classes to {ckpt.n_classes}")
+                         f"{spec.n_classes}; pick the matching model, or set n_classes to {ckpt.n_classes} in a "
+                         "flair-detect configuration")
     model = build_model(spec.arch, spec.encoder, spec.in_channels, spec.n_classes)
     try:
         model.load_state_dict(ckpt.state_dict, strict=True)
@@ -255,15 +257,37 @@ def load_weights(ckpt: Checkpoint, spec: ModelSpec, device: torch.device | str =
         found = guess_hub_model(ckpt) if ckpt.extra.get("layout") == "flair-hub" else guess_architecture(
             ckpt, also=spec.encoder)
         looks = f"it looks like {found[0]}/{found[1]}" if found else "its layers match no known smp architecture"
-        fix = (f"give its architecture (arch {found[0]}, encoder {found[1]}; flair-detect keys model_name/"
-               "encoder_name) or pick the zoo model it belongs to" if found else
-               "use a checkpoint of a whole segmentation model of the chosen architecture")
+        fix = _architecture_advice(found, ckpt) if found else \
+            "use a checkpoint of a whole segmentation model of the chosen architecture"
         detail = str(e).split("\n\t", 2)
         raise FlairError(f"{where} does not fit a {spec.arch}/{spec.encoder} model: {looks} "
                          f"({'; '.join(d.strip()[:200] for d in detail[1:]) or detail[0][:200]}): {fix}") from None
     return model.to(device).eval()
 
 
+def _architecture_advice(found: tuple[str, str], ckpt: Checkpoint) -> str:
+    """How to run a file of architecture ``found``, naming only settings every caller has: the zoo
+    model of that architecture, else a flair-detect configuration (the one place an architecture is given)."""
+    from .zoo import ZOO
+
+    owners = [e.name for e in ZOO.values() if (e.arch, e.encoder) == found and len(e.bands) == ckpt.in_channels]
+    if owners:
+        return (f"choose the zoo model it belongs to ({' or '.join(owners)}) as the model, with this file as "
+                "the checkpoint")
+    return (f"no zoo model has that architecture: describe it in a flair-detect configuration (model_name "
+            f"{found[0]}, encoder_name {found[1]}) and run that with `python -m flair_qgis detect --conf`")
+
+
+def same_layers(ckpt: Checkpoint, arch: str, encoder: str) -> bool:
+    """Whether ``ckpt`` holds exactly the layers of an ``arch``/``encoder`` model (built on the meta
+    device: no weights are made; an encoder that cannot be built there never matches)."""
+    if ckpt.in_channels is None:
+        return False
+    wanted = {k: tuple(v.shape) for k, v in ckpt.state_dict.items()}
+    return _shapes(arch, encoder, ckpt.in_channels, ckpt.n_classes or 19, cpu_fallback=False) == wanted
+
+
+@functools.lru_cache(maxsize=32)  # a model's shapes do not change: recognising files builds each one once
 def _shapes(arch: str, encoder: str, in_ch: int, n_cls: int,
             cpu_fallback: bool = True) -> dict[str, tuple[int, ...]] | None:
     try:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from rasterio.windows import Window
 
-from . import band_sources, files, openvino_backend, pipeline, raster_io, resampling
+from . import band_sources, cpu_memory, files, openvino_backend, pipeline, raster_io, resampling
 from .choices import OUTPUT_GRIDS, OUTPUT_TYPES, PRECISIONS, STITCHES, TILE_GRIDS, check_choice
 from .checkpoints import ModelSpec, load_weights
 from .errors import FlairError
@@ -316,6 +316,10 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
     if options.batch_size is None:
         options = replace(options, batch_size=auto_batch_size(predictor, spec.tile_size))
         progress.log(f"Batch size {options.batch_size} (automatic, on {device})")
+    if device.type == "cpu":  # measured against the free memory: lowered, or refused naming a tile size that fits
+        probe = predictor.probabilities if options.stitch == "blend" else predictor
+        options = replace(options, batch_size=cpu_memory.fit_batch(
+            probe, spec.in_channels, spec.tile_size, spec.margin, options.batch_size, progress))
     predictor = openvino_backend.predictor_for(predictor, options.backend, options.batch_size, spec.tile_size,
                                                progress, options.precision)
     validity = raster_io.Validity(src, bands, options.mask_geometries)

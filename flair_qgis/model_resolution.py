@@ -10,21 +10,27 @@ classes a model may predict (its *active* classes) come from what the file says,
 5. every class of the head.
 
 A zoo entry chosen only to describe a local file's architecture never masks its classes.
+
+A checkpoint without metadata that is an IGN model file runs as that zoo model, whatever model was
+chosen with it (flair:segment always passes one): recognised by IGN's file name, its sha256, IGN's
+model name within its file name, or — when the chosen model's layers are not its own — its layers
+(:func:`recognise`; the log says how).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
 from .choices import TILE_GRIDS, check_choice
-from .checkpoints import (Checkpoint, ModelSpec, default_classes, read_checkpoint, spec_for_entry,
+from .checkpoints import (Checkpoint, ModelSpec, default_classes, read_checkpoint, same_layers, spec_for_entry,
                           with_file_classes)
 from .errors import FlairError
 from .normalisation import Normalisation
 from .progress import Progress
-from .zoo import RGBIE, ModelEntry, entry_for_file, fetch, get_entry, sha256_of
+from .zoo import RGBIE, ZOO, ModelEntry, entry_for_file, fetch, get_entry, sha256_of
 
 PRESETS = ("reference", "fast")
 
@@ -55,20 +61,33 @@ def resolve_model(model: str | None, checkpoint: Path | None, progress: Progress
     else:
         checkpoint = Path(checkpoint)
         ckpt = read_checkpoint(checkpoint)
-        entry = get_entry(model) if model else entry_for_file(checkpoint)
+        chosen = get_entry(model) if model else None
+        entry, how = chosen, ""
+        if ckpt.spec is None:
+            found = recognise(checkpoint, ckpt, chosen, by_layers=not (arch or encoder))
+            if found is not None:
+                entry, how = found
+                progress.log(f"Checkpoint {checkpoint.name} recognised as zoo model {entry.name} by {how}"
+                             + (f", instead of model {chosen.name}" if chosen is not None and entry is not chosen
+                                else ""))
+        elif not model:
+            entry = entry_for_file(checkpoint)
         if ckpt.spec is not None:
             spec, why = ckpt.spec, f"{checkpoint.name}'s own metadata"
             if model:
                 progress.log(f"{checkpoint.name} describes its own model; ignoring model {model}")
-        elif entry is not None and is_zoo_file(checkpoint, entry):
-            spec, why = spec_for_entry(entry), f"{checkpoint.name} is zoo model {entry.name}'s file"
+        elif entry is not None and (how in SAME_FILE or (how and entry.grid == "flair-hub")
+                                    or (not how and is_zoo_file(checkpoint, entry))):
+            spec, why = spec_for_entry(entry), (f"{checkpoint.name} is zoo model {entry.name}'s file" if how in
+                                                SAME_FILE or not how else f"zoo model {entry.name}")
             progress.log(f"Checkpoint {checkpoint.name} read as zoo model {entry.name}")
         else:
             if entry is not None:
                 progress.log(f"Checkpoint {checkpoint.name} read with zoo model {entry.name}'s architecture "
                              f"({entry.arch}/{entry.encoder}, bands {', '.join(entry.bands)})")
                 spec = replace(spec_for_entry(entry), name=checkpoint.stem)
-                spec = replace(spec, classes=default_classes(ckpt.n_classes or spec.n_classes))
+                if not (entry.channel_codes and ckpt.extra.get("layout") == "flair-hub"):  # FLAIR-HUB: its own order
+                    spec = replace(spec, classes=default_classes(ckpt.n_classes or spec.n_classes))
             else:
                 spec = bare_spec(ckpt, arch, encoder, n_classes, normalisation)
             spec = replace(spec, active=(True,) * spec.n_classes)
@@ -80,11 +99,68 @@ def resolve_model(model: str | None, checkpoint: Path | None, progress: Progress
                          f"{spec.n_classes} output classes: set n_classes to {spec.n_classes} or remove it")
     if normalisation is not None:
         spec = replace(spec, normalisation=normalisation)
-    spec = with_file_classes(spec, ckpt)  # FLAIR-HUB files: classes their loss weighted 0
+    masked = with_file_classes(spec, ckpt)  # FLAIR-HUB files: classes their loss weighted 0
+    if masked.active != spec.active:
+        why += f", less the classes {ckpt.path.name}'s loss weights switch off"
+    spec = masked
     if active_codes:
         spec, why = with_active_codes(spec, active_codes), "as asked"
     progress.log(describe_active(spec, why))
     return ckpt, spec
+
+
+SAME_FILE = ("its file name", "its sha256")  # how a file is recognised as a zoo model's own file
+
+
+def recognise(path: Path, ckpt: Checkpoint, chosen: ModelEntry | None = None,
+              by_layers: bool = True) -> tuple[ModelEntry, str] | None:
+    """The zoo model a checkpoint file without metadata is, and how that was seen: IGN's file name, its
+    sha256 (a renamed copy), IGN's model name within its file name, or its layers (``by_layers``).
+
+    A file whose layers are ``chosen``'s keeps ``chosen`` (only a zoo file's own name or hash
+    overrides it): a fine-tuned copy is run with the model the user chose.
+    """
+    entry = entry_for_file(path)
+    if entry is not None:
+        return entry, SAME_FILE[0]
+    hub = ckpt.extra.get("layout") == "flair-hub"
+    kind = [e for e in ZOO.values() if (e.grid == "flair-hub") == hub]
+    size = path.stat().st_size
+    sized = [e for e in kind if e.sha256 and e.size == size]  # pinned files of this size (hashed once)
+    digest = sha256_of(path) if sized else None
+    entry = next((e for e in sized if e.sha256 == digest), None)
+    if entry is not None:
+        return entry, SAME_FILE[1]
+    if chosen is not None and same_layers(ckpt, chosen.arch, chosen.encoder):
+        return None
+    named = sorted((e for e in kind if e.name in path.name), key=lambda e: len(e.name), reverse=True)
+    if named:
+        return named[0], "IGN's model name in its file name"
+    if not by_layers:
+        return None
+    fits = [e for e in kind if len(e.bands) == ckpt.in_channels and e.head_classes == (ckpt.n_classes or 19)]
+    pairs = [p for p in dict.fromkeys((e.arch, e.encoder) for e in fits) if same_layers(ckpt, *p)]
+    fits = [e for e in fits if (e.arch, e.encoder) in pairs]
+    if len(fits) > 1 and ckpt.class_weights:  # FLAIR-INC 15 and 12 classes: the classes its loss trained
+        trained = tuple(w != 0 for w in ckpt.class_weights)
+        fits = [e for e in fits if spec_for_entry(e).active == trained] or fits
+    if len({(e.bands, e.normalisation, e.channel_codes) for e in fits}) > 1:  # FLAIR-HUB IR and RGB twins
+        words = set(re.split(r"[^a-z0-9]+", path.stem.lower()))
+        fits = [e for e in fits if _band_word(e) in words] or fits
+    if len({(e.bands, e.normalisation, e.channel_codes) for e in fits}) > 1:
+        raise FlairError(f"checkpoint {path.name} has the layers of zoo models {' and '.join(e.name for e in fits)}, "
+                         f"which take different bands ({' / '.join(','.join(e.bands) for e in fits)}): choose the "
+                         "one it is as the model, with this file as the checkpoint")
+    if not fits:
+        return None
+    layers = f"{fits[0].arch}/{fits[0].encoder}, {len(ckpt.state_dict)} weight tensors"
+    also = f"; also those of {', '.join(e.name for e in fits[1:])}" if len(fits) > 1 else ""
+    return fits[0], f"its layers ({layers}{also})"
+
+
+def _band_word(entry: ModelEntry) -> str:
+    """The bands word of a zoo name: ``ir``, ``rgb``, ``rgbie``…"""
+    return entry.name.split("_")[2 if entry.name.startswith("FLAIR-HUB_") else 1].lower()
 
 
 def is_zoo_file(path: Path, entry: ModelEntry) -> bool:
@@ -98,16 +174,18 @@ def is_zoo_file(path: Path, entry: ModelEntry) -> bool:
 
 def _active_from_weights(ckpt: Checkpoint, spec: ModelSpec) -> tuple[ModelSpec, str]:
     """``spec`` with the classes whose ``criterion.weight`` is 0 switched off, if the file has one."""
-    weights = ckpt.class_weights
+    weights, key = ckpt.class_weights, "criterion.weight"
+    if weights is None and ckpt.extra.get("class_weights"):  # FLAIR-HUB: criterion.<task>.weight
+        weights, key = tuple(ckpt.extra["class_weights"]), "loss weights"
     if weights is None:
         return spec, f"every class of the {spec.n_classes}-class head: {ckpt.path.name} says none is off"
     if len(weights) != spec.n_classes:
-        return spec, (f"every class of the {spec.n_classes}-class head ({ckpt.path.name}'s criterion.weight "
+        return spec, (f"every class of the {spec.n_classes}-class head ({ckpt.path.name}'s {key} "
                       f"has {len(weights)} values, not one per class)")
     active = tuple(float(w) != 0.0 for w in weights)
     if not any(active):
-        return spec, f"every class of the head ({ckpt.path.name}'s criterion.weight is all zeros)"
-    return replace(spec, active=active), f"{ckpt.path.name}'s criterion.weight, 0 for the classes not trained"
+        return spec, f"every class of the head ({ckpt.path.name}'s {key} is all zeros)"
+    return replace(spec, active=active), f"{ckpt.path.name}'s {key}, 0 for the classes not trained"
 
 
 def with_active_codes(spec: ModelSpec, codes: Sequence[int]) -> ModelSpec:

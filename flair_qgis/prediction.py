@@ -119,10 +119,11 @@ def batch_for_memory(free_bytes: int, per_tile_bytes: int, cap: int = 64, share:
 
 def auto_batch_size(predictor: Predictor, tile_size: int, cpu_default: int = 4) -> int:
     """A batch size for the device: on CUDA, measured from one tile's peak memory and the free
-    memory; on the CPU, ``cpu_default`` (larger batches do not run faster there)."""
+    memory; on the CPU, ``cpu_default`` within :func:`cpu_batch_size`'s pixels (larger batches do not
+    run faster there; :func:`.cpu_memory.fit_batch` then checks it against the free memory)."""
     device = predictor.device
     if device.type != "cuda":
-        return cpu_default
+        return cpu_batch_size(cpu_default, tile_size, device) or cpu_default
     torch.cuda.empty_cache()
     free, _total = torch.cuda.mem_get_info(device)
     torch.cuda.reset_peak_memory_stats(device)

@@ -58,6 +58,23 @@ def bands_for_roles(src: rasterio.DatasetReader, roles: tuple[str, ...]) -> list
     return usable[: len(roles)]
 
 
+def alpha_nir_hint(src: rasterio.DatasetReader, roles: tuple[str, ...]) -> str:
+    """For a model taking NIR and a raster whose only band beyond R, G, B is tagged alpha (GDAL takes
+    the 4th band of a 4-band byte GeoTIFF for alpha, though IGN's RGBI has NIR there): the BANDS that
+    feed that band as NIR, in the model's order. Empty when that does not apply."""
+    alpha = [i + 1 for i, ci in enumerate(src.colorinterp) if ci == ColorInterp.alpha]
+    usable = default_bands(src, src.count)
+    if "NIR" not in roles or len(alpha) != 1 or len(usable) < 3:
+        return ""
+    by_role = {"R": usable[0], "G": usable[1], "B": usable[2], "NIR": alpha[0]}
+    if not all(r in by_role for r in roles):
+        return ""
+    bands = ",".join(str(by_role[r]) for r in roles)
+    return (f"band {alpha[0]} of {src.name} is tagged alpha (GDAL reads the 4th band of a 4-band image as "
+            f"alpha): if it holds near-infrared, as in IGN's RGBI imagery, give BANDS={bands} (bands for "
+            f"{', '.join(roles)}) to use it as NIR")
+
+
 def check_band_numbers(src: rasterio.DatasetReader, bands: list[int]) -> None:
     """Every band number names a band of ``src``."""
     bad = [b for b in bands if not 1 <= b <= src.count]
@@ -72,9 +89,9 @@ def check_bands(src: rasterio.DatasetReader, bands: list[int], needed: int, role
     usable = len(default_bands(src, src.count))
     if len(bands) != needed and usable < needed:
         alpha = " besides its alpha band" if usable < src.count else ""
+        fix = alpha_nir_hint(src, roles) or "use a raster that has these bands, or a model made for the bands it has"
         raise FlairError(f"the model takes {needed} bands ({', '.join(roles)}) but {src.name} has only "
-                         f"{usable}{alpha}: use a raster that has these bands, or a model made for the "
-                         f"bands it has")
+                         f"{usable}{alpha}: {fix}")
     if len(bands) != needed:
         raise FlairError(f"the model takes {needed} bands ({', '.join(roles)}) but {len(bands)} "
                          f"{'was' if len(bands) == 1 else 'were'} given ({bands}) from {src.name}, which has "

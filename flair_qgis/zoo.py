@@ -76,31 +76,36 @@ def _inc(code: str, bands: tuple[str, ...], palette: str, arch: str = "unet", en
                       palette=palette, arch=arch, encoder=encoder, **kw)  # type: ignore[arg-type]
 
 
+# Every FLAIR-INC entry is pinned to the commit that uploaded its weight file, with that file's
+# sha256 and size (reference/IGNF-MODELS.md, "Weight files").
 ZOO: dict[str, ModelEntry] = {
     e.name: e
     for e in (
         _inc("rgb_15cl_resnet34-unet", RGBIE[:3], "flair-15",  # the default model
-             revision="fa3324006c8f88a7cb9a9bb5c97cccea254ac217",
-             notes="revision is the card commit listing the 15 active classes; file not confirmed there"),
+             revision="c3728e205b3e195946d92c27a8f6da0db95020cc", size=97_932_755,
+             sha256="d0033871116361360fa6d2024cc4425a01858afdff1bef2ed1d35514cd48a015"),
         _inc("rgbie_15cl_resnet34-unet", RGBIE, "flair-15",
              revision="31b43f7d9c435ea59ba4914fbee113aaae177e12", size=97_957_843,
              sha256="e7be92484275ecb581a758fc8a7efa088f8b4201d62dcbc252094707bd025888",
              notes="mIoU 54.72, OA 76.37 on the FLAIR #1 test set (model card)"),
         _inc("rgbi_15cl_resnet34-unet", RGBIE[:4], "flair-15",
-             revision="19b80d1ca5d9b8972bd25218e29aaf0de2b00b22", confirmed=True,
-             notes="the tree at this revision lists the file; its sha256 is checked against the hub's"),
+             revision="19b80d1ca5d9b8972bd25218e29aaf0de2b00b22", size=97_945_299,
+             sha256="91465bf3e5307a31f3efb9f75ee15aebd02df0650dc8a7efcc64aece78a5fc51"),
         _inc("rgb_12cl_resnet34-unet", RGBIE[:3], "flair-12",
-             revision="ac66bf5c7caaae93b96132fcae161cff7c3177a1",
-             notes="revision is the card commit listing the 12 active classes; file not confirmed there"),
+             revision="9b7d3219edb13b7bc75a1ef0f6d50b14374a0579", size=97_932_755,
+             sha256="b7900cb1cf34f137c2f86a002dc99bca402d5a0139f8ad6253589ece416a511f"),
         _inc("rgbie_12cl_resnet34-unet", RGBIE, "flair-12",
              revision="b46b81694e5f9da4aaa2b8d7d8327dcd6c9e829f", size=97_957_843,
              sha256="e28ac3605f26fac130eb2ad5fed1b546b7ea639db2795bda128b12c9d2b23981"),
         _inc("rgb_15cl_resnet34-fpn", RGBIE[:3], "flair-15", arch="fpn",
-             notes="no revision known: follows the hub's main branch"),
+             revision="be7f6fbfe9e7623cc2e61a98dcce312ecb158385", size=92_789_265,
+             sha256="8166bcf8da2388748930a128a0c99c7a65db97bfa8e086e6178458fdd162c93a"),
         _inc("rgb_15cl_resnet34-deeplabv3", RGBIE[:3], "flair-15", arch="deeplabv3",
-             notes="file name and head size not confirmed"),
+             revision="90679be8e6ad79dab97294a91570c14cf54333d2", size=104_221_495,
+             sha256="b872ab0a4940bf1344e194df6e9a71b1f1847d5771ae450459cabacd42a05541"),
         _inc("rgb_15cl_mitb5-unet", RGBIE[:3], "flair-15", encoder="mit_b5",
-             notes="file name and head size not confirmed"),
+             revision="d6710c33e69a97a12b8f4a9268ee52be03c6e320", size=339_344_766,
+             sha256="bbb59e59e8390362825bb29face698be89b6426bbaf03b0943cece70de9250f9"),
     )
 }
 
@@ -208,21 +213,24 @@ def _announced_sha256(entry: ModelEntry, path: Path, ask_hub: bool = True) -> st
 
 
 def verify(entry: ModelEntry, path: Path, announced: str | None = None) -> None:
-    """Check the cached file's sha256 against the pinned hash, else the hash the hub announced
-    (``announced``, or the cached blob's name); delete it from the cache and raise if it is wrong."""
+    """Check the cached file's size (when pinned) and sha256 against the pinned ones, else the hash the
+    hub announced (``announced``, or the cached blob's name); delete it from the cache and raise if it is wrong."""
     blob = path.resolve()
     expected = entry.sha256 or announced or (blob.name if _SHA256.fullmatch(blob.name) else None)
     if expected is None:
         return  # a non-LFS file: the hub gave no hash to check against
-    actual = sha256_of(blob)
-    if actual != expected:
+    size = blob.stat().st_size
+    if entry.size is not None and size != entry.size:  # the pinned size: no need to hash a wrong file
+        wrong = f"the downloaded file is {size} bytes, expected {entry.size} (sha256 {expected})"
+    else:
+        actual = sha256_of(blob)
+        wrong = f"the downloaded file's sha256 is {actual}, expected {expected}" if actual != expected else ""
+    if wrong:
         blob.unlink(missing_ok=True)
         if path.is_symlink() or path.exists():
             path.unlink(missing_ok=True)
-        raise FlairError(
-            f"model {entry.name}: the downloaded file's sha256 is {actual}, expected {expected}; the "
-            "corrupt file was removed from the cache, download it again"
-        )
+        raise FlairError(f"model {entry.name}: {wrong}; the corrupt file was removed "
+                         "from the cache, download it again")
 
 
 def _tqdm_reporting_to(progress: Progress) -> type:
@@ -248,6 +256,11 @@ def _tqdm_reporting_to(progress: Progress) -> type:
             f.close()
 
     return _Reporting
+
+
+def confirmed() -> list[ModelEntry]:
+    """The entries pinned to the commit that uploaded their file, verified by its sha256 and size."""
+    return [e for e in ZOO.values() if e.confirmed and e.sha256 is not None]
 
 
 def unconfirmed() -> list[ModelEntry]:

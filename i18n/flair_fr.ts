@@ -74,6 +74,11 @@
       <translation>Modèles</translation>
     </message>
     <message>
+      <location filename="../algorithms/base.py" />
+      <source>{}: '{}' is not a list of band numbers: give them comma-separated, e.g. 4,1,2</source>
+      <translation>{} : « {} » n'est pas une liste de numéros de bande : donnez-les séparés par des virgules, par ex. 4,1,2</translation>
+    </message>
+    <message>
       <location filename="../algorithms/change.py" />
       <source>Land-cover change and land take</source>
       <translation>Changement d'occupation du sol et artificialisation</translation>
@@ -305,10 +310,14 @@ Les noms de classe viennent des classes enregistrées dans le raster par cette e
 
 The list also has IGN's FLAIR-HUB aerial-only models (FLAIR-HUB_LC-A_*: Swin or ConvNeXt-V2 encoders with a UPerNet or U-Net decoder; IR models take near-infrared, red, green, RGB models red, green, blue). Their size and hash are not published: each file is verified on first download against the sha256 the hub announces for it, and that file is used from then on.
 
+Confirmed (pinned to the commit that uploaded the weight file; its sha256 and size are checked): {}.
+
 Not confirmed (the file was never seen at the entry's pinned revision, so the download may fail; then download the file from the model's page and give it as a checkpoint): {}.</source>
       <translation>Télécharge un modèle FLAIR pré-entraîné de l'IGNF depuis HuggingFace dans le cache local (~/.cache/huggingface, ou HF_HOME), vérifie son sha256 et renvoie son chemin. Lancez-le lorsque vous êtes en ligne ; ensuite « Segmenter l'occupation du sol » fonctionne hors ligne (HF_HUB_OFFLINE=1) avec ce modèle. Un fichier déjà en cache et intact n'est pas téléchargé à nouveau.
 
 La liste comprend aussi les modèles FLAIR-HUB de l'IGN n'utilisant que l'image aérienne (FLAIR-HUB_LC-A_* : encodeurs Swin ou ConvNeXt-V2 avec un décodeur UPerNet ou U-Net ; les modèles IR prennent proche infrarouge, rouge, vert, les modèles RGB rouge, vert, bleu). Leur taille et leur empreinte ne sont pas publiées : chaque fichier est vérifié au premier téléchargement avec le sha256 que le hub annonce pour lui, et ce fichier est utilisé ensuite.
+
+Confirmés (épinglés au commit qui a déposé le fichier de poids ; son sha256 et sa taille sont vérifiés) : {}.
 
 Non confirmés (le fichier n'a jamais été vu à la révision épinglée du modèle, le téléchargement peut donc échouer ; téléchargez alors le fichier depuis la page du modèle et donnez-le comme checkpoint) : {}.</translation>
     </message>
@@ -319,8 +328,8 @@ Non confirmés (le fichier n'a jamais été vu à la révision épinglée du mod
     </message>
     <message>
       <location filename="../algorithms/download_model.py" />
-      <source>Pretrained IGNF model from the zoo. Not confirmed at their pinned revision (may fail to download): {}.</source>
-      <translation>Modèle pré-entraîné de l'IGNF du zoo. Non confirmés à leur révision épinglée (le téléchargement peut échouer) : {}.</translation>
+      <source>Pretrained IGNF model from the zoo. Confirmed (pinned to the file's upload commit, sha256 and size checked): {}. Not confirmed at their pinned revision (may fail to download): {}.</source>
+      <translation>Modèle pré-entraîné de l'IGNF du zoo. Confirmés (épinglés au commit qui a déposé le fichier, sha256 et taille vérifiés) : {}. Non confirmés à leur révision épinglée (le téléchargement peut échouer) : {}.</translation>
     </message>
     <message>
       <location filename="../algorithms/download_model.py" />
@@ -764,7 +773,7 @@ La sortie est stylée avec les noms et couleurs des classes (les classes enregis
       <location filename="../algorithms/segment.py" />
       <source>Predicts a FLAIR land-cover class for every pixel of a raster layer (an 8-bit aerial orthophoto at 0.2 m, like IGN's BD ORTHO) and writes a styled GeoTIFF on the input's grid.
 
-Model: a pretrained IGNF FLAIR-INC model, downloaded from HuggingFace on first use and cached (use 'Download FLAIR model' beforehand to work offline). Checkpoint: a local weights file instead (IGNF .pth, FLAIR-1 .ckpt, smp state dict, or a FLAIR-for-QGIS checkpoint, which carries its own classes and settings).
+Model: a pretrained IGNF FLAIR-INC model, downloaded from HuggingFace on first use and cached (use 'Download FLAIR model' beforehand to work offline). Checkpoint: a local weights file instead (IGNF .pth, FLAIR-HUB .safetensors, FLAIR-1 .ckpt, smp state dict, or a FLAIR-for-QGIS checkpoint, which carries its own classes and settings); an IGN model file runs as that zoo model whatever Model says, recognised by IGN's file name, its hash or its layers.
 
 Bands: the raster bands fed to the model, in the model's order (e.g. R, G, B); by default the first non-alpha bands. Tiles of TILE_SIZE px are predicted and only their centre, MARGIN px in from each edge, is kept, as IGN's flair-detect does; left empty, they are the model's own (512/128 for the IGNF models, or what a FLAIR-for-QGIS checkpoint says).
 
@@ -777,7 +786,7 @@ Advanced: 'blend' stitching averages overlapping tiles with a smooth window inst
 Output type 'argmax' writes one band of FLAIR codes (1-19, 0 = nodata) with a colour table and a QML style; 'class_prob' writes one band per class, probability × 255. Nodata in the input stays nodata in the output.</source>
       <translation>Prédit une classe d'occupation du sol FLAIR pour chaque pixel d'une couche raster (une orthophotographie aérienne 8 bits à 0,2 m, comme la BD ORTHO de l'IGN) et écrit un GeoTIFF stylé sur la grille de l'entrée.
 
-Modèle : un modèle FLAIR-INC pré-entraîné de l'IGNF, téléchargé depuis HuggingFace à la première utilisation puis mis en cache (utilisez « Télécharger un modèle FLAIR » au préalable pour travailler hors ligne). Checkpoint : un fichier de poids local à la place (.pth de l'IGNF, .ckpt de FLAIR-1, state dict smp, ou checkpoint FLAIR-for-QGIS, qui porte ses propres classes et réglages).
+Modèle : un modèle FLAIR-INC pré-entraîné de l'IGNF, téléchargé depuis HuggingFace à la première utilisation puis mis en cache (utilisez « Télécharger un modèle FLAIR » au préalable pour travailler hors ligne). Checkpoint : un fichier de poids local à la place (.pth de l'IGNF, .safetensors de FLAIR-HUB, .ckpt de FLAIR-1, state dict smp, ou checkpoint FLAIR-for-QGIS, qui porte ses propres classes et réglages) ; un fichier de modèle de l'IGN s'exécute comme ce modèle du zoo quel que soit Modèle, reconnu par son nom de fichier IGN, son empreinte ou ses couches.
 
 Bandes : les bandes du raster données au modèle, dans l'ordre du modèle (par ex. R, V, B) ; par défaut les premières bandes non alpha. Des tuiles de TILE_SIZE px sont prédites et seul leur centre, à MARGIN px de chaque bord, est conservé, comme le fait flair-detect de l'IGN ; laissées vides, ce sont celles du modèle (512/128 pour les modèles de l'IGNF, ou ce qu'indique un checkpoint FLAIR-for-QGIS).
 
@@ -796,8 +805,8 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
-      <source>Pretrained IGNF model from the zoo; ignored when the checkpoint describes its own model. FLAIR-HUB_LC-A_* are IGN's FLAIR-HUB aerial-only models: IR ones take near-infrared, red, green (by default bands 4, 1, 2 of a 4-band RGBI image), RGB ones red, green, blue</source>
-      <translation>Modèle pré-entraîné de l'IGNF ; ignoré quand le checkpoint décrit son propre modèle. Les FLAIR-HUB_LC-A_* sont les modèles FLAIR-HUB de l'IGN n'utilisant que l'image aérienne : les IR prennent proche infrarouge, rouge, vert (par défaut les bandes 4, 1, 2 d'une image RVBI à 4 bandes), les RGB rouge, vert, bleu</translation>
+      <source>Pretrained IGNF model from the zoo; ignored when the checkpoint describes its own model or is an IGN model file (recognised by IGN's file name, its hash or its layers; the log says which). FLAIR-HUB_LC-A_* are IGN's FLAIR-HUB aerial-only models: IR ones take near-infrared, red, green (by default bands 4, 1, 2 of a 4-band RGBI image), RGB ones red, green, blue</source>
+      <translation>Modèle pré-entraîné de l'IGNF ; ignoré quand le checkpoint décrit son propre modèle ou est un fichier de modèle de l'IGN (reconnu par son nom de fichier IGN, son empreinte ou ses couches ; le journal dit lequel). Les FLAIR-HUB_LC-A_* sont les modèles FLAIR-HUB de l'IGN n'utilisant que l'image aérienne : les IR prennent proche infrarouge, rouge, vert (par défaut les bandes 4, 1, 2 d'une image RVBI à 4 bandes), les RGB rouge, vert, bleu</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
@@ -891,8 +900,8 @@ Le type de sortie « argmax » écrit une bande de codes FLAIR (1-19, 0 = sans d
     </message>
     <message>
       <location filename="../algorithms/segment.py" />
-      <source>Tiles per forward pass. Empty (the default): automatic, from the free GPU memory on CUDA, 4 on the CPU</source>
-      <translation>Tuiles par passe du modèle. Vide (par défaut) : automatique, d'après la mémoire GPU libre avec CUDA, 4 sur le CPU</translation>
+      <source>Tiles per forward pass. Empty (the default): automatic, from the free GPU memory on CUDA; on the CPU 4 tiles of 512 px, or as many larger ones as hold as many pixels (one of 1024 px or more). On the CPU one tile is measured first against the free memory: a batch that does not fit is lowered (the log says so), and a tile too large even alone is refused, naming a TILE_SIZE that fits</source>
+      <translation>Tuiles par passe du modèle. Vide (par défaut) : automatique, d'après la mémoire GPU libre avec CUDA ; sur le CPU 4 tuiles de 512 px, ou autant de tuiles plus grandes que ce nombre de pixels en contient (une de 1024 px ou plus). Sur le CPU une tuile est d'abord mesurée face à la mémoire libre : un lot qui n'y tient pas est réduit (le journal le dit), et une tuile trop grande même seule est refusée, en nommant une TILE_SIZE qui tient</translation>
     </message>
     <message>
       <location filename="../algorithms/segment.py" />

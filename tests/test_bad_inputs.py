@@ -280,7 +280,7 @@ def test_checkpoint_of_another_architecture(work):
     torch.save(ignf_state_dict(tiny_model(arch="fpn")), path)
     refused(_checkpoint_run, work, path,
             words=(f"fpn_weights.pth does not fit a unet/{TINY_ENCODER} model", f"it looks like fpn/{TINY_ENCODER}",
-                   f"give its architecture (arch fpn, encoder {TINY_ENCODER}"))
+                   f"flair-detect configuration (model_name fpn, encoder_name {TINY_ENCODER})"))
     assert work.unchanged()
 
     result = _checkpoint_run(work, path, arch="fpn", tile_size=64, margin=16)  # the advice works

@@ -116,7 +116,7 @@ def test_large_tiles_on_the_cpu_are_batched_by_pixels_not_by_count(tmp_path):
     model = BatchRecorder().eval()
     result = segment_with(model, spec, SegmentOptions(src, tmp_path / "o.tif", tile_size=1024, margin=256,
                                                       batch_size=4, device="cpu"), Progress(log=logs.append))
-    assert result.tiles == 6 and model.batches == [1] * 6
+    assert result.tiles == 6 and model.batches == [1] * 7  # the CPU memory probe (one tile), then the 6 tiles
     assert any("Batch lowered from 4 to 1 tile(s) of 1024 px on the CPU" in m for m in logs)
     small = BatchRecorder().eval()
     segment_with(small, spec, SegmentOptions(src, tmp_path / "s.tif", tile_size=512, margin=128, batch_size=4))

@@ -373,6 +373,24 @@ def test_applystyle_with_a_named_palette_styles_any_class_raster(provider, proje
 
 # --- flair:downloadmodel ---------------------------------------------------------------------
 
+def test_downloadmodel_lists_every_flair_inc_model_as_confirmed(provider):
+    """Issue #16 (13): the FLAIR-INC files are pinned to their upload commit, sha256 and size."""
+    from qgis.core import QgsApplication
+
+    from flair_qgis.zoo import ZOO
+
+    alg = QgsApplication.processingRegistry().algorithmById("flair:downloadmodel")
+    help_text = alg.shortHelpString()
+    confirmed = help_text.split("Confirmed (", 1)[1].split("\n\n", 1)[0]
+    not_confirmed = help_text.split("Not confirmed (", 1)[1]
+    inc = [name for name in ZOO if name.startswith("FLAIR-INC_")]
+    assert inc and all(name in confirmed for name in inc)
+    assert not any(name in not_confirmed for name in inc)
+    assert confirmed.index(inc[0]) < min(confirmed.index(name) for name in inc[1:])  # the default first
+    model_help = alg.parameterDefinition("MODEL").help()
+    assert all(name in model_help.split("Not confirmed")[0] for name in inc)
+
+
 def test_downloadmodel_puts_the_verified_file_in_the_hf_cache(provider, fake_hub, monkeypatch, _private_hf_cache):
     import torch
 
@@ -380,7 +398,7 @@ def test_downloadmodel_puts_the_verified_file_in_the_hf_cache(provider, fake_hub
 
     from flair_qgis.zoo import ZOO
 
-    entry = ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"]
+    entry = ZOO["FLAIR-HUB_LC-A_RGB_swintiny-upernet"]  # unhashed: checked against the hash the hub announces
     buffer = io.BytesIO()
     torch.save(ignf_state_dict(tiny_model(3, 19)), buffer)
     data = buffer.getvalue()

@@ -92,6 +92,25 @@ def test_segment_runs_with_a_checkpoint(env, raster, checkpoint, tmp_path):
         assert dst.tags()["FLAIR_TILING"] == "128/32"  # no TILE_SIZE/MARGIN given: the checkpoint's
 
 
+def test_bands_as_one_comma_separated_value_or_repeated_give_the_same_map(env, raster, checkpoint, tmp_path):
+    """qgis_process hands ``BANDS=3,2,1`` over as one string (it failed: "band 0 does not exist"); the
+    repeated form arrives as a list. Both feed bands 3, 2, 1, as the core does with those bands."""
+    from flair_qgis.engine import SegmentOptions, segment
+
+    maps = []
+    for form in (["BANDS=3,2,1"], ["BANDS=3", "BANDS=2", "BANDS=1"]):
+        out = tmp_path / f"out{len(form)}" / "landcover.tif"
+        done = qgis_process("run", "flair:segment", "--", f"INPUT={raster}", f"CHECKPOINT={checkpoint}", *form,
+                            f"OUTPUT={out}", env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        maps.append(_assert_landcover(out, raster))
+    expected = segment(SegmentOptions(raster, tmp_path / "core.tif", checkpoint=checkpoint, bands=[3, 2, 1],
+                                      device="cpu")).output
+    with rasterio.open(expected) as ref:
+        np.testing.assert_array_equal(maps[0], ref.read(1))
+    np.testing.assert_array_equal(maps[0], maps[1])
+
+
 def test_saved_model_runs_from_its_file(env, raster, checkpoint, tmp_path):
     out = tmp_path / "out" / "landcover.tif"
 
@@ -124,10 +143,38 @@ def _readme_command() -> str:
     return lines[0]
 
 
+# Run by qgis_process's Python at start-up (PYTHONPATH): the zoo entry named MODEL pins the served file's
+# sha256 and size instead of IGN's, the moment the plugin's zoo module is imported. Nothing else changes.
+PIN_SERVED_FILE = """
+import dataclasses, importlib.abc, importlib.util, sys
+
+class _PinServedFile(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name != {module!r}:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            entry = module.ZOO[{model!r}]
+            module.ZOO[entry.name] = dataclasses.replace(entry, sha256={sha256!r}, size={size!r})
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, _PinServedFile())
+"""
+
+
 def test_readme_command_segments_the_example(profile, fake_hub, tmp_path):
     """The README's line as written (cwd = the repository), with only OUTPUT sent to a temporary
     folder and the hub replaced by a loopback one serving a full-size, randomly initialised
-    ResNet34 U-Net in IGNF's layout under the real repository and file name."""
+    ResNet34 U-Net in IGNF's layout under the real repository and file name (the zoo entry, which pins
+    IGN's file by its sha256 and size, pins that file's instead: a sitecustomize put before PYTHONPATH)."""
+    import hashlib
+
     import torch
 
     from flair_qgis.checkpoints import build_model
@@ -140,7 +187,12 @@ def test_readme_command_segments_the_example(profile, fake_hub, tmp_path):
     torch.manual_seed(0)
     buffer = io.BytesIO()
     torch.save(ignf_state_dict(build_model("unet", "resnet34", 3, 19)), buffer)
-    fake_hub.add(entry.repo_id, entry.filename, buffer.getvalue())
+    sha256 = fake_hub.add(entry.repo_id, entry.filename, buffer.getvalue())
+    assert sha256 == hashlib.sha256(buffer.getvalue()).hexdigest() != entry.sha256
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(PIN_SERVED_FILE.format(
+        module=f"{PLUGIN_NAME}.flair_qgis.zoo", model=entry.name, sha256=sha256, size=len(buffer.getvalue())))
     del buffer
 
     link = ROOT / "build" / "plugins" / PLUGIN_NAME  # what `make setup` (plugin-link) makes
@@ -149,6 +201,8 @@ def test_readme_command_segments_the_example(profile, fake_hub, tmp_path):
         link.symlink_to(ROOT, target_is_directory=True)
     out = tmp_path / "parking_landcover.tif"
     command, n = re.subn(r"\bOUTPUT=\S+", f"OUTPUT={shlex.quote(str(out))}", command)
+    assert n == 1
+    command, n = re.subn(r"\bPYTHONPATH=", f"PYTHONPATH={shlex.quote(str(site))}:", command)
     assert n == 1
     hf_home = tmp_path / "hf"
     env = {**os.environ, "PWD": str(ROOT), "QGIS_CUSTOM_CONFIG_PATH": str(profile), "HF_ENDPOINT": fake_hub.url,

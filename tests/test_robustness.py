@@ -251,7 +251,7 @@ def test_two_downloads_of_the_same_model_at_once_give_one_verified_file(fake_hub
     buffer = io.BytesIO()
     torch.save(ignf_state_dict(tiny_model()), buffer)
     data = buffer.getvalue()
-    entry = zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"]
+    entry = zoo.ZOO["FLAIR-HUB_LC-A_RGB_swintiny-upernet"]  # unhashed (FLAIR-INC files are pinned by sha256)
     sha = fake_hub.add(entry.repo_id, entry.filename, data)
     fake_hub.delay = 1.0  # both processes ask before the first body arrives
     go = tmp_path / "go"

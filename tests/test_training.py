@@ -156,7 +156,7 @@ def test_fine_tuning_a_zoo_model_fetches_it_and_keeps_its_bands_and_normalisatio
 
     name = "FLAIR-INC_rgb_15cl_tiny-unet"
     entry = replace(zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"], name=name, repo_id=f"IGNF/{name}",
-                    filename=f"{name}_weights.pth", encoder=TINY_ENCODER)
+                    filename=f"{name}_weights.pth", encoder=TINY_ENCODER, sha256=None, size=None)
     monkeypatch.setitem(zoo.ZOO, name, entry)
     buffer = io.BytesIO()
     torch.save(ignf_state_dict(tiny_model(3, 19, seed=3)), buffer)  # IGNF's layout: model.seg_model. keys

@@ -25,7 +25,28 @@ from flair_qgis.palette import palette
 from flair_qgis.progress import Progress
 
 ENTRIES = [e for e in zoo.ZOO.values() if e.name.startswith("FLAIR-INC_")]  # FLAIR-HUB: test_hub_models.py
-UNHASHED = zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"]  # pinned revision, no sha256 known
+# The default entry as if no sha256 were known (every real FLAIR-INC entry has one): downloads are then
+# verified against the hash the hub announces.
+UNHASHED = replace(zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"], sha256=None, size=None)
+# reference/IGNF-MODELS.md, "Weight files": the commit that uploaded each file, its sha256 and size.
+WEIGHT_FILES = {
+    "rgb_15cl_resnet34-unet": ("c3728e205b3e195946d92c27a8f6da0db95020cc",
+                               "d0033871116361360fa6d2024cc4425a01858afdff1bef2ed1d35514cd48a015", 97932755),
+    "rgb_12cl_resnet34-unet": ("9b7d3219edb13b7bc75a1ef0f6d50b14374a0579",
+                               "b7900cb1cf34f137c2f86a002dc99bca402d5a0139f8ad6253589ece416a511f", 97932755),
+    "rgbi_15cl_resnet34-unet": ("19b80d1ca5d9b8972bd25218e29aaf0de2b00b22",
+                                "91465bf3e5307a31f3efb9f75ee15aebd02df0650dc8a7efcc64aece78a5fc51", 97945299),
+    "rgbie_15cl_resnet34-unet": ("31b43f7d9c435ea59ba4914fbee113aaae177e12",
+                                 "e7be92484275ecb581a758fc8a7efa088f8b4201d62dcbc252094707bd025888", 97957843),
+    "rgbie_12cl_resnet34-unet": ("b46b81694e5f9da4aaa2b8d7d8327dcd6c9e829f",
+                                 "e28ac3605f26fac130eb2ad5fed1b546b7ea639db2795bda128b12c9d2b23981", 97957843),
+    "rgb_15cl_resnet34-fpn": ("be7f6fbfe9e7623cc2e61a98dcce312ecb158385",
+                              "8166bcf8da2388748930a128a0c99c7a65db97bfa8e086e6178458fdd162c93a", 92789265),
+    "rgb_15cl_resnet34-deeplabv3": ("90679be8e6ad79dab97294a91570c14cf54333d2",
+                                    "b872ab0a4940bf1344e194df6e9a71b1f1847d5771ae450459cabacd42a05541", 104221495),
+    "rgb_15cl_mitb5-unet": ("d6710c33e69a97a12b8f4a9268ee52be03c6e320",
+                            "bbb59e59e8390362825bb29face698be89b6426bbaf03b0943cece70de9250f9", 339344766),
+}
 TINY_NAME = "FLAIR-INC_rgb_15cl_tiny-unet"
 TINY_REVISION = "c0ffee0123456789abcdef0123456789abcdef01"
 BAND_CODES = {"rgb": ("R", "G", "B"), "rgbi": ("R", "G", "B", "NIR"), "rgbie": ("R", "G", "B", "NIR", "Elevation")}
@@ -95,6 +116,21 @@ def test_entry_architecture_builds(entry):
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_every_flair_inc_entry_is_pinned_to_its_files_upload_commit_hash_and_size(entry):
+    """Issue #16 (13): each FLAIR-INC entry is the file IGN uploaded, not a card commit or ``main``."""
+    revision, sha256, size = WEIGHT_FILES[entry.name.removeprefix("FLAIR-INC_")]
+    assert (entry.revision, entry.sha256, entry.size) == (revision, sha256, size)
+    assert entry.confirmed and entry in zoo.confirmed() and entry not in zoo.unconfirmed()
+    description = zoo.describe(entry)
+    assert f"revision {revision[:12]} pinned" in description and "sha256 pinned" in description
+    assert "NOT CONFIRMED" not in description and "not confirmed" not in entry.notes
+
+
+def test_every_flair_inc_file_of_the_reference_is_in_the_zoo():
+    assert {e.name.removeprefix("FLAIR-INC_") for e in ENTRIES} == set(WEIGHT_FILES)
+
+
+@pytest.mark.parametrize("entry", list(zoo.ZOO.values()), ids=list(zoo.ZOO))
 def test_entry_pinning(entry):
     """A pinned commit, or an entry that says it follows the hub; a known hash and size with a pinned
     commit only; a file never seen at its revision is marked as such wherever the entry is shown."""
@@ -114,19 +150,19 @@ def test_entry_pinning(entry):
 
 def test_the_default_model_is_listed_first_and_pinned():
     assert next(iter(zoo.ZOO)) == zoo.DEFAULT_MODEL
-    assert zoo.ZOO[zoo.DEFAULT_MODEL].revision != "main"
+    default = zoo.ZOO[zoo.DEFAULT_MODEL]
+    assert default.revision != "main" and default.sha256 is not None and default.size is not None
+    assert zoo.confirmed()[0] is default
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
 def test_every_entry_downloads_its_pinned_revision_and_checks_its_pinned_hash(entry, hub, tiny_file):
-    """Each entry asks the (loopback) hub for its own revision; a pinned sha256 refuses another file."""
+    """Each entry asks the (loopback) hub for its own revision; a pinned size and sha256 refuse another file."""
     data, sha = tiny_file
     hub.add(entry.repo_id, entry.filename, data)
-    if entry.sha256 is None:
-        assert zoo.fetch(entry).read_bytes() == data
-    else:
-        with pytest.raises(FlairError, match=f"sha256 is {sha}, expected {entry.sha256}"):
-            zoo.fetch(entry)
+    with pytest.raises(FlairError, match=f"the downloaded file is {len(data)} bytes, expected {entry.size} "
+                                         f"\\(sha256 {entry.sha256}\\); the corrupt file was removed"):
+        zoo.fetch(entry)
     asked = [path for _, path in hub.requests if "/resolve/" in path]
     assert asked and all(f"/{entry.repo_id}/resolve/{entry.revision}/{entry.filename}" in p for p in asked)
 
@@ -380,15 +416,27 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_cli_download_prints_the_cached_path(hub, tiny_file, _private_hf_cache):
-    hub.add(UNHASHED.repo_id, UNHASHED.filename, tiny_file[0])
+    entry = zoo.ZOO["FLAIR-HUB_LC-A_RGB_swintiny-upernet"]  # a real unhashed entry (another process)
+    hub.add(entry.repo_id, entry.filename, tiny_file[0])
 
-    done = run_cli("download", UNHASHED.name)
+    done = run_cli("download", entry.name)
 
     assert done.returncode == 0, done.stderr
     path = Path(done.stdout.strip().splitlines()[-1])
     assert path.is_relative_to(_private_hf_cache / "hub") and path.read_bytes() == tiny_file[0]
     assert "100 %" in done.stderr
     assert file_gets(hub) == 1
+
+
+def test_cli_download_of_a_file_other_than_the_pinned_one_is_refused(hub, tiny_file, _private_hf_cache):
+    entry = zoo.ZOO[zoo.DEFAULT_MODEL]
+    hub.add(entry.repo_id, entry.filename, tiny_file[0])
+
+    done = run_cli("download", entry.name)
+
+    assert done.returncode == 2
+    assert f"is {len(tiny_file[0])} bytes, expected {entry.size} (sha256 {entry.sha256})" in done.stderr
+    assert not any(p.name == entry.filename for p in (_private_hf_cache / "hub").rglob("*"))
 
 
 def test_cli_download_of_an_unknown_model_exits_2(hub):
