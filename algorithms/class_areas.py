@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessing, QgsProcessingException,
+from qgis.core import (QgsFeature, QgsFeatureSink, QgsFields, QgsProcessing, QgsProcessingException,
                        QgsProcessingMultiStepFeedback, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterRasterLayer, QgsProcessingUtils, QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
 
 from .base import FlairAlgorithm, import_core
 from .class_values import codes_parameter
+from .qt_compat import DOUBLE, INT, LONG, STRING, field
 
 PREFIX = "FLAIRPX_"  # zonal histogram columns: FLAIRPX_<code>
 
@@ -74,10 +74,10 @@ class ClassAreasAlgorithm(FlairAlgorithm):
 
         fields = QgsFields()
         if zones is not None:
-            fields.append(QgsField("zone", QVariant.String, len=254))
-        for name, kind in (("code", QVariant.Int), ("class", QVariant.String), ("pixels", QVariant.LongLong),
-                           ("area_m2", QVariant.Double), ("area_ha", QVariant.Double), ("share_pct", QVariant.Double)):
-            fields.append(QgsField(name, kind))
+            fields.append(field("zone", STRING, 254))
+        for name, kind in (("code", INT), ("class", STRING), ("pixels", LONG),
+                           ("area_m2", DOUBLE), ("area_ha", DOUBLE), ("share_pct", DOUBLE)):
+            fields.append(field(name, kind))
         sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.NoGeometry)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))

@@ -2,16 +2,16 @@
 
 from pathlib import Path
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsField, QgsFields,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsFields,
                        QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber,
                        QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
                        QgsProcessingParameterMatrix, QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
                        QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
 
 from .base import FlairAlgorithm, import_core
 from .class_values import codes_parameter
+from .qt_compat import DOUBLE, INT, LONG, STRING, field
 from .train import DEVICES, matrix_rows, numbers
 
 CLASS_COLUMNS = ["code", "name", "colour"]
@@ -151,12 +151,12 @@ class EvaluateAlgorithm(FlairAlgorithm):
 
     def _write_table(self, scores, parameters, context):
         fields = QgsFields()
-        fields.append(QgsField("code", QVariant.Int))
-        fields.append(QgsField("name", QVariant.String))
+        fields.append(field("code", INT))
+        fields.append(field("name", STRING))
         for name in SCORES:
-            fields.append(QgsField(name, QVariant.Double))
-        fields.append(QgsField("reference_pixels", QVariant.LongLong))
-        fields.append(QgsField("predicted_pixels", QVariant.LongLong))
+            fields.append(field(name, DOUBLE))
+        fields.append(field("reference_pixels", LONG))
+        fields.append(field("predicted_pixels", LONG))
         sink, dest = self.parameterAsSink(parameters, self.TABLE, context, fields, QgsWkbTypes.NoGeometry,
                                           QgsCoordinateReferenceSystem())
         if sink is None:
