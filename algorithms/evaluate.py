@@ -77,8 +77,9 @@ class EvaluateAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterFile(
             self.CHECKPOINT, self.tr("Or: model checkpoint to evaluate on patches"), optional=True,
             fileFilter="PyTorch checkpoints (*.pt *.pth *.ckpt);;All files (*)"))
-        self.addParameter(QgsProcessingParameterFile(self.PATCHES, self.tr("Labelled patches folder"),
-                                                     behavior=QgsProcessingParameterFile.Folder, optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            self.PATCHES, self.tr("Labelled patches folder"), behavior=QgsProcessingParameterFile.Behavior.Folder,
+            optional=True))
         self.addParameter(QgsProcessingParameterFile(
             self.PATCHES_CSV, self.tr("Or: labelled patches list (FLAIR-1 CSV)"), extension="csv", optional=True))
         self.addParameter(QgsProcessingParameterMatrix(
@@ -93,10 +94,10 @@ class EvaluateAlgorithm(FlairAlgorithm):
                                        usesStaticStrings=True),
         ]
         for p in advanced:
-            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(p)
         self.addParameter(QgsProcessingParameterFeatureSink(self.TABLE, self.tr("Scores per class"),
-                                                            QgsProcessing.TypeVector))
+                                                            QgsProcessing.SourceType.TypeVector))
         self.addParameter(QgsProcessingParameterFileDestination(self.JSON, self.tr("Report (JSON)"),
                                                                 fileFilter="JSON files (*.json)"))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -157,7 +158,7 @@ class EvaluateAlgorithm(FlairAlgorithm):
             fields.append(field(name, DOUBLE))
         fields.append(field("reference_pixels", LONG))
         fields.append(field("predicted_pixels", LONG))
-        sink, dest = self.parameterAsSink(parameters, self.TABLE, context, fields, QgsWkbTypes.NoGeometry,
+        sink, dest = self.parameterAsSink(parameters, self.TABLE, context, fields, QgsWkbTypes.Type.NoGeometry,
                                           QgsCoordinateReferenceSystem())
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.TABLE))
@@ -168,5 +169,5 @@ class EvaluateAlgorithm(FlairAlgorithm):
         for row in rows:
             feature = QgsFeature(fields)
             feature.setAttributes(row)
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
         return dest

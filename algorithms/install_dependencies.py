@@ -61,7 +61,7 @@ class InstallDependenciesAlgorithm(FlairAlgorithm):
         requirements = QgsProcessingParameterFile(
             self.REQUIREMENTS, self.tr("Requirements file (empty: the plugin's requirements.txt)"),
             optional=True, fileFilter="Requirements (*.txt);;All files (*)")
-        requirements.setFlags(requirements.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        requirements.setFlags(requirements.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(requirements)
         self.addOutput(QgsProcessingOutputFolder(self.FOLDER, self.tr("Packages folder")))
         self.addOutput(QgsProcessingOutputFile(self.LOG, self.tr("pip log")))
