@@ -14,7 +14,7 @@ BUILDS = list(choices.TORCH_BUILDS)
 
 
 def plugin_deps_folder() -> Path:
-    """The packages' folder in the current QGIS profile (``<profile>/python/flair_deps/py311``)."""
+    """The packages' folder in the current QGIS profile (``<profile>/python/flair_deps/py312`` for Python 3.12)."""
     return dependencies.deps_folder(Path(QgsApplication.qgisSettingsDirPath()) / "python")
 
 
