@@ -117,7 +117,8 @@ def read_requirements(path: Path = REQUIREMENTS_FILE) -> list[Requirement]:
             parsed = _Parsed(line)
         except InvalidRequirement as e:
             raise FlairError(f"{path}: cannot read the requirement {line!r} ({e})") from None
-        out.append(Requirement(parsed.name, tuple((s.operator, s.version) for s in parsed.specifier)))
+        # sorted: packaging keeps a line's specifiers in a set, whose order changes from run to run
+        out.append(Requirement(parsed.name, tuple(sorted((s.operator, s.version) for s in parsed.specifier))))
     return out
 
 
