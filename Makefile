@@ -78,5 +78,5 @@ screenshots: plugin-link  ## docs/screenshot_*.png from a real QGIS desktop unde
 lint:  ## ruff with ruff.toml (pinned in requirements-dev.txt)
 	$(PY) -m ruff check .
 
-clean:
-	rm -rf build dist .pytest_cache
+clean:  ## --one-file-system: never into /dev, /proc or /sys should a killed test-debian13 leave them bound
+	rm -rf --one-file-system build dist .pytest_cache
