@@ -4,6 +4,8 @@
 #
 #   tools/test_debian13.sh            build the root if needed, copy the project in, make setup + make test
 #   tools/test_debian13.sh --root     only build the root (cached: build/debian13-root/.flair-root-ready)
+#   tools/test_debian13.sh --run CMD  copy the project in and run CMD in it there (after make setup), e.g.
+#                                     --run '.venv/bin/python -m pytest tests/test_workflows.py -x'
 #
 # Runs as root (debootstrap, chroot and mount need it; sudo is used otherwise). Needs the network to
 # the Debian archive (the host's own mirror, from /etc/apt/sources.list*) and to PyPI, as `make setup`
@@ -43,9 +45,9 @@ trap unmount_all EXIT INT TERM
 bind() {  # bind <host path> <path in the root>; `proc` mounts a fresh procfs
   local target="$ROOTFS$2"
   mkdir -p "$target"
+  MOUNTED+=("$target")  # unmounted on exit, as is one an interrupted run left behind
   if mountpoint -q "$target"; then return; fi
   if [ "$1" = proc ]; then $SUDO mount -t proc proc "$target"; else $SUDO mount --bind "$1" "$target"; fi
-  MOUNTED+=("$target")
 }
 
 in_root() {  # a command inside the root, with a clean environment (no host PIP_FIND_LINKS etc.)
@@ -93,15 +95,24 @@ copy_project() {  # the working tree's tracked and new (not ignored) files; the 
      | tar --null -T - -cf -) | $SUDO tar -xf - -C "$dest"
 }
 
-build_root
-[ "${1:-}" = "--root" ] && exit 0
-network_files
-copy_project
-bind proc /proc; bind /dev /dev; bind /dev/pts /dev/pts; bind /dev/shm /dev/shm; bind /sys /sys
-start=$SECONDS
-log "make setup"
-in_root "cd $PROJECT_IN && make setup"
-log "make setup took $(( SECONDS - start )) s; make test"
-start=$SECONDS
-in_root "cd $PROJECT_IN && make test"
-log "make test took $(( SECONDS - start )) s"
+main() {  # a function: bash reads it whole before running it, so editing this file mid-run is safe
+  build_root
+  [ "${1:-}" = "--root" ] && return 0
+  network_files
+  copy_project
+  bind proc /proc; bind /dev /dev; bind /dev/pts /dev/pts; bind /dev/shm /dev/shm; bind /sys /sys
+  local start=$SECONDS
+  log "make setup"
+  in_root "cd $PROJECT_IN && make setup"
+  log "make setup took $(( SECONDS - start )) s"
+  start=$SECONDS
+  if [ "${1:-}" = "--run" ]; then
+    in_root "cd $PROJECT_IN && export QT_QPA_PLATFORM=offscreen FLAIR_REQUIRE_QGIS=1 && ${2:?--run needs a command}"
+  else
+    in_root "cd $PROJECT_IN && make test"
+    log "make test took $(( SECONDS - start )) s"
+  fi
+}
+
+main "$@"
+exit $?
