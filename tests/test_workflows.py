@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import subprocess
 import sys
 
@@ -90,7 +89,7 @@ def test_training_workflow_exports_trains_maps_and_scores(tmp_path):
     env = qgis_env(profile, OMP_NUM_THREADS="1")
     enable_plugin(env)
 
-    done = qgis_process("--verbose", "run", "flair:training_workflow", "--", f"IMAGE={image_path}",
+    done = qgis_process("run", "flair:training_workflow", "--", f"IMAGE={image_path}",
                            f"LABELS={labels_path}", f"TEST_IMAGE={image_path}", f"TEST_LABELS={labels_path}",
                            "PATCH_SIZE=64", "EPOCHS=1", f"ENCODER={TINY_ENCODER}",
                            f"EXPORTPATCHES:PATCHES={out / 'patches'}", f"TRAIN:MODEL_FOLDER={out / 'model'}",
@@ -99,7 +98,7 @@ def test_training_workflow_exports_trains_maps_and_scores(tmp_path):
                            env=env)
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"Executed 4 algorithms", done.stdout + done.stderr)
+    # (QGIS 3.22 says "Executed 4 algorithms", 3.40 does not: each child's outputs below show it ran)
     assert len(list((out / "patches").rglob("*.tif"))) == 2 * 9  # 3 × 3 patches, image and label each
     assert (out / "model" / "model_best.pt").is_file()
     with rasterio.open(out / "map.tif") as dst:
@@ -143,7 +142,7 @@ def test_landtake_workflow_maps_two_dates_and_measures_land_take_per_zone(tmp_pa
     env = qgis_env(tmp_path / "profile", OMP_NUM_THREADS="1")
     enable_plugin(env)
 
-    done = qgis_process("--verbose", "run", "flair:landtake_workflow", "--", f"ORTHOPHOTO_BEFORE={first}",
+    done = qgis_process("run", "flair:landtake_workflow", "--", f"ORTHOPHOTO_BEFORE={first}",
                         f"ORTHOPHOTO_AFTER={second}", f"CHECKPOINT={checkpoint}",
                         f"ZONES={tmp_path / 'communes.gpkg'}", "ZONE_FIELD=nom", "MIN_AREA=0",
                         f"SEGMENT_BEFORE:LANDCOVER_BEFORE={out / 'lc_2010.tif'}",
@@ -153,7 +152,7 @@ def test_landtake_workflow_maps_two_dates_and_measures_land_take_per_zone(tmp_pa
                         env=env, timeout=300)
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"Executed 3 algorithms", done.stdout + done.stderr)
+    # both segmentations and the change ran: their outputs are checked below
     with rasterio.open(out / "lc_2010.tif") as b, rasterio.open(out / "lc_2022.tif") as a:
         before, after = b.read(1), a.read(1)
     # the overlap on the first map's grid: x 8–40 m (columns 40–199), y 2–32 m down (rows 10–159)
