@@ -2,16 +2,20 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-SITE := $(VENV)/lib/python3.11/site-packages
+# The venv's site-packages, asked from the venv (its Python version is whatever QGIS's is).
+SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+# numpy stays the one QGIS's Python ships (its GDAL and QGIS bindings are built against it: 1.x on
+# Debian 12, 2.x on Debian 13), as flair:installdependencies keeps it: pinned while pip resolves.
+SYSTEM_CONSTRAINTS := build/system-constraints.txt
 APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin python3-gdal python3-venv xvfb qttools5-dev-tools
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PLUGIN_NAME := flair_for_qgis
 # qgis_process finds the plugin through QGIS_PLUGINPATH, a folder holding a folder of that name.
 PLUGIN_PATH := $(CURDIR)/build/plugins
-QGIS_ENV := QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH=$(PLUGIN_PATH) PYTHONPATH=$(CURDIR)/$(SITE)
+QGIS_ENV = QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH=$(PLUGIN_PATH) PYTHONPATH=$(SITE)
 EXAMPLE_OUT ?= $(CURDIR)/build/parking_landcover.tif
 
-.PHONY: setup system test test-core run plugin-link styles lint clean bench bench-change package translations models docs screenshots
+.PHONY: setup system test test-core test-debian13 run plugin-link styles lint clean bench bench-change package translations models docs screenshots
 
 setup: system $(VENV)/.installed plugin-link  ## install QGIS (apt) and the Python packages (venv)
 
@@ -24,7 +28,8 @@ system:
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	mkdir -p build && /usr/bin/python3 -c "import numpy; print('numpy==' + numpy.__version__)" > $(SYSTEM_CONSTRAINTS)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt -c $(SYSTEM_CONSTRAINTS)
 	touch $@
 
 plugin-link:
@@ -32,6 +37,9 @@ plugin-link:
 
 test: lint  ## ruff, then the whole suite, headless; fails (never skips) where QGIS or qgis_process is missing
 	FLAIR_REQUIRE_QGIS=1 QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+test-debian13:  ## make setup + make test inside a Debian 13 root (QGIS 3.40, Python 3.13, numpy 2), built once under build/
+	mkdir -p build && tools/test_debian13.sh 2>&1 | tee build/test-debian13.log; exit $${PIPESTATUS[0]}
 
 test-core:  ## only the tests that need no QGIS
 	$(PY) -m pytest -m "not qgis"
@@ -70,5 +78,5 @@ screenshots: plugin-link  ## docs/screenshot_*.png from a real QGIS desktop unde
 lint:  ## ruff with ruff.toml (pinned in requirements-dev.txt)
 	$(PY) -m ruff check .
 
-clean:
-	rm -rf build dist .pytest_cache
+clean:  ## --one-file-system: never into /dev, /proc or /sys should a killed test-debian13 leave them bound
+	rm -rf --one-file-system build dist .pytest_cache

@@ -7,23 +7,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsFeatureSink, QgsField,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsFeatureSink,
                        QgsFields, QgsProcessing, QgsProcessingException, QgsProcessingParameterDefinition,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterFileDestination,
                        QgsProcessingParameterMatrix, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString, QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
 
 from ..flair_qgis.change_spec import ARTIFICIALISED, DEFAULT_MIN_AREA, TRANSITION_FIELDS, ZONE_FIELDS
 from .base import FlairAlgorithm, import_core
 from .class_values import codes_parameter
 from .evaluate import raster_path
 from .styled_output import load_styled
+from .qt_compat import DOUBLE, INT, LONG, STRING, field
 
-FIELD_TYPES = {"from_code": QVariant.Int, "to_code": QVariant.Int, "pixels": QVariant.LongLong,
-               "from_class": QVariant.String, "to_class": QVariant.String, "zone": QVariant.String}
+FIELD_TYPES = {"from_code": INT, "to_code": INT, "pixels": LONG, "from_class": STRING, "to_class": STRING,
+               "zone": STRING}
 
 
 class ChangeAlgorithm(FlairAlgorithm):
@@ -196,7 +196,7 @@ class ChangeAlgorithm(FlairAlgorithm):
     def _write(self, parameters, key, names, rows, context):
         fields = QgsFields()
         for name in names:
-            fields.append(QgsField(name, FIELD_TYPES.get(name, QVariant.Double)))
+            fields.append(field(name, FIELD_TYPES.get(name, DOUBLE)))
         sink, dest = self.parameterAsSink(parameters, key, context, fields, QgsWkbTypes.NoGeometry,
                                           QgsCoordinateReferenceSystem())
         if sink is None:

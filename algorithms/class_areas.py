@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessing, QgsProcessingException,
+from qgis.core import (QgsFeature, QgsFeatureSink, QgsFields, QgsProcessing, QgsProcessingException,
                        QgsProcessingMultiStepFeedback, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterRasterLayer, QgsProcessingUtils, QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
 
 from .base import FlairAlgorithm, import_core
 from .children import run_child
 from .class_values import codes_parameter
+from .qt_compat import DOUBLE, INT, LONG, STRING, field
 
 PREFIX = "FLAIRPX_"  # zonal histogram columns: FLAIRPX_<code>
 
@@ -50,14 +50,14 @@ class ClassAreasAlgorithm(FlairAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS's name
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Class raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.ZONES, self.tr("Zones (polygons; empty: the whole raster)"), [QgsProcessing.TypeVectorPolygon],
-            optional=True))
+            self.ZONES, self.tr("Zones (polygons; empty: the whole raster)"),
+            [QgsProcessing.SourceType.TypeVectorPolygon], optional=True))
         self.addParameter(QgsProcessingParameterField(
             self.ZONE_FIELD, self.tr("Zone name field (empty: feature number)"), parentLayerParameterName=self.ZONES,
             optional=True))
         self.addParameter(codes_parameter())
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.OUTPUT, self.tr("Areas per class"), QgsProcessing.TypeVector))
+            self.OUTPUT, self.tr("Areas per class"), QgsProcessing.SourceType.TypeVector))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS's name
         areas, styling, palette = import_core("areas"), import_core("styling"), import_core("palette")
@@ -75,11 +75,11 @@ class ClassAreasAlgorithm(FlairAlgorithm):
 
         fields = QgsFields()
         if zones is not None:
-            fields.append(QgsField("zone", QVariant.String, len=254))
-        for name, kind in (("code", QVariant.Int), ("class", QVariant.String), ("pixels", QVariant.LongLong),
-                           ("area_m2", QVariant.Double), ("area_ha", QVariant.Double), ("share_pct", QVariant.Double)):
-            fields.append(QgsField(name, kind))
-        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.NoGeometry)
+            fields.append(field("zone", STRING, 254))
+        for name, kind in (("code", INT), ("class", STRING), ("pixels", LONG),
+                           ("area_m2", DOUBLE), ("area_ha", DOUBLE), ("share_pct", DOUBLE)):
+            fields.append(field(name, kind))
+        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Type.NoGeometry)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
 
@@ -95,7 +95,7 @@ class ClassAreasAlgorithm(FlairAlgorithm):
                 feature = QgsFeature(fields)
                 values = [row.code, row.name, row.pixels, row.area_m2, row.area_ha, row.share_pct]
                 feature.setAttributes(([zone] if zones is not None else []) + values)
-                sink.addFeature(feature, QgsFeatureSink.FastInsert)
+                sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
         feedback.pushInfo(self.tr("These areas are exact: counted from the raster's pixels. Land-cover polygons "
                                   "(flair:polygonize) merge regions under their minimum area into neighbours and "
                                   "simplify outlines, so their areas per class can differ"))

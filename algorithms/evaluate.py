@@ -2,16 +2,16 @@
 
 from pathlib import Path
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsField, QgsFields,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsFields,
                        QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber,
                        QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
                        QgsProcessingParameterMatrix, QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
                        QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
 
 from .base import FlairAlgorithm, import_core
 from .class_values import codes_parameter
+from .qt_compat import DOUBLE, INT, LONG, STRING, field
 from .train import DEVICES, matrix_rows, numbers
 
 CLASS_COLUMNS = ["code", "name", "colour"]
@@ -77,8 +77,9 @@ class EvaluateAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterFile(
             self.CHECKPOINT, self.tr("Or: model checkpoint to evaluate on patches"), optional=True,
             fileFilter="PyTorch checkpoints (*.pt *.pth *.ckpt);;All files (*)"))
-        self.addParameter(QgsProcessingParameterFile(self.PATCHES, self.tr("Labelled patches folder"),
-                                                     behavior=QgsProcessingParameterFile.Folder, optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            self.PATCHES, self.tr("Labelled patches folder"), behavior=QgsProcessingParameterFile.Behavior.Folder,
+            optional=True))
         self.addParameter(QgsProcessingParameterFile(
             self.PATCHES_CSV, self.tr("Or: labelled patches list (FLAIR-1 CSV)"), extension="csv", optional=True))
         self.addParameter(QgsProcessingParameterMatrix(
@@ -93,10 +94,10 @@ class EvaluateAlgorithm(FlairAlgorithm):
                                        usesStaticStrings=True),
         ]
         for p in advanced:
-            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(p)
         self.addParameter(QgsProcessingParameterFeatureSink(self.TABLE, self.tr("Scores per class"),
-                                                            QgsProcessing.TypeVector))
+                                                            QgsProcessing.SourceType.TypeVector))
         self.addParameter(QgsProcessingParameterFileDestination(self.JSON, self.tr("Report (JSON)"),
                                                                 fileFilter="JSON files (*.json)"))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -151,13 +152,13 @@ class EvaluateAlgorithm(FlairAlgorithm):
 
     def _write_table(self, scores, parameters, context):
         fields = QgsFields()
-        fields.append(QgsField("code", QVariant.Int))
-        fields.append(QgsField("name", QVariant.String))
+        fields.append(field("code", INT))
+        fields.append(field("name", STRING))
         for name in SCORES:
-            fields.append(QgsField(name, QVariant.Double))
-        fields.append(QgsField("reference_pixels", QVariant.LongLong))
-        fields.append(QgsField("predicted_pixels", QVariant.LongLong))
-        sink, dest = self.parameterAsSink(parameters, self.TABLE, context, fields, QgsWkbTypes.NoGeometry,
+            fields.append(field(name, DOUBLE))
+        fields.append(field("reference_pixels", LONG))
+        fields.append(field("predicted_pixels", LONG))
+        sink, dest = self.parameterAsSink(parameters, self.TABLE, context, fields, QgsWkbTypes.Type.NoGeometry,
                                           QgsCoordinateReferenceSystem())
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.TABLE))
@@ -168,5 +169,5 @@ class EvaluateAlgorithm(FlairAlgorithm):
         for row in rows:
             feature = QgsFeature(fields)
             feature.setAttributes(row)
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
         return dest

@@ -55,16 +55,17 @@ class ExportPatchesAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.LABELS, self.tr("Class raster (labels)"),
                                                             optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.POLYGONS, self.tr("Or: labelled polygons"), [QgsProcessing.TypeVectorPolygon], optional=True))
+            self.POLYGONS, self.tr("Or: labelled polygons"), [QgsProcessing.SourceType.TypeVectorPolygon],
+            optional=True))
         self.addParameter(QgsProcessingParameterField(
             self.CLASS_FIELD, self.tr("Class code field of the polygons"), parentLayerParameterName=self.POLYGONS,
-            type=QgsProcessingParameterField.Numeric, optional=True))
+            type=QgsProcessingParameterField.DataType.Numeric, optional=True))
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent (empty: the whole image)"),
                                                        optional=True))
         self.addParameter(QgsProcessingParameterNumber(self.PATCH_SIZE, self.tr("Patch size (px)"),
-                                                       QgsProcessingParameterNumber.Integer, 512, minValue=32))
+                                                       QgsProcessingParameterNumber.Type.Integer, 512, minValue=32))
         self.addParameter(QgsProcessingParameterNumber(self.OVERLAP, self.tr("Overlap between patches (px)"),
-                                                       QgsProcessingParameterNumber.Integer, 0, minValue=0))
+                                                       QgsProcessingParameterNumber.Type.Integer, 0, minValue=0))
         self.addParameter(QgsProcessingParameterBand(self.BANDS, self.tr("Image bands (empty: all but alpha)"),
                                                      parentLayerParameterName=self.INPUT, optional=True,
                                                      allowMultiple=True))
@@ -72,8 +73,8 @@ class ExportPatchesAlgorithm(FlairAlgorithm):
                                                         True))
         nodata = QgsProcessingParameterNumber(self.LABEL_NODATA, self.tr(
             "Code of unlabelled pixels (empty: the class raster's nodata, else 0)"),
-            QgsProcessingParameterNumber.Integer, None, optional=True, minValue=0)
-        nodata.setFlags(nodata.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            QgsProcessingParameterNumber.Type.Integer, None, optional=True, minValue=0)
+        nodata.setFlags(nodata.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(nodata)
         self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT, self.tr("Patch folder")))
         self.addOutput(QgsProcessingOutputFile(self.CSV, self.tr("List of the patch pairs (FLAIR-1 CSV)")))

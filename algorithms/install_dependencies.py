@@ -15,7 +15,7 @@ OPENVINO_INSTALLS = list(choices.OPENVINO_INSTALLS)
 
 
 def plugin_deps_folder() -> Path:
-    """The packages' folder in the current QGIS profile (``<profile>/python/flair_deps/py311``)."""
+    """The packages' folder in the current QGIS profile (``<profile>/python/flair_deps/py312`` for Python 3.12)."""
     return dependencies.deps_folder(Path(QgsApplication.qgisSettingsDirPath()) / "python")
 
 
@@ -74,7 +74,7 @@ class InstallDependenciesAlgorithm(FlairAlgorithm):
         requirements = QgsProcessingParameterFile(
             self.REQUIREMENTS, self.tr("Requirements file (empty: the plugin's requirements.txt)"),
             optional=True, fileFilter="Requirements (*.txt);;All files (*)")
-        requirements.setFlags(requirements.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        requirements.setFlags(requirements.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(requirements)
         self.addOutput(QgsProcessingOutputFolder(self.FOLDER, self.tr("Packages folder")))
         self.addOutput(QgsProcessingOutputFile(self.LOG, self.tr("pip log")))

@@ -97,7 +97,7 @@ def render_to_file(layer, extent: QgsRectangle | None, folder: Path, context, fe
     writer = QgsRasterFileWriter(str(path))
     writer.setCreateOptions(["TILED=YES", "COMPRESS=DEFLATE"])
     error = writer.writeRaster(pipe, width, height, extent, target, context.transformContext())
-    if error != QgsRasterFileWriter.NoError:
+    if error != QgsRasterFileWriter.WriterError.NoError:
         raise QgsProcessingException(tr("Input raster: reading {} failed (error {}); check the layer "
                                         "loads in QGIS, or save it as a GeoTIFF first").format(layer.name(),
                                                                                               int(error)))

@@ -11,18 +11,18 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from qgis.core import (QgsCategorizedSymbolRenderer, QgsCoordinateReferenceSystem, QgsFeature, QgsField,
+from qgis.core import (QgsCategorizedSymbolRenderer, QgsCoordinateReferenceSystem, QgsFeature,
                        QgsFields, QgsFillSymbol, QgsGeometry, QgsProcessing, QgsProcessingException,
                        QgsProcessingMultiStepFeedback, QgsProcessingParameterDistance, QgsProcessingParameterEnum,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterVectorDestination, QgsProcessingUtils, QgsRendererCategory,
                        QgsVectorFileWriter, QgsVectorLayer, QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
 
 from ..i18n import tr
 from .base import FlairAlgorithm, import_core
 from .children import run_child
 from .class_values import codes_parameter
+from .qt_compat import INT, STRING, field
 
 SMALL = ["merge", "drop"]
 DEFAULT_TOLERANCE = 0.5  # map units (m): about two pixels of a 0.2 m orthophoto
@@ -116,8 +116,8 @@ def _report_area_agreement(raster: Path, output: str, classes, merged_below: flo
 def _write_pieces(raster, path, names, merge_below, vectorize, context, progress, convention) -> str:
     """The core's block-by-block polygons, in a temporary file (fields code, class)."""
     fields = QgsFields()
-    fields.append(QgsField("code", QVariant.Int))
-    fields.append(QgsField("class", QVariant.String, len=80))
+    fields.append(field("code", INT))
+    fields.append(field("class", STRING, 80))
     crs = QgsCoordinateReferenceSystem.fromWkt(_crs_wkt(raster))
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = "FlatGeobuf"

@@ -119,7 +119,7 @@ class TrainAlgorithm(FlairAlgorithm):
         return super().flags() | self.FlagNoThreading
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS's name
-        folder = QgsProcessingParameterFile.Folder
+        folder = QgsProcessingParameterFile.Behavior.Folder
         self.addParameter(QgsProcessingParameterFile(self.TRAIN, self.tr("Training patches folder"),
                                                      behavior=folder, optional=True))
         self.addParameter(QgsProcessingParameterFile(self.TRAIN_CSV, self.tr("Training patches list (FLAIR-1 CSV)"),
@@ -130,7 +130,7 @@ class TrainAlgorithm(FlairAlgorithm):
                                                      extension="csv", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             self.VAL_FRACTION, self.tr("Fraction held out for validation (without validation patches)"),
-            QgsProcessingParameterNumber.Double, 0.2, minValue=0.01, maxValue=0.9))
+            QgsProcessingParameterNumber.Type.Double, 0.2, minValue=0.01, maxValue=0.9))
         self.addParameter(QgsProcessingParameterMatrix(
             self.CLASSES, self.tr("Classes (code, name, weight, colour); empty: FLAIR's 19"),
             headers=CLASS_COLUMNS, optional=True))
@@ -149,28 +149,28 @@ class TrainAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterString(
             self.BANDS, self.tr("Image bands, comma-separated (empty: the first ones the model takes)"), optional=True))
         self.addParameter(QgsProcessingParameterNumber(self.EPOCHS, self.tr("Epochs"),
-                                                       QgsProcessingParameterNumber.Integer, 20, minValue=1))
+                                                       QgsProcessingParameterNumber.Type.Integer, 20, minValue=1))
         self.addParameter(QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size (patches)"),
-                                                       QgsProcessingParameterNumber.Integer, 8, minValue=1))
+                                                       QgsProcessingParameterNumber.Type.Integer, 8, minValue=1))
         self.addParameter(QgsProcessingParameterNumber(
             self.CROP_SIZE, self.tr("Random crop size for training (px, multiple of 32; empty: whole patches)"),
-            QgsProcessingParameterNumber.Integer, None, optional=True, minValue=32))
+            QgsProcessingParameterNumber.Type.Integer, None, optional=True, minValue=32))
         self.addParameter(QgsProcessingParameterNumber(self.PATIENCE, self.tr(
             "Early stopping: epochs without a better validation mIoU (0: never stop early)"),
-            QgsProcessingParameterNumber.Integer, 10, minValue=0))
+            QgsProcessingParameterNumber.Type.Integer, 10, minValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"),
-                                                       QgsProcessingParameterNumber.Integer, 2022))
+                                                       QgsProcessingParameterNumber.Type.Integer, 2022))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=DEVICES,
                                                      defaultValue="auto", usesStaticStrings=True))
         advanced = [
             QgsProcessingParameterNumber(self.LEARNING_RATE, self.tr("Learning rate (empty: 0.001 AdamW, 0.02 SGD)"),
-                                         QgsProcessingParameterNumber.Double, None, optional=True, minValue=0),
+                                         QgsProcessingParameterNumber.Type.Double, None, optional=True, minValue=0),
             QgsProcessingParameterEnum(self.OPTIMIZER, self.tr("Optimiser"), options=OPTIMIZERS,
                                        defaultValue="adamw", usesStaticStrings=True),
             QgsProcessingParameterEnum(self.SCHEDULER, self.tr("Learning-rate schedule"), options=SCHEDULERS,
                                        defaultValue="cosine", usesStaticStrings=True),
             QgsProcessingParameterNumber(self.WEIGHT_DECAY, self.tr("Weight decay"),
-                                         QgsProcessingParameterNumber.Double, 1e-4, minValue=0),
+                                         QgsProcessingParameterNumber.Type.Double, 1e-4, minValue=0),
             QgsProcessingParameterBoolean(self.CLASS_WEIGHTS, self.tr("Weight the loss by the class weights"), True),
             QgsProcessingParameterBoolean(self.AUGMENT, self.tr("Augment with flips and 90° rotations"), True),
             QgsProcessingParameterBoolean(self.BALANCED_CROPS, self.tr(
@@ -182,7 +182,7 @@ class TrainAlgorithm(FlairAlgorithm):
                                          optional=True),
         ]
         for p in advanced:
-            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(p)
         self.addParameter(QgsProcessingParameterString(self.NAME, self.tr("Model name (file names)"),
                                                        defaultValue="model"))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ DOCS = ROOT / "docs"
 EXAMPLE = ROOT / "examples" / "parking_mosaic.tif"
 WORK = ROOT / "build" / "screenshots"
 MAP = WORK / "parking_landcover.tif"
-SITE_PACKAGES = ROOT / ".venv" / "lib" / "python3.11" / "site-packages"
+SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])  # the running Python's (the venv's)
 SHOTS = {"map": DOCS / "screenshot_map.png", "dialog": DOCS / "screenshot_segment_dialog.png"}
 
 

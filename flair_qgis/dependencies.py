@@ -17,7 +17,7 @@ import importlib.util
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Sequence
 
 from .errors import FlairError
@@ -118,7 +118,8 @@ def read_requirements(path: Path = REQUIREMENTS_FILE) -> list[Requirement]:
             parsed = _Parsed(line)
         except InvalidRequirement as e:
             raise FlairError(f"{path}: cannot read the requirement {line!r} ({e})") from None
-        out.append(Requirement(parsed.name, tuple((s.operator, s.version) for s in parsed.specifier)))
+        # sorted: packaging keeps a line's specifiers in a set, whose order changes from run to run
+        out.append(Requirement(parsed.name, tuple(sorted((s.operator, s.version) for s in parsed.specifier))))
     return out
 
 
@@ -229,7 +230,7 @@ def explain(statuses: Sequence[Status]) -> str:
             "then restart QGIS if it says so")
 
 
-def deps_folder(python_dir: Path, version: Sequence[int] = tuple(sys.version_info[:2])) -> Path:
+def deps_folder(python_dir: PurePath | str, version: Sequence[int] = tuple(sys.version_info[:2])) -> PurePath:
     """The plugin-private folder for the packages: ``<python_dir>/flair_deps/py311`` (or ``$FLAIR_DEPS_DIR``).
 
     ``python_dir`` is the QGIS profile's ``python`` folder; keying by the Python version keeps
@@ -237,7 +238,8 @@ def deps_folder(python_dir: Path, version: Sequence[int] = tuple(sys.version_inf
     """
     if os.environ.get(FOLDER_ENV):
         return Path(os.environ[FOLDER_ENV])
-    return Path(python_dir) / "flair_deps" / f"py{version[0]}{version[1]}"
+    folder = python_dir if isinstance(python_dir, PurePath) else Path(python_dir)  # its own flavour (Windows...)
+    return folder / "flair_deps" / f"py{version[0]}{version[1]}"
 
 
 def activate(folder: Path) -> bool:

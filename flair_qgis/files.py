@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,31 @@ TEMPORARY = ".tmp"  # the suffix of temporary files; rasters add ".tif" or ".vrt
 def host() -> str:
     """This machine's name as it appears in temporary names (no dots: they separate the parts)."""
     return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
+def process_alive(pid: int, platform: str = sys.platform, kernel32=None) -> bool:
+    """Whether process ``pid`` of this machine still runs. On Windows ``os.kill(pid, 0)`` would
+    terminate it, so the process is opened and its exit code read instead (``kernel32``: the
+    Windows API, ``ctypes.windll.kernel32`` unless given)."""
+    if not platform.startswith("win"):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # another user's: alive
+        return True
+    import ctypes
+
+    kernel32 = kernel32 or ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return False
+    try:
+        code = ctypes.c_ulong()
+        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 def _prefix(path: Path) -> str:
@@ -101,18 +127,14 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
         writer = _writer(tmp.name, path.name)
         if writer is None or writer[0] != host():
             continue
-        try:
-            os.kill(writer[1], 0)
+        if process_alive(writer[1]):
             continue  # still running
-        except ProcessLookupError:
-            if tmp.is_dir():
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                tmp.unlink(missing_ok=True)
-                Path(f"{tmp}.aux.xml").unlink(missing_ok=True)
-            removed.append(tmp)
-        except PermissionError:
-            continue
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+            Path(f"{tmp}.aux.xml").unlink(missing_ok=True)
+        removed.append(tmp)
     return removed
 
 

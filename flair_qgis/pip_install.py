@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Sequence
 from urllib.parse import urlsplit
 
@@ -84,16 +84,18 @@ def constraints_text(system_versions: dict[str, str]) -> str:
 
 def python_candidates(version: Sequence[int] = tuple(sys.version_info[:2]), executable: str = sys.executable,
                       prefixes: Sequence[str] = (sys.exec_prefix, sys.base_exec_prefix, sys.prefix),
-                      platform: str = sys.platform) -> list[Path]:
+                      platform: str = sys.platform, path: type[PurePath] = Path,
+                      which=shutil.which) -> list[PurePath]:
     """Interpreters that may be QGIS's own, most likely first: inside QGIS ``sys.executable`` is
-    QGIS itself or whatever ``python3`` is first on ``PATH``, so the installation prefix comes first."""
+    QGIS itself or whatever ``python3`` is first on ``PATH``, so the installation prefix comes first.
+    ``path`` is the paths' flavour (``PureWindowsPath`` stands for Windows's)."""
     major, minor = version[0], version[1]
     names = ["python.exe", "python3.exe"] if platform.startswith("win") else [f"python{major}.{minor}", "python3"]
-    candidates = [Path(prefix) / sub / name for prefix in dict.fromkeys(p for p in prefixes if p)
+    candidates = [path(prefix) / sub / name for prefix in dict.fromkeys(p for p in prefixes if p)
                   for sub in ("bin", ".") for name in names]
-    if executable and Path(executable).name.lower().startswith("python"):
-        candidates.append(Path(executable))
-    candidates += [Path(p) for p in (shutil.which(n) for n in names) if p]
+    if executable and path(executable).name.lower().startswith("python"):
+        candidates.append(path(executable))
+    candidates += [path(p) for p in (which(n) for n in names) if p]
     return list(dict.fromkeys(candidates))
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import Mapping
 
 from . import hub_probe
 from .errors import FlairError
@@ -125,13 +126,33 @@ def entry_for_file(path: Path) -> ModelEntry | None:
     return next((e for e in ZOO.values() if e.filename == Path(path).name), None)
 
 
-def hub_cache_dir() -> Path:
-    """The HF cache folder, read from the environment at call time."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"])
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "huggingface")
-    return Path(home) / "hub"
+def hub_cache_dir(environ: Mapping[str, str] | None = None, default_home: str | None = None,
+                  path: type[PurePath] = Path) -> PurePath:
+    """The HF cache folder as huggingface_hub finds it (``HF_HUB_CACHE``, else ``HF_HOME``/hub,
+    else ``XDG_CACHE_HOME``/huggingface/hub, else its own default home's ``.cache``), read from
+    ``environ`` (the environment) at call time: huggingface_hub reads it once, on import.
+    ``default_home`` and ``path`` (the path flavour) stand for another system's."""
+    environ = os.environ if environ is None else environ
+
+    def expand(value: str) -> PurePath:
+        return path(os.path.expandvars(os.path.expanduser(value)) if path is Path else value)
+
+    if environ.get("HF_HUB_CACHE"):
+        return expand(environ["HF_HUB_CACHE"])
+    if environ.get("HF_HOME"):
+        return expand(environ["HF_HOME"]) / "hub"
+    if environ.get("XDG_CACHE_HOME"):
+        return expand(environ["XDG_CACHE_HOME"]) / "huggingface" / "hub"
+    return path(default_home or _hf_default_home()) / "huggingface" / "hub"
+
+
+def _hf_default_home() -> str:
+    """huggingface_hub's own default cache home (``~/.cache``, on every system)."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # not installed yet: what it would say
+        return str(Path.home() / ".cache")
+    return constants.default_home
 
 
 def offline() -> bool:

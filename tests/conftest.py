@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data" / "fnau-parking" / "train"
 EXAMPLE = ROOT / "examples" / "parking_mosaic.tif"
 PLUGIN_NAME = "flair_for_qgis"
 TINY_ENCODER = "tu-mobilenetv3_small_050"
@@ -47,7 +47,8 @@ def _one_torch_thread():
 # --- QGIS: the Processing provider in this process, and qgis_process in others ---------------
 
 QGIS_PROCESS = os.environ.get("FLAIR_QGIS_PROCESS", "/usr/bin/qgis_process.bin")
-SITE_PACKAGES = ROOT / ".venv" / "lib" / "python3.11" / "site-packages"
+# The packages of the Python running the tests (the venv): asked from it, whatever its version.
+SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])
 # Set by `make test` (and so by .ci/run): a machine without QGIS or qgis_process fails, never skips.
 REQUIRE_QGIS = os.environ.get("FLAIR_REQUIRE_QGIS") == "1"
 needs_qgis_process = pytest.mark.skipif(not REQUIRE_QGIS and not Path(QGIS_PROCESS).is_file(),

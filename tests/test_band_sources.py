@@ -14,7 +14,7 @@ import rasterio
 from rasterio.enums import ColorInterp, Resampling
 from rasterio.windows import from_bounds
 
-from conftest import DATA, ROOT, make_raster, random_image, tiny_model
+from conftest import EXAMPLE, ROOT, make_raster, random_image, tiny_model
 from flair_qgis.band_sources import BandSources, HEIGHT_STEP
 from flair_qgis.checkpoints import save_checkpoint, spec_for_entry
 from flair_qgis.distributed import ZoneOptions, run_zone
@@ -286,10 +286,10 @@ def _jp2_tiles(image: np.ndarray, folder: Path, rows: tuple[int, ...], cols: tup
 
 @pytest.fixture(scope="module")
 def jp2_zone(tmp_path_factory) -> dict:
-    """A real BD ORTHO patch (fnau-parking, 0.2 m) as a folder of JPEG 2000 tiles, its IRC (a made
+    """A real BD ORTHO patch (the example mosaic's corner, 0.2 m) as a folder of JPEG 2000 tiles, its IRC (a made
     up NIR, then R, G) as another folder tiled differently, and the same bands as one GeoTIFF."""
     base = tmp_path_factory.mktemp("jp2")
-    with rasterio.open(sorted((DATA / "images").glob("*.tif"))[0]) as src:
+    with rasterio.open(EXAMPLE) as src:
         rgb = src.read(window=((0, 192), (0, 224)))
     nir = (255 - rgb[0] // 2)[None].astype(np.uint8)
     spec = replace(RGBI, encoder="tu-mobilenetv3_small_050")

@@ -14,7 +14,7 @@ import rasterio
 from rasterio.enums import ColorInterp, Resampling
 from rasterio.windows import from_bounds
 
-from conftest import PLUGIN_NAME, PLUGINS_DIR, ROOT, TINY_ENCODER, make_raster, random_image, tiny_model
+from conftest import PLUGIN_NAME, PLUGINS_DIR, SITE_PACKAGES, TINY_ENCODER, make_raster, random_image, tiny_model
 
 pytestmark = pytest.mark.qgis
 
@@ -95,7 +95,7 @@ def test_segment_algorithm_says_which_layer_is_missing(provider, layers, tmp_pat
 def test_qgis_process_segments_from_rgb_irc_and_dsm_dtm_layers(layers, tmp_path):
     profile = tmp_path / "profile"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QGIS_PLUGINPATH": str(PLUGINS_DIR),
-           "PYTHONPATH": str(ROOT / ".venv" / "lib" / "python3.11" / "site-packages"),
+           "PYTHONPATH": str(SITE_PACKAGES),
            "QGIS_CUSTOM_CONFIG_PATH": str(profile), "OMP_NUM_THREADS": "1"}
     enable = subprocess.run([QGIS_PROCESS, "plugins", "enable", PLUGIN_NAME], env=env, capture_output=True,
                             text=True, timeout=120)

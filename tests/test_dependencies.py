@@ -39,13 +39,15 @@ def test_requirements_file_pins_every_package_the_plugin_checks():
         assert reqs[name].pinned, f"{name} is not pinned in requirements.txt"
     assert reqs["pyyaml"].module == "yaml"
     assert reqs["segmentation-models-pytorch"].module == "segmentation_models_pytorch"
-    assert reqs["numpy"].too_new("2.0.1") and not reqs["numpy"].too_new("1.24.2")
+    # QGIS's own numpy, whichever it ships: 1.x (Debian 12, QGIS 3.22) or 2.x (Debian 13, Windows)
+    for qgis_numpy in ("1.24.2", "1.26.4", "2.2.4", "2.3.1"):
+        assert not reqs["numpy"].too_new(qgis_numpy) and not reqs["numpy"].too_old(qgis_numpy)
 
 
 def test_requirements_file_is_the_one_source_of_minimum_versions():
     reqs = {r.key: r for r in deps.read_requirements()}
     assert reqs["torch"].minimum == "2.1" and reqs["torch"].pinned == "2.14.1"
-    assert reqs["torch"].line() == "torch==2.14.1" and reqs["numpy"].line() == "numpy<2"
+    assert reqs["torch"].line() == "torch==2.14.1" and reqs["numpy"].line() == "numpy<3,>=1.24"
     assert not hasattr(deps, "MINIMUM")
 
 
@@ -100,10 +102,10 @@ def test_torch_build_follows_the_nvidia_driver_unless_forced(requested, nvidia_s
 
 def test_pip_command_for_cpu_takes_pytorchs_cpu_builds_and_keeps_numpy_out(tmp_path):
     reqs = pip_install.installable(deps.read_requirements())
-    command = pip_install.pip_command("/usr/bin/python3.11", tmp_path / "py311", reqs, "cpu", tmp_path / "c.txt",
+    command = pip_install.pip_command("/usr/bin/python3.13", tmp_path / "py313", reqs, "cpu", tmp_path / "c.txt",
                                platform="linux")
-    assert command[:5] == ["/usr/bin/python3.11", "-u", "-m", "pip", "install"]
-    assert command[command.index("--target") + 1] == str(tmp_path / "py311")
+    assert command[:5] == ["/usr/bin/python3.13", "-u", "-m", "pip", "install"]
+    assert command[command.index("--target") + 1] == str(tmp_path / "py313")
     assert command[command.index("--extra-index-url") + 1] == pip_install.CPU_INDEX == "https://download.pytorch.org/whl/cpu"
     assert command[command.index("--constraint") + 1] == str(tmp_path / "c.txt")
     assert "torch==2.14.1+cpu" in command and "torchvision==0.29.1+cpu" in command
@@ -123,6 +125,7 @@ def test_pip_command_on_macos_needs_no_local_cpu_version():
 
 def test_numpy_is_pinned_to_qgis_own_while_pip_resolves(tmp_path):
     assert pip_install.constraints_text({"numpy": "1.24.2"}) == "numpy==1.24.2\n"
+    assert pip_install.constraints_text({"numpy": "2.2.4"}) == "numpy==2.2.4\n"
     import numpy
 
     assert pip_install.system_versions(tmp_path) == {"numpy": numpy.__version__}
@@ -133,10 +136,10 @@ def test_python_found_is_one_of_qgis_version(tmp_path):
     for p in (wrong, right):
         p.parent.mkdir()
         p.write_text("")
-    versions = {wrong: (3, 9), right: (3, 11)}
-    assert pip_install.find_python((3, 11), [tmp_path / "none", wrong, right], versions.get) == right
-    candidates = pip_install.python_candidates((3, 11), "/usr/bin/qgis", ["/opt/qgis"], "linux")
-    assert candidates[0] == Path("/opt/qgis/bin/python3.11") and Path("/usr/bin/qgis") not in candidates
+    versions = {wrong: (3, 9), right: (3, 13)}
+    assert pip_install.find_python((3, 13), [tmp_path / "none", wrong, right], versions.get) == right
+    candidates = pip_install.python_candidates((3, 13), "/usr/bin/qgis", ["/opt/qgis"], "linux")
+    assert candidates[0] == Path("/opt/qgis/bin/python3.13") and Path("/usr/bin/qgis") not in candidates
 
 
 def test_prune_removes_numpy_from_the_folder(tmp_path):

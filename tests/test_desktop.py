@@ -19,11 +19,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import PLUGIN_NAME, PLUGINS_DIR, ROOT, TINY_ENCODER, make_raster, random_image, tiny_model
+from conftest import PLUGIN_NAME, PLUGINS_DIR, ROOT, SITE_PACKAGES, TINY_ENCODER, make_raster, random_image, tiny_model
 
 pytestmark = [pytest.mark.qgis, pytest.mark.slow]
 
-SITE_PACKAGES = ROOT / ".venv" / "lib" / "python3.11" / "site-packages"
 SCRIPT = ROOT / "tests" / "desktop_script.py"
 
 if not (shutil.which("qgis") and shutil.which("xvfb-run")):
