@@ -83,7 +83,7 @@ class ChangeAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.AFTER, self.tr("Land cover, second date (after)")))
         self.addParameter(codes_parameter(self.tr("Class values of the two maps")))
         zones = QgsProcessingParameterFeatureSource(self.ZONES, self.tr("Zones (polygons; empty: the whole overlap)"),
-                                                    [QgsProcessing.TypeVectorPolygon], optional=True)
+                                                    [QgsProcessing.SourceType.TypeVectorPolygon], optional=True)
         zones.setHelp(self.tr("Polygons (communes, parcels…) to account for separately, in any CRS."))
         self.addParameter(zones)
         field = QgsProcessingParameterField(self.ZONE_FIELD, self.tr("Zone name field (empty: feature number)"),
@@ -91,14 +91,14 @@ class ChangeAlgorithm(FlairAlgorithm):
         field.setHelp(self.tr("The zones' field that names them in the zone table."))
         self.addParameter(field)
         min_area = QgsProcessingParameterNumber(self.MIN_AREA, self.tr("Minimum change area (m²)"),
-                                                QgsProcessingParameterNumber.Double, DEFAULT_MIN_AREA, minValue=0)
+                                                QgsProcessingParameterNumber.Type.Double, DEFAULT_MIN_AREA, minValue=0)
         min_area.setHelp(self.tr("Connected changed regions smaller than this are counted as unchanged (0: none)."))
         self.addParameter(min_area)
         groups = QgsProcessingParameterMatrix(self.GROUPS, self.tr("Artificialised classes (FLAIR codes)"),
                                               numberRows=len(ARTIFICIALISED), hasFixedNumberRows=False,
                                               headers=["code"], defaultValue=list(ARTIFICIALISED), optional=True)
         groups.setHelp(self.tr("FLAIR codes (1–19) that count as artificialised land; one per row."))
-        groups.setFlags(groups.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        groups.setFlags(groups.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(groups)
         class_map = QgsProcessingParameterString(self.CLASS_MAP, self.tr("Class map, for maps of other classes "
                                                                          "(e.g. parking=3, other=19)"),
@@ -106,12 +106,12 @@ class ChangeAlgorithm(FlairAlgorithm):
         class_map.setHelp(self.tr("For a map whose recorded classes are not FLAIR's (your own model's): the FLAIR "
                                   "code each of its classes stands for, by class name or value, separated by "
                                   "commas; 0 leaves a class out. Empty: such maps are refused."))
-        class_map.setFlags(class_map.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        class_map.setFlags(class_map.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(class_map)
         self.addParameter(QgsProcessingParameterFeatureSink(self.TRANSITIONS, self.tr("Transitions between classes"),
-                                                            QgsProcessing.TypeVector))
+                                                            QgsProcessing.SourceType.TypeVector))
         self.addParameter(QgsProcessingParameterFeatureSink(self.ZONE_TABLE, self.tr("Land take per zone"),
-                                                            QgsProcessing.TypeVector))
+                                                            QgsProcessing.SourceType.TypeVector))
         self.addParameter(QgsProcessingParameterRasterDestination(self.CHANGE, self.tr("Change map")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.CHANGE_CODES, self.tr("Every transition (from × 100 + to)"), optional=True, createByDefault=False))
@@ -197,12 +197,12 @@ class ChangeAlgorithm(FlairAlgorithm):
         fields = QgsFields()
         for name in names:
             fields.append(field(name, FIELD_TYPES.get(name, DOUBLE)))
-        sink, dest = self.parameterAsSink(parameters, key, context, fields, QgsWkbTypes.NoGeometry,
+        sink, dest = self.parameterAsSink(parameters, key, context, fields, QgsWkbTypes.Type.NoGeometry,
                                           QgsCoordinateReferenceSystem())
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, key))
         for row in rows:
             feature = QgsFeature(fields)
             feature.setAttributes([getattr(row, name) for name in names])
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
         return dest

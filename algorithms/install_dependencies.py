@@ -67,7 +67,7 @@ class InstallDependenciesAlgorithm(FlairAlgorithm):
         openvino = QgsProcessingParameterEnum(
             self.OPENVINO, self.tr("Install OpenVINO (the CPU backend; auto: with the CPU build)"),
             options=OPENVINO_INSTALLS, defaultValue="auto", usesStaticStrings=True)
-        openvino.setFlags(openvino.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        openvino.setFlags(openvino.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(openvino)
         self.addParameter(QgsProcessingParameterBoolean(
             self.CHECK_ONLY, self.tr("Only check what is installed (install nothing)"), defaultValue=False))

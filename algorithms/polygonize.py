@@ -81,8 +81,8 @@ def polygonize(raster: Path, output: str, tolerance: float, min_area: float, sma
             if steps.isCanceled():
                 raise QgsProcessingException(tr("cancelled by the user"))
             last = i == len(runs) - 1
-            current = _run(alg, {"INPUT": current, **params, "OUTPUT": output if last else f"{tmp}/step{i}.fgb"},
-                           context, steps)
+            step_output = output if last else str(Path(tmp) / f"step{i}.fgb")
+            current = _run(alg, {"INPUT": current, **params, "OUTPUT": step_output}, context, steps)
     style_polygons(current, classes, context)
     _report_area_agreement(raster, current, classes, min_area if small == "merge" else 0.0, context, feedback,
                            convention)
@@ -121,7 +121,7 @@ def _write_pieces(raster, path, names, merge_below, vectorize, context, progress
     crs = QgsCoordinateReferenceSystem.fromWkt(_crs_wkt(raster))
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = "FlatGeobuf"
-    writer = QgsVectorFileWriter.create(str(path), fields, QgsWkbTypes.Polygon, crs,
+    writer = QgsVectorFileWriter.create(str(path), fields, QgsWkbTypes.Type.Polygon, crs,
                                         context.transformContext(), options)
 
     def write_all():
@@ -190,14 +190,14 @@ class PolygonizeAlgorithm(FlairAlgorithm):
         self.addParameter(QgsProcessingParameterDistance(
             self.TOLERANCE, self.tr("Simplification tolerance"), DEFAULT_TOLERANCE, self.INPUT, minValue=0))
         self.addParameter(QgsProcessingParameterNumber(
-            self.MIN_AREA, self.tr("Minimum polygon area (m²)"), QgsProcessingParameterNumber.Double,
+            self.MIN_AREA, self.tr("Minimum polygon area (m²)"), QgsProcessingParameterNumber.Type.Double,
             DEFAULT_MIN_AREA, minValue=0))
         self.addParameter(QgsProcessingParameterEnum(
             self.SMALL_POLYGONS, self.tr("Polygons under the minimum area"), options=SMALL, defaultValue="merge",
             usesStaticStrings=True))
         self.addParameter(codes_parameter())
         self.addParameter(QgsProcessingParameterVectorDestination(
-            self.OUTPUT, self.tr("Land-cover polygons"), QgsProcessing.TypeVectorPolygon))
+            self.OUTPUT, self.tr("Land-cover polygons"), QgsProcessing.SourceType.TypeVectorPolygon))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS's name
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
