@@ -131,6 +131,10 @@ class SegmentRequest:
         return cls(read=ReadOptions(**parts["read"]), write=WriteOptions(**parts["write"]),
                    model=ModelChoice(**parts["model"]), run=RunOptions(**parts["run"]))
 
+    def changed(self, **settings: Any) -> SegmentRequest:
+        """A copy with flat settings changed (named as in :meth:`of`)."""
+        return SegmentRequest.of(**{**self.settings(), **settings})
+
     def settings(self) -> dict[str, Any]:
         """Every setting by its flat name (the inverse of :meth:`of`; the zoo name as ``model``)."""
         flat: dict[str, Any] = {}
