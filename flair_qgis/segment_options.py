@@ -47,7 +47,7 @@ from .band_sources import BandSources
 from .normalisation import Normalisation, Stretch
 
 
-@dataclass
+@dataclass(slots=True)
 class ReadOptions:
     """What is read (see the module's doc)."""
 
@@ -61,7 +61,7 @@ class ReadOptions:
     resample: bool = True
 
 
-@dataclass
+@dataclass(slots=True)
 class ModelChoice:
     """Which model, and the tiles it sees (see the module's doc)."""
 
@@ -78,7 +78,7 @@ class ModelChoice:
     tile_grid: str | None = None  # None/"model": the model's; "map-anchored": fixed in map coordinates
 
 
-@dataclass
+@dataclass(slots=True)
 class RunOptions:
     """How it runs (see the module's doc)."""
 
@@ -91,7 +91,7 @@ class RunOptions:
     readers: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class WriteOptions:
     """What is written (see the module's doc)."""
 
@@ -106,7 +106,7 @@ _PARTS = {"read": ReadOptions, "model": ModelChoice, "run": RunOptions, "write":
 _RENAMED = {("model", "model"): "name"}
 
 
-@dataclass
+@dataclass(slots=True)
 class SegmentRequest:
     """One segmentation: what is read, which model, how it runs, what is written."""
 

@@ -299,8 +299,8 @@ def test_bad_requests_are_refused_before_anything_is_written(tmp_path, change, w
     src = make_raster(tmp_path / "in.tif", random_image(40, 40))
     options = SegmentRequest.of(src, tmp_path / "out" / "map.tif")
     for key, value in change.items():
-        setattr(options, key, src if value == Path("same") else
-                (tmp_path / "out" / value if isinstance(value, Path) else value))
+        options = options.changed(**{key: src if value == Path("same") else
+                                     (tmp_path / "out" / value if isinstance(value, Path) else value)})
     with pytest.raises(FlairError, match=words):
         segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)), options)
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
