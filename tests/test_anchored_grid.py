@@ -169,7 +169,7 @@ def test_detect_configurations_and_the_command_line_choose_the_grid(tmp_path):
     conf = tmp_path / "detect.yaml"
     conf.write_text("input_img_path: in.tif\noutput_path: out\noutput_name: map\nmodel_weights: w.pth\n"
                     "tile_grid: map-anchored\n", encoding="utf-8")
-    assert detect_options(conf).tile_grid == "map-anchored"
+    assert detect_options(conf).model.tile_grid == "map-anchored"
     args = cli.parser().parse_args(["detect", "--conf", str(conf), "--tile-grid", "model"])
     assert args.tile_grid == "model"
     with pytest.raises(FlairError, match="unknown tile grid 'anchored'"):

@@ -223,9 +223,9 @@ def test_backend_from_the_command_line_and_the_detect_yaml(tmp_path):
     conf = tmp_path / "detect.yaml"
     conf.write_text(f"input_img_path: {EXAMPLE}\noutput_path: {tmp_path}\noutput_name: out\nmodel_weights: w.pth\n"
                     "backend: openvino\n")
-    assert detect_options(conf, warn=pytest.fail).backend == "openvino"
+    assert detect_options(conf, warn=pytest.fail).run.backend == "openvino"
     conf.write_text(conf.read_text().replace("backend: openvino\n", ""))
-    assert detect_options(conf).backend == "auto"
+    assert detect_options(conf).run.backend == "auto"
     args = parser().parse_args(["detect", "--conf", str(conf), "--backend", "torch"])
     assert args.backend == "torch"
     with pytest.raises(SystemExit):
