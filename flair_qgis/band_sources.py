@@ -125,7 +125,8 @@ def check(input_path: Path, sources: BandSources | None, progress: Progress | No
 
 def check_early(input_path: Path, sources: BandSources | None, progress: Progress | None = None) -> None:
     """:func:`check` for inputs and sources that may be folders of tiles (looked at through
-    temporary mosaics): a sharded run calls it before it creates anything."""
+    temporary mosaics), run once per request: by :func:`.segment_checks.check_request`, and by a
+    sharded run before it creates anything."""
     if sources is None or not sources.given:
         return
     work = Path(tempfile.mkdtemp(prefix="flair-sources-"))
