@@ -245,42 +245,56 @@ class SegmentAlgorithm(FlairAlgorithm):
         geometries, mask_extent = layer_input.mask_geometries(
             self.parameterAsSource(parameters, self.MASK, context), grid[1], context)
         window = layer_input.window_of(grid, extent, mask_extent)
-        options = engine.SegmentOptions(
-            input=grid[0],
-            output=Path(output),
-            window=window,
-            mask_geometries=geometries,
-            model=self.parameterAsEnumString(parameters, self.MODEL, context),
-            checkpoint=Path(checkpoint) if checkpoint else None,
-            bands=self.band_numbers(parameters, self.BANDS, context) or None,
-            tile_size=self._optional_int(parameters, self.TILE_SIZE, context),
-            margin=self._optional_int(parameters, self.MARGIN, context),
-            batch_size=self._optional_int(parameters, self.BATCH_SIZE, context),
-            device=self.parameterAsEnumString(parameters, self.DEVICE, context),
-            output_type=self.parameterAsEnumString(parameters, self.OUTPUT_TYPE, context),
-            normalisation=self._normalisation(parameters, context),
-            preset=self.parameterAsEnumString(parameters, self.PRESET, context) or None,
-            stitch=self.parameterAsEnumString(parameters, self.STITCH, context) or "crop",
-            tile_grid=self.parameterAsEnumString(parameters, self.TILE_GRID, context) or None,
-            tta=self.parameterAsBoolean(parameters, self.TTA, context),
-            precision=self.parameterAsEnumString(parameters, self.PRECISION, context) or "auto",
-            backend=self.parameterAsEnumString(parameters, self.BACKEND, context) or "auto",
-            active_codes=[int(v) for v in self._numbers(parameters, self.ACTIVE_CLASSES, context, int)] or None,
-            value_range=self._value_range(parameters, context),
-            sources=self._band_sources(parameters, context),
+        # read in the order their errors were always reported: bands, normalisation, classes, range, sources
+        bands = self.band_numbers(parameters, self.BANDS, context) or None
+        normalisation = self._normalisation(parameters, context)
+        active_codes = [int(v) for v in self._numbers(parameters, self.ACTIVE_CLASSES, context, int)] or None
+        value_range = self._value_range(parameters, context)
+        sources = self._band_sources(parameters, context)
+        requests = import_core("segment_options")
+        request = requests.SegmentRequest(
+            read=requests.ReadOptions(
+                input=grid[0],
+                bands=bands,
+                sources=sources,
+                window=window,
+                mask_geometries=geometries,
+                value_range=value_range,
+            ),
+            model=requests.ModelChoice(
+                name=self.parameterAsEnumString(parameters, self.MODEL, context),
+                checkpoint=Path(checkpoint) if checkpoint else None,
+                normalisation=normalisation,
+                active_codes=active_codes,
+                tile_size=self._optional_int(parameters, self.TILE_SIZE, context),
+                margin=self._optional_int(parameters, self.MARGIN, context),
+                preset=self.parameterAsEnumString(parameters, self.PRESET, context) or None,
+                tile_grid=self.parameterAsEnumString(parameters, self.TILE_GRID, context) or None,
+            ),
+            run=requests.RunOptions(
+                device=self.parameterAsEnumString(parameters, self.DEVICE, context),
+                backend=self.parameterAsEnumString(parameters, self.BACKEND, context) or "auto",
+                batch_size=self._optional_int(parameters, self.BATCH_SIZE, context),
+                precision=self.parameterAsEnumString(parameters, self.PRECISION, context) or "auto",
+                tta=self.parameterAsBoolean(parameters, self.TTA, context),
+                stitch=self.parameterAsEnumString(parameters, self.STITCH, context) or "crop",
+            ),
+            write=requests.WriteOptions(
+                output=Path(output),
+                output_type=self.parameterAsEnumString(parameters, self.OUTPUT_TYPE, context),
+            ),
         )
         cluster = (self.parameterAsString(parameters, self.CLUSTER, context) or "").strip()
         if cluster:  # blocks on the cluster's workers, shards beside the output, assembled as a COG
             distributed = import_core("distributed")
-            self.run_core(import_core("band_sources").check_early, options.input, options.sources)
-            result = self.run_core(distributed.run_zone, distributed.ZoneOptions(options, cluster=cluster, cog=True),
+            result = self.run_core(distributed.run_zone, distributed.ZoneOptions(request, cluster=cluster, cog=True),
                                    self.progress(feedback))
         else:
-            result = self.run_core(engine.segment, options, self.progress(feedback))
+            result = self.run_core(engine.segment, request, self.progress(feedback))
         load_styled(context, output, result.style, self.tr("FLAIR land cover"))
         outputs = {self.OUTPUT: str(result.output)}
         polygons = self.parameterAsOutputLayer(parameters, self.POLYGONS, context)
-        if polygons and options.output_type != "argmax":
+        if polygons and request.write.output_type != "argmax":
             feedback.pushWarning(self.tr("Polygons are made of class codes: choose the output type 'argmax'"))
         elif polygons:
             from .polygonize import DEFAULT_MIN_AREA, DEFAULT_TOLERANCE, polygonize

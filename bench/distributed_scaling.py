@@ -66,7 +66,8 @@ def main() -> None:
 
     from flair_qgis.checkpoints import build_model, save_checkpoint, spec_for_entry
     from flair_qgis.distributed import ZoneOptions, run_zone
-    from flair_qgis.engine import SegmentOptions, segment
+    from flair_qgis.engine import segment
+    from flair_qgis.segment_options import SegmentRequest
     from flair_qgis.zoo import get_entry
 
     work = Path(tempfile.mkdtemp(prefix="flair-scaling-"))
@@ -80,18 +81,18 @@ def main() -> None:
               f"512/128 tiles, blocks of {args.block} px, torch {torch.__version__}, "
               f"{torch.get_num_threads()} threads in this process")
 
-        def opts(name: str) -> SegmentOptions:
-            return SegmentOptions(work / "tiles", work / name / "out.tif", checkpoint=ckpt)
+        def opts(name: str) -> SegmentRequest:
+            return SegmentRequest.of(work / "tiles", work / name / "out.tif", checkpoint=ckpt)
 
         # single process: the whole zone in one run of the engine (a VRT of the folder)
         from flair_qgis.distributed import build_vrt
 
         vrt = build_vrt(sorted((work / "tiles").glob("*.tif")), work / "zone.vrt")
-        segment(SegmentOptions(sorted((work / "tiles").glob("*.tif"))[0], work / "warm.tif", checkpoint=ckpt))
+        segment(SegmentRequest.of(sorted((work / "tiles").glob("*.tif"))[0], work / "warm.tif", checkpoint=ckpt))
         load = os.getloadavg()[0]
         cpu0 = cpu_seconds()
         t = time.perf_counter()
-        single = segment(SegmentOptions(vrt, work / "single.tif", checkpoint=ckpt))
+        single = segment(SegmentRequest.of(vrt, work / "single.tif", checkpoint=ckpt))
         base = time.perf_counter() - t
         base_cpu = cpu_seconds() - cpu0
         with rasterio.open(single.output) as s:

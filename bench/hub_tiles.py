@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from flair_qgis.checkpoints import build_model, spec_for_entry  # noqa: E402
-from flair_qgis.engine import SegmentOptions, segment_with  # noqa: E402
+from flair_qgis.engine import segment_with  # noqa: E402
+from flair_qgis.segment_options import SegmentRequest  # noqa: E402
 from flair_qgis.zoo import get_entry  # noqa: E402
 from run import build_ortho  # noqa: E402
 
@@ -52,7 +53,7 @@ def main() -> None:
         with torch.inference_mode():
             model(torch.zeros(1, 3, size, size))  # builds Swin for this size outside the timing
         start = time.perf_counter()
-        result = segment_with(model, tiled, SegmentOptions(ortho, work / f"{size}.tif", batch_size=args.batch))
+        result = segment_with(model, tiled, SegmentRequest.of(ortho, work / f"{size}.tif", batch_size=args.batch))
         seconds = time.perf_counter() - start
         with rasterio.open(result.output) as src:
             maps[size] = src.read(1)

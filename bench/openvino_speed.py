@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from flair_qgis import openvino_backend  # noqa: E402
 from flair_qgis.checkpoints import build_model, spec_for_entry  # noqa: E402
-from flair_qgis.engine import SegmentOptions, segment_with  # noqa: E402
+from flair_qgis.engine import segment_with  # noqa: E402
+from flair_qgis.segment_options import SegmentRequest  # noqa: E402
 from flair_qgis.prediction import Predictor  # noqa: E402
 from flair_qgis.progress import Progress  # noqa: E402
 from flair_qgis.zoo import get_entry  # noqa: E402
@@ -83,7 +84,7 @@ def main() -> None:
     maps, times = {}, {}
     for backend in ("torch", "openvino"):
         def run(backend=backend):
-            result = segment_with(model, spec, SegmentOptions(EXAMPLE, out / f"{backend}.tif", backend=backend,
+            result = segment_with(model, spec, SegmentRequest.of(EXAMPLE, out / f"{backend}.tif", backend=backend,
                                                               bands=[1, 2, 3]), quiet)
             with rasterio.open(result.output) as r:
                 maps[backend] = r.read(1)

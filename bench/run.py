@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from flair_qgis.checkpoints import build_model, read_checkpoint, load_weights, spec_for_entry  # noqa: E402
-from flair_qgis.engine import SegmentOptions, segment_with  # noqa: E402
+from flair_qgis.engine import segment_with  # noqa: E402
+from flair_qgis.segment_options import SegmentRequest  # noqa: E402
 from flair_qgis.zoo import get_entry  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "fnau-parking" / "train" / "images"
@@ -136,14 +137,14 @@ def memory_child(side: int, work: Path) -> None:
     spec = spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet"))
     src = repeat_vrt(work / f"in_{side}.vrt", build_ortho(work / "mem_src.tif", 2), side)
     start = time.perf_counter()
-    segment_with(Pixel().eval(), spec, SegmentOptions(src, work / f"out_{side}.tif", batch_size=4))
+    segment_with(Pixel().eval(), spec, SegmentRequest.of(src, work / f"out_{side}.tif", batch_size=4))
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - start)
 
 
 def model_rss_child(checkpoint: str, work: Path) -> None:
     """Run in a subprocess: the reference mode on the 1536² mosaic with the ResNet34; print peak RSS."""
     model, spec, _ = the_model(Path(checkpoint) if checkpoint != "-" else None)
-    segment_with(model, spec, SegmentOptions(build_ortho(work / "rss_src.tif", 3), work / "rss_out.tif"))
+    segment_with(model, spec, SegmentRequest.of(build_ortho(work / "rss_src.tif", 3), work / "rss_out.tif"))
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
@@ -185,28 +186,28 @@ def main() -> None:
     n = 36
     t_base = timed(lambda: flair_detect_like.run(ortho, work / "base.tif", contiguous(model), spec))
     report("flair-detect-like loop, 1536² RGB, 512/128, batch 4", f"{t_base:.1f} s ({t_base / n:.2f} s/tile)")
-    t_ref = timed(lambda: segment_with(model, spec, SegmentOptions(ortho, work / "ref.tif")))
+    t_ref = timed(lambda: segment_with(model, spec, SegmentRequest.of(ortho, work / "ref.tif")))
     report("reference mode (512/128): speed-up over flair-detect-like", f"{t_base / t_ref:.2f}×")
     report("reference mode: agreement with flair-detect's intended output",
            f"{(read(work / 'ref.tif') == read(work / 'base.tif')).mean():.4%}")
-    t_fast = timed(lambda: segment_with(model, spec, SegmentOptions(ortho, work / "fast.tif", preset="fast")))
+    t_fast = timed(lambda: segment_with(model, spec, SegmentRequest.of(ortho, work / "fast.tif", preset="fast")))
     report("fast preset (1024/128): speed-up over flair-detect-like", f"{t_base / t_fast:.2f}×")
     report("fast preset: speed-up over reference mode", f"{t_ref / t_fast:.2f}×")
     report(f"fast preset: agreement with reference mode ({weights})",
            f"{(read(work / 'fast.tif') == read(work / 'ref.tif')).mean():.4%}")
-    t_blend = timed(lambda: segment_with(model, spec, SegmentOptions(ortho, work / "blend.tif", stitch="blend")))
+    t_blend = timed(lambda: segment_with(model, spec, SegmentRequest.of(ortho, work / "blend.tif", stitch="blend")))
     report("blend stitching: cost over reference mode", f"{t_blend / t_ref:.2f}×")
     report(f"blend stitching: agreement with reference mode ({weights})",
            f"{(read(work / 'blend.tif') == read(work / 'ref.tif')).mean():.4%}")
     small = build_ortho(work / "ortho_1024.tif", 2)
-    t_plain = timed(lambda: segment_with(model, spec, SegmentOptions(small, work / "plain.tif")))
-    t_tta = timed(lambda: segment_with(model, spec, SegmentOptions(small, work / "tta.tif", tta=True)))
+    t_plain = timed(lambda: segment_with(model, spec, SegmentRequest.of(small, work / "plain.tif")))
+    t_tta = timed(lambda: segment_with(model, spec, SegmentRequest.of(small, work / "tta.tif", tta=True)))
     report("flip TTA: cost over reference mode (1024² RGB)", f"{t_tta / t_plain:.2f}×")
     report(f"flip TTA: agreement with reference mode ({weights})",
            f"{(read(work / 'tta.tif') == read(work / 'plain.tif')).mean():.4%}")
 
     # Engine efficiency: end to end at margin 0 ÷ the bare forward pass on the same tiles in memory.
-    t_e2e = timed(lambda: segment_with(model, spec, SegmentOptions(ortho, work / "m0.tif", margin=0)), repeat=2)
+    t_e2e = timed(lambda: segment_with(model, spec, SegmentRequest.of(ortho, work / "m0.tif", margin=0)), repeat=2)
     with rasterio.open(ortho) as src:
         tiles = [src.read(window=rasterio.windows.Window(c, r, 512, 512)) for r in range(0, 1536, 512)
                  for c in range(0, 1536, 512)]

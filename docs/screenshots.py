@@ -42,7 +42,8 @@ def make_map() -> Path:
     import torch
 
     from flair_qgis.checkpoints import ModelSpec, build_model, save_checkpoint
-    from flair_qgis.engine import SegmentOptions, segment
+    from flair_qgis.engine import segment
+    from flair_qgis.segment_options import SegmentRequest
     from flair_qgis.normalisation import Normalisation
     from flair_qgis.palette import palette
 
@@ -67,7 +68,7 @@ def make_map() -> Path:
     with torch.no_grad():
         model.train()(tiles)
     checkpoint = save_checkpoint(WORK / "random_resnet34.pt", model.eval(), spec)
-    segment(SegmentOptions(input=EXAMPLE, output=MAP, checkpoint=checkpoint))
+    segment(SegmentRequest.of(input=EXAMPLE, output=MAP, checkpoint=checkpoint))
     return MAP
 
 

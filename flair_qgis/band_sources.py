@@ -125,7 +125,8 @@ def check(input_path: Path, sources: BandSources | None, progress: Progress | No
 
 def check_early(input_path: Path, sources: BandSources | None, progress: Progress | None = None) -> None:
     """:func:`check` for inputs and sources that may be folders of tiles (looked at through
-    temporary mosaics): a sharded run calls it before it creates anything."""
+    temporary mosaics), run once per request: by :func:`.segment_checks.check_request`, and by a
+    sharded run before it creates anything."""
     if sources is None or not sources.given:
         return
     work = Path(tempfile.mkdtemp(prefix="flair-sources-"))
@@ -247,49 +248,62 @@ def _missing_message(model: str, wanted: list[str], missing: list[str], src: ras
 
 # --- the view on INPUT's grid ---------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class BandView:
+    """What the engine reads for the model's bands: ``path`` (INPUT, or a VRT on INPUT's grid
+    stacking every source's band) and its ``bands`` (None: the engine's default, INPUT's first
+    non-alpha bands). ``stacked`` says whether ``path`` is that VRT."""
+
+    path: Path
+    bands: list[int] | None
+    stacked: bool = False
+
+
 @contextmanager
-def on_input_grid(options: Any, roles: tuple[str, ...], model: str, progress: Progress) -> Iterator[Any]:
-    """``options`` (a SegmentOptions) reading the model's bands from its sources: unchanged when
-    INPUT alone holds them in the default order; INPUT's bands picked by role (e.g. NIR, R, G of an
-    RGBI raster); or a VRT on INPUT's grid stacking the bands of every source, removed afterwards."""
-    sources: BandSources | None = options.sources
+def on_input_grid(input_path: Path, bands: list[int] | None, sources: BandSources | None,
+                  roles: tuple[str, ...], model: str, progress: Progress) -> Iterator[BandView]:
+    """Where the model's bands are read (checked already: see :func:`check_early`): INPUT's
+    ``bands`` as they are when INPUT alone holds them in the default order; INPUT's bands picked by
+    role (e.g. NIR, R, G of an RGBI raster); or a VRT on INPUT's grid stacking the bands of every
+    source, removed afterwards."""
+    input_path = Path(input_path)
     if not (sources and sources.given):
-        if options.bands or not all(role_name(r) in _ROLES for r in roles):
-            yield options  # the user chose the bands, or the model's are not FLAIR roles: as before
+        if bands or not all(role_name(r) in _ROLES for r in roles):
+            yield BandView(input_path, bands)  # the user chose the bands, or the model's are not FLAIR roles
             return
-        with _open(Path(options.input), "input") as src:
-            yield _input_bands(options, plan(roles, src, None, None, model), src, progress)
+        with _open(input_path, "input") as src:
+            yield _input_bands(input_path, bands, plan(roles, src, None, None, model), src, progress)
         return
     work = Path(tempfile.mkdtemp(prefix="flair-sources-"))
     try:
         sources = mosaics(sources, work)
-        check(Path(options.input), sources, progress)
-        with _open(Path(options.input), "input") as src:
-            refs = plan(roles, src, sources, options.bands, model)
+        with _open(input_path, "input") as src:
+            refs = plan(roles, src, sources, bands, model)
             unused = [name for name, kind in (("IRC", "irc"), ("ELEVATION", "elevation"), ("DSM and DTM", "height"))
                       if name.split()[0] in sources.layers() and all(r.kind != kind for r in refs)]
             if unused:
                 progress.warn(f"the model takes {', '.join(role_name(r) for r in roles)}: {' and '.join(unused)} "
                               "not used")
             if all(r.kind == "input" for r in refs):
-                yield _input_bands(replace(options, sources=None), refs, src, progress)
+                yield _input_bands(input_path, bands, refs, src, progress)
                 return
             stacked = write_stack(refs, src, sources, work / "bands.vrt")
             progress.log("Bands " + ", ".join(f"{r.role} from {_describe(r, sources)}" for r in refs)
                          + f", on INPUT's grid ({src.width}×{src.height} px)")
-        yield replace(options, input=stacked, bands=list(range(1, len(refs) + 1)), sources=None)
+        yield BandView(stacked, list(range(1, len(refs) + 1)), stacked=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _input_bands(options: Any, refs: list[BandRef], src: rasterio.DatasetReader, progress: Progress) -> Any:
-    """``options`` feeding INPUT's bands ``refs``: as they are when these are its first non-alpha
-    bands (the engine's default), else with the bands named."""
+def _input_bands(input_path: Path, given: list[int] | None, refs: list[BandRef], src: rasterio.DatasetReader,
+                 progress: Progress) -> BandView:
+    """INPUT's bands ``refs``: as ``given`` when these are its first non-alpha bands (the engine's
+    default), else named."""
     bands = [r.band for r in refs]
     if bands == [i + 1 for i, ci in enumerate(src.colorinterp) if ci != ColorInterp.alpha][:len(bands)]:
-        return options
+        return BandView(input_path, given)
     progress.log(f"Using bands {bands} of INPUT as {', '.join(r.role for r in refs)}")
-    return replace(options, bands=bands)
+    return BandView(input_path, bands)
 
 
 def _describe(ref: BandRef, sources: BandSources) -> str:

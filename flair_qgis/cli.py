@@ -30,20 +30,19 @@ def _detect(args: argparse.Namespace) -> int:
     from .engine import segment
 
     progress = _console_progress()
-    options = detect_options(args.conf, warn=progress.warn)
-    for name in ("device", "batch_size", "active_codes", "value_range", "tile_grid", "backend"):
+    request = detect_options(args.conf, warn=progress.warn)
+    for part, name in (("run", "device"), ("run", "batch_size"), ("model", "active_codes"), ("read", "value_range"),
+                       ("model", "tile_grid"), ("run", "backend")):
         if getattr(args, name) is not None:
-            setattr(options, name, getattr(args, name))
-    options.sources = _sources_from_args(options.sources, args)
-    if args.cluster or args.workers or args.block_size or args.cog or options.input.is_dir():
-        from .band_sources import check_early
+            setattr(getattr(request, part), name, getattr(args, name))
+    request.read.sources = _sources_from_args(request.read.sources, args)
+    if args.cluster or args.workers or args.block_size or args.cog or request.read.input.is_dir():
         from .distributed import ZoneOptions, run_zone  # a zone cut into blocks, maybe on a cluster
 
-        check_early(options.input, options.sources, progress)  # before the shards folder is made
-        result = run_zone(ZoneOptions(options, cluster=args.cluster, workers=args.workers,
+        result = run_zone(ZoneOptions(request, cluster=args.cluster, workers=args.workers,
                                       block_size=args.block_size, cog=args.cog), progress)
     else:
-        result = segment(options, progress)
+        result = segment(request, progress)
     print(result.output)
     return 0
 
@@ -209,7 +208,8 @@ def _change(args: argparse.Namespace) -> int:
 def _landtake(args: argparse.Namespace) -> int:
     """Both orthophotos mapped with one model on the map-anchored tile grid (the same ground gets
     the same tiles at both dates, whatever each image's extent), then compared as ``change`` does."""
-    from .engine import SegmentOptions, segment
+    from .engine import segment
+    from .segment_options import ModelChoice, ReadOptions, RunOptions, SegmentRequest, WriteOptions
     from .zoo import DEFAULT_MODEL
 
     progress = _console_progress()
@@ -217,11 +217,11 @@ def _landtake(args: argparse.Namespace) -> int:
     maps = []
     for date, image in (("before", args.before), ("after", args.after)):
         progress.log(f"Mapping the {date} orthophoto {image} (map-anchored tile grid)")
-        options = SegmentOptions(input=image, output=args.out / f"landcover_{date}.tif", model=model,
-                                 checkpoint=args.checkpoint, device=args.device or "auto",
-                                 batch_size=args.batch_size, tile_grid="map-anchored")
+        request = SegmentRequest(read=ReadOptions(image), write=WriteOptions(args.out / f"landcover_{date}.tif"),
+                                 model=ModelChoice(model, args.checkpoint, tile_grid="map-anchored"),
+                                 run=RunOptions(device=args.device or "auto", batch_size=args.batch_size))
         args.out.mkdir(parents=True, exist_ok=True)
-        maps.append(segment(options, progress).output)
+        maps.append(segment(request, progress).output)
         print(maps[-1])
     args.before, args.after = maps
     return _change(args)

@@ -1,11 +1,12 @@
-"""FLAIR-1 YAML configurations: ``flair-detect`` ones read into :class:`SegmentOptions`, and
+"""FLAIR-1 YAML configurations: ``flair-detect`` ones read into a
+:class:`~flair_qgis.segment_options.SegmentRequest`, and
 ``flair --conf`` ones (training, metrics) read into :class:`TrainConfig`.
 
 flair-detect keys (FLAIR-1 README): output_path, output_name, input_img_path, bands (or channels),
 img_pixels_detection, margin, output_type, n_classes, model_weights, batch_size, use_gpu,
 model_name, encoder_name, num_worker, write_dataframe, norma_task (or norm_type / norm_means /
 norm_stds at the top level). Our additions: ``model`` (a zoo entry), ``device``, ``tile_grid``
-(``model`` or ``map-anchored``, see :class:`SegmentOptions`), ``backend`` (auto, torch, openvino),
+(``model`` or ``map-anchored``, see :mod:`.segment_options`), ``backend`` (auto, torch, openvino),
 and the layers besides the input (:class:`~flair_qgis.band_sources.BandSources`): ``irc_path``
 (+ ``irc_band``), ``elevation_path`` (+ ``elevation_band``), ``dsm_path`` + ``dtm_path``.
 flair --conf keys: see :data:`TRAIN_KEYS`.
@@ -20,9 +21,9 @@ from typing import Any
 import yaml
 
 from .band_sources import BandSources
-from .engine import SegmentOptions
 from .errors import FlairError
 from .normalisation import Normalisation
+from .segment_options import ModelChoice, ReadOptions, RunOptions, SegmentRequest, WriteOptions
 from .training import TrainClass, TrainOptions, make_classes
 
 DETECT_KEYS = {
@@ -81,7 +82,7 @@ def _band_sources(conf: dict[str, Any], base: Path) -> BandSources | None:
                        elevation_band=int(conf.get("elevation_band") or 1), dsm=paths["dsm"], dtm=paths["dtm"])
 
 
-def detect_options(path: Path | str, warn: Any = print) -> SegmentOptions:
+def detect_options(path: Path | str, warn: Any = print) -> SegmentRequest:
     """Read a flair-detect configuration; unknown keys are reported, not fatal."""
     path = Path(path)
     conf = read_yaml(path)
@@ -102,25 +103,21 @@ def detect_options(path: Path | str, warn: Any = print) -> SegmentOptions:
     device = conf.get("device") or ("auto" if conf.get("use_gpu", True) else "cpu")
     bands = conf.get("bands", conf.get("channels"))
     try:
-        return SegmentOptions(
-            input=_path(conf["input_img_path"], base),
-            output=_path(conf["output_path"], base) / name,
-            model=conf.get("model"),
-            checkpoint=_path(conf["model_weights"], base) if conf.get("model_weights") else None,
-            bands=[int(b) for b in bands] if bands else None,
-            tile_size=int(conf["img_pixels_detection"]) if conf.get("img_pixels_detection") else None,
-            margin=int(conf["margin"]) if conf.get("margin") is not None else None,
-            batch_size=int(conf.get("batch_size", 4)),
-            device=str(device),
-            backend=str(conf.get("backend") or "auto"),
-            output_type=str(conf.get("output_type", "argmax")),
-            normalisation=_normalisation(conf),
-            arch=conf.get("model_name"),
-            encoder=conf.get("encoder_name"),
-            n_classes=int(conf["n_classes"]) if conf.get("n_classes") else None,
-            sources=_band_sources(conf, base),
-            tile_grid=str(conf["tile_grid"]) if conf.get("tile_grid") else None,
-        )
+        read = ReadOptions(input=_path(conf["input_img_path"], base), bands=[int(b) for b in bands] if bands else None)
+        output = _path(conf["output_path"], base) / name
+        name_, checkpoint = conf.get("model"), _path(conf["model_weights"], base) if conf.get("model_weights") else None
+        tile_size = int(conf["img_pixels_detection"]) if conf.get("img_pixels_detection") else None
+        margin = int(conf["margin"]) if conf.get("margin") is not None else None
+        run = RunOptions(device=str(device), backend=str(conf.get("backend") or "auto"),
+                         batch_size=int(conf.get("batch_size", 4)))
+        write = WriteOptions(output=output, output_type=str(conf.get("output_type", "argmax")))
+        model = ModelChoice(name=name_, checkpoint=checkpoint, tile_size=tile_size, margin=margin,
+                            normalisation=_normalisation(conf), arch=conf.get("model_name"),
+                            encoder=conf.get("encoder_name"),
+                            n_classes=int(conf["n_classes"]) if conf.get("n_classes") else None,
+                            tile_grid=str(conf["tile_grid"]) if conf.get("tile_grid") else None)
+        read.sources = _band_sources(conf, base)
+        return SegmentRequest(read=read, write=write, model=model, run=run)
     except (TypeError, ValueError) as e:
         raise FlairError(f"configuration {path} has a value of the wrong type: {e}") from None
 

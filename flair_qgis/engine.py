@@ -2,6 +2,9 @@
 
 raster → tile grid → windows read → normalised batches → model → stitched windows → output
 GeoTIFF (+ QML style). Memory holds one batch of tiles, whatever the raster's size.
+
+A request (:class:`.segment_options.SegmentRequest`) says what is read, which model, how it runs
+and what is written; it is checked once (:mod:`.segment_checks`) before any model is loaded.
 """
 
 from __future__ import annotations
@@ -17,88 +20,16 @@ import torch
 from rasterio.windows import Window
 
 from . import band_sources, cpu_memory, files, openvino_backend, pipeline, raster_io, resampling
-from .choices import OUTPUT_GRIDS, OUTPUT_TYPES, PRECISIONS, STITCHES, TILE_GRIDS, check_choice
 from .checkpoints import ModelSpec, load_weights
 from .errors import FlairError
 from .model_resolution import resolve_model, with_tiling
-from .normalisation import Normalisation, Stretch, percentile_stretch
+from .normalisation import Stretch, percentile_stretch
 from .palette import classes_from_lists, style_path, write_qml
 from .progress import Progress
+from .segment_checks import check_request
+from .segment_options import ReadOptions, SegmentRequest
 from .prediction import Predictor, auto_batch_size, cpu_batch_size, pick_device
 from .tiling import Tile, check_tile_settings, grid_function, map_origin
-
-
-
-@dataclass
-class SegmentOptions:
-    """What to segment, with which model, and how.
-
-    Give ``model`` (a zoo name), ``checkpoint`` (a local file), or both (local weights of a zoo
-    model). ``None`` settings come from the model: tile size and margin (512/128), bands (the
-    first non-alpha bands), normalisation. ``arch``/``encoder``/``n_classes`` describe a bare
-    checkpoint that carries no metadata (defaults: unet, resnet34, its head size).
-
-    ``preset`` picks tile size and margin: ``reference`` (the model's, flair-detect's 512/128) or
-    ``fast`` (tiles twice as large, same margin: far fewer pixels computed twice); explicit
-    ``tile_size``/``margin`` win. ``precision`` is ``auto`` (fp16 autocast on CUDA, fp32 on the
-    CPU), ``fp32``, ``fp16`` or ``bf16``; ``tta`` averages the four flips (4× the compute);
-    ``readers`` is the number of reading threads (default 1 on the CPU, 4 with CUDA).
-    ``window`` (col, row, width, height in input pixels) restricts the output to that part of the
-    input, computed on the whole raster's tile grid: the pixels equal a full run's.
-    ``stitch`` is ``crop`` (keep each tile's centre, as flair-detect) or ``blend`` (average the
-    overlapping tiles' probabilities with a smooth window; slower, seamless). ``tile_grid`` is
-    ``model`` (None: the model's grid, flair-detect's for IGN's models, following the raster's own
-    size) or ``map-anchored`` (tiles at fixed multiples of their step in the CRS: rasters of the same
-    ground on the same pixel grid get the same tiles and pixels, e.g. two dates of a land take).
-    ``backend`` is the inference runtime: ``auto`` (OpenVINO on the CPU when installed, PyTorch on
-    CUDA), ``torch`` or ``openvino`` (CPU only; see :mod:`openvino_backend`).
-
-    An input whose pixel size differs from the model's by more than 10 % is resampled to the
-    model's (``resample``) and the result written back on the input's grid (``output_grid``
-    ``input``) or left at the model's (``model``). Imagery that is not 8-bit is mapped onto 0–255:
-    by ``value_range`` (low, high) for every band, or else — unless its values already lie within
-    0–255 — by each band's 2–98 % percentiles (``stretch`` holds the mapping once decided).
-    ``mask_geometries`` (GeoJSON-like polygons in
-    the input's CRS) limit the output to their inside; tiles wholly outside are not computed.
-    ``active_codes`` (class codes) overrides the classes the model may predict (see
-    :mod:`model_resolution`).
-
-    ``sources`` adds the layers the model's other bands come from (IGN BD ORTHO IRC for NIR, an
-    elevation band or a DSM + DTM pair), seen on the input's grid (see :mod:`band_sources`);
-    ``bands`` then lists the input's bands for R, G, B (and NIR when no IRC layer is given).
-    """
-
-    input: Path
-    output: Path
-    model: str | None = None
-    checkpoint: Path | None = None
-    bands: list[int] | None = None
-    tile_size: int | None = None
-    margin: int | None = None
-    batch_size: int | None = 4  # None: automatic (from the free GPU memory; 4 on the CPU)
-    device: str = "auto"
-    output_type: str = "argmax"
-    normalisation: Normalisation | None = None
-    arch: str | None = None
-    encoder: str | None = None
-    n_classes: int | None = None
-    write_style: bool = True
-    preset: str | None = None
-    precision: str = "auto"
-    tta: bool = False
-    readers: int | None = None
-    window: tuple[int, int, int, int] | None = None
-    stitch: str = "crop"
-    resample: bool = True
-    output_grid: str = "input"
-    value_range: tuple[float, float] | None = None
-    stretch: Stretch | None = None
-    mask_geometries: list[dict] | None = None
-    active_codes: list[int] | None = None
-    sources: band_sources.BandSources | None = None  # IRC / elevation / DSM+DTM layers besides INPUT
-    tile_grid: str | None = None  # None/"model": the model's; "map-anchored": fixed in map coordinates
-    backend: str = "auto"
-
 
 @dataclass
 class SegmentResult:
@@ -111,106 +42,79 @@ class SegmentResult:
     seconds: float
 
 
-def _check_window(window: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
-    col, row, w, h = (int(v) for v in window)
-    if w <= 0 or h <= 0 or col < 0 or row < 0 or col + w > width or row + h > height:
-        raise FlairError(f"window {window} (col, row, width, height) is not inside the "
-                         f"{width}×{height} px raster")
-    return col, row, w, h
-
-
-def _check_request(options: SegmentOptions) -> None:
-    """Refuse bad settings and a bad input before any model is downloaded or loaded."""
-    check_choice("output type", options.output_type, OUTPUT_TYPES)
-    check_choice("precision", options.precision, PRECISIONS)
-    check_choice("stitching", options.stitch, STITCHES)
-    openvino_backend.device_for(options.backend, options.device)
-    if options.batch_size is not None and options.batch_size < 1:
-        raise FlairError(f"batch size must be at least 1 (or empty for automatic), got {options.batch_size}")
-    check_choice("output grid", options.output_grid, OUTPUT_GRIDS)
-    if options.tile_grid is not None:
-        check_choice("tile grid", options.tile_grid, TILE_GRIDS)
-    if options.value_range is not None and not options.value_range[1] > options.value_range[0]:
-        raise FlairError(f"value range {options.value_range}: the high value must exceed the low one")
-    if options.tile_size is not None and options.margin is not None:
-        check_tile_settings(options.tile_size, options.margin)
-    output = Path(options.output)
-    if output.suffix.lower() not in {".tif", ".tiff"}:
-        raise FlairError(f"output {output} must be a GeoTIFF (.tif)")
-    raster_io.check_output_folder(output)
-    with raster_io.open_raster(options.input) as src:
-        if Path(options.input).resolve() == output.resolve():
-            raise FlairError(f"the output {output} is the input raster: choose another output file")
-        resampling.check_crs(src)
-        raster_io.check_band_numbers(src, options.bands or [])
-        if src.width < 1 or src.height < 1:
-            raise FlairError(f"input raster {options.input} is empty ({src.width}×{src.height} px): "
-                             "choose a raster with data")
-    if options.sources is not None and options.sources.given and not any(
-            Path(p).is_dir() for p in options.sources.layers().values()):  # folders: checked as mosaics
-        band_sources.check(Path(options.input), options.sources)
-
-
-def segment(options: SegmentOptions, progress: Progress | None = None) -> SegmentResult:
-    """Segment ``options.input`` into ``options.output`` with the model the options name."""
+def segment(request: SegmentRequest, progress: Progress | None = None) -> SegmentResult:
+    """Segment ``request.read.input`` into ``request.write.output`` with the model the request names."""
     progress = progress or Progress()
-    device = pick_device(openvino_backend.device_for(options.backend, options.device))
-    _check_request(options)
-    ckpt, spec = resolve_model(options.model, options.checkpoint, progress, arch=options.arch,
-                               encoder=options.encoder, n_classes=options.n_classes,
-                               normalisation=options.normalisation, active_codes=options.active_codes)
+    device = pick_device(check_request(request, progress))
+    choice = request.model
+    ckpt, spec = resolve_model(choice.name, choice.checkpoint, progress, arch=choice.arch, encoder=choice.encoder,
+                               n_classes=choice.n_classes, normalisation=choice.normalisation,
+                               active_codes=choice.active_codes)
     model = load_weights(ckpt, spec, device)
-    return segment_with(model, spec, options, progress)
+    return _segment(model, spec, request, progress)
 
 
-def segment_with(model: torch.nn.Module, spec: ModelSpec, options: SegmentOptions,
-                 progress: Progress | None = None) -> SegmentResult:
-    """Segment with a model already in memory (any module mapping N×C×H×W to N×classes×H×W)."""
+def segment_with(model: torch.nn.Module, spec: ModelSpec, request: SegmentRequest,
+                 progress: Progress | None = None, checked: bool = False) -> SegmentResult:
+    """Segment with a model already in memory (any module mapping N×C×H×W to N×classes×H×W).
+    ``checked``: the request passed :func:`.segment_checks.check_request` already (a block of a
+    sharded run, whose zone was checked once)."""
     progress = progress or Progress()
-    with band_sources.on_input_grid(options, spec.bands, spec.name, progress) as options:
-        return _segment_bands(model, spec, options, progress)
+    if not checked:
+        check_request(request, progress)
+    return _segment(model, spec, request, progress)
 
 
-def _segment_bands(model: torch.nn.Module, spec: ModelSpec, options: SegmentOptions,
+def _segment(model: torch.nn.Module, spec: ModelSpec, request: SegmentRequest, progress: Progress) -> SegmentResult:
+    """A checked request, once the model's bands are found in the input and its band sources."""
+    read = request.read
+    with band_sources.on_input_grid(read.input, read.bands, read.sources, spec.bands, spec.name, progress) as view:
+        read = replace(read, input=view.path, bands=view.bands, sources=None)
+        return _segment_bands(model, spec, replace(request, read=read), progress)
+
+
+def _segment_bands(model: torch.nn.Module, spec: ModelSpec, request: SegmentRequest,
                    progress: Progress) -> SegmentResult:
-    """:func:`segment_with` once the input holds the model's bands."""
+    """:func:`_segment` once the input holds the model's bands."""
     start = time.perf_counter()
-    _check_request(options)
-    spec = with_tiling(spec, options.preset, options.tile_size, options.margin, options.tile_grid)
+    read, run, choice = request.read, request.run, request.model
+    spec = with_tiling(spec, choice.preset, choice.tile_size, choice.margin, choice.tile_grid)
     device = next(model.parameters()).device
-    output = Path(options.output)
-    with raster_io.open_raster(options.input) as src:
-        check_tile_settings(spec.tile_size, spec.margin)
-        bands = options.bands or raster_io.bands_for_roles(src, spec.bands)
-        raster_io.check_bands(src, bands, spec.in_channels, spec.bands)
+    output = Path(request.write.output)
+    with raster_io.open_raster(read.input) as src:
+        if choice.tile_size is None or choice.margin is None:  # both given: checked with the settings
+            check_tile_settings(spec.tile_size, spec.margin)
+        bands = read.bands or raster_io.bands_for_roles(src, spec.bands)
+        raster_io.check_band_count(src, bands, spec.in_channels, spec.bands)
         spec.normalisation.check_bands(len(bands))
-        if not options.bands and src.count != len(bands):
+        if not read.bands and src.count != len(bands):
             progress.log(f"Using bands {bands} of {src.count} as {', '.join(spec.bands)}")
-        if options.stretch is None:
-            options = replace(options, stretch=decide_stretch(src, bands, options, progress))
-        if options.resample and resampling.needs_resampling(src, spec.resolution):
-            return _segment_resampled(model, spec, replace(options, bands=bands), src, progress, start)
-        window = _check_window(options.window, src.width, src.height) if options.window else None
+        if read.stretch is None:
+            read = replace(read, stretch=decide_stretch(src, bands, read.value_range, progress))
+        if read.resample and resampling.needs_resampling(src, spec.resolution):
+            return _segment_resampled(model, spec, replace(request, read=replace(read, bands=bands)), src,
+                                      progress, start)
+        window = tuple(int(v) for v in read.window) if read.window else None
         # Blending needs every tile that overlaps the window, whole; cropping only those writing in it.
         grid = grid_function(spec.grid, map_origin(src.transform))(
-            src.width, src.height, spec.tile_size, spec.margin, window, whole_tiles=options.stitch == "blend")
-        batch = cpu_batch_size(options.batch_size, spec.tile_size, device)
-        if batch != options.batch_size:
-            progress.log(f"Batch lowered from {options.batch_size} to {batch} tile(s) of {spec.tile_size} px on the "
+            src.width, src.height, spec.tile_size, spec.margin, window, whole_tiles=run.stitch == "blend")
+        batch = cpu_batch_size(run.batch_size, spec.tile_size, device)
+        if batch != run.batch_size:
+            progress.log(f"Batch lowered from {run.batch_size} to {batch} tile(s) of {spec.tile_size} px on the "
                          "CPU (memory; larger batches are not faster there)")
-            options = replace(options, batch_size=batch)
+            run = replace(run, batch_size=batch)
         size = (f"{window[2]}×{window[3]} px (a window at column {window[0]}, row {window[1]} of the "
                 f"{src.width}×{src.height} px raster)" if window else f"{src.width}×{src.height} px")
         progress.log(f"{size}, {len(grid)} tiles of {spec.tile_size} px "
-                     f"(margin {spec.margin}, {spec.grid} grid), batch {options.batch_size or 'auto'}, on {device}")
-        computed = _run(src, bands, grid, model, spec, options, device, output, progress)
-    return _finish(spec, options, output, str(device), len(grid), computed, start, progress)
+                     f"(margin {spec.margin}, {spec.grid} grid), batch {run.batch_size or 'auto'}, on {device}")
+        computed = _run(src, bands, grid, model, spec, replace(request, read=read, run=run), device, output, progress)
+    return _finish(spec, request, output, str(device), len(grid), computed, start, progress)
 
 
-def _finish(spec: ModelSpec, options: SegmentOptions, output: Path, device: str, tiles: int, computed: int,
+def _finish(spec: ModelSpec, request: SegmentRequest, output: Path, device: str, tiles: int, computed: int,
             start: float, progress: Progress) -> SegmentResult:
     style = None
-    if options.output_type == "argmax" and options.write_style:
+    if request.write.output_type == "argmax" and request.write.write_style:
         try:
             style = write_qml(style_path(output), spec.active_classes)
         except OSError as e:
@@ -222,10 +126,12 @@ def _finish(spec: ModelSpec, options: SegmentOptions, output: Path, device: str,
     return SegmentResult(output, style, spec, device, tiles, computed, seconds)
 
 
-def decide_stretch(src, bands: list[int], options: SegmentOptions, progress: Progress) -> Stretch | None:
-    """How non-8-bit imagery is mapped onto 0–255 (None for 8-bit input)."""
-    if options.value_range is not None:
-        low, high = options.value_range
+def decide_stretch(src, bands: list[int], value_range: tuple[float, float] | None,
+                   progress: Progress) -> Stretch | None:
+    """How non-8-bit imagery is mapped onto 0–255 (None for 8-bit input): ``value_range`` (low,
+    high) for every band when given."""
+    if value_range is not None:
+        low, high = value_range
         progress.log(f"Mapping values {low:g}–{high:g} onto 0–255 for every band")
         return Stretch((float(low),) * len(bands), (float(high),) * len(bands), "user range")
     if all(src.dtypes[b - 1] == "uint8" for b in bands):
@@ -244,16 +150,17 @@ def decide_stretch(src, bands: list[int], options: SegmentOptions, progress: Pro
     return stretch
 
 
-def _segment_resampled(model: torch.nn.Module, spec: ModelSpec, options: SegmentOptions, src,
+def _segment_resampled(model: torch.nn.Module, spec: ModelSpec, request: SegmentRequest, src,
                        progress: Progress, start: float) -> SegmentResult:
     """Segment a view of the input at the model's resolution, then put the result back on the
     input's grid (nearest neighbour), nodata where the input has none."""
-    output = Path(options.output)
+    read, write = request.read, request.write
+    output = Path(write.output)
     res = src.res
     progress.log(f"The input's pixels are {res[0]:g}×{res[1]:g} m, the model's {spec.resolution:g} m: "
                  f"resampling the input to {spec.resolution:g} m for inference"
-                 + (" and the result back onto the input's grid" if options.output_grid == "input" else ""))
-    window = Window(*_check_window(options.window, src.width, src.height)) if options.window else None
+                 + (" and the result back onto the input's grid" if write.output_grid == "input" else ""))
+    window = Window(*(int(v) for v in read.window)) if read.window else None
     folder = raster_io.prepare_output_folder(output)
     files.remove_stale_temporaries(output)
     try:
@@ -267,15 +174,16 @@ def _segment_resampled(model: torch.nn.Module, spec: ModelSpec, options: Segment
         except OSError as e:
             raise FlairError(f"cannot write in the output folder {folder} ({e.strerror or e}): free some "
                              "space or choose an output folder on another disk") from None
-        at_model = output if options.output_grid == "model" else work / "model_grid.tif"
-        inner = replace(options, input=view, output=at_model, resample=False, window=None,
-                        write_style=options.write_style and options.output_grid == "model")
-        result = segment_with(model, spec, inner, progress)
-        if options.output_grid == "model":
+        at_model = output if write.output_grid == "model" else work / "model_grid.tif"
+        inner = replace(request, read=replace(read, input=view, resample=False, window=None),
+                        write=replace(write, output=at_model,
+                                      write_style=write.write_style and write.output_grid == "model"))
+        result = _segment(model, spec, inner, progress)
+        if write.output_grid == "model":
             return result
         back = resampling.to_input_grid(at_model, src, work / "back.vrt", window)
-        _copy_masked(back, at_model, src, options.bands or [], window, output, options.mask_geometries)
-        return _finish(result.spec, options, output, result.device, result.tiles, result.tiles_computed,
+        _copy_masked(back, at_model, src, read.bands or [], window, output, read.mask_geometries)
+        return _finish(result.spec, request, output, result.device, result.tiles, result.tiles_computed,
                        start, progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -309,31 +217,32 @@ def _copy_masked(view: Path, like: Path, src, bands: list[int], window: Window |
 
 
 def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: ModelSpec,
-         options: SegmentOptions, device: torch.device, output: Path, progress: Progress) -> int:
+         request: SegmentRequest, device: torch.device, output: Path, progress: Progress) -> int:
     """Write the output with the chosen stitching; returns the number of tiles computed."""
-    argmax = options.output_type == "argmax"
-    predictor = Predictor(model, spec, device, argmax=argmax, precision=options.precision, tta=options.tta)
-    if options.batch_size is None:
-        options = replace(options, batch_size=auto_batch_size(predictor, spec.tile_size))
-        progress.log(f"Batch size {options.batch_size} (automatic, on {device})")
+    read, run, output_type = request.read, request.run, request.write.output_type
+    argmax = output_type == "argmax"
+    predictor = Predictor(model, spec, device, argmax=argmax, precision=run.precision, tta=run.tta)
+    if run.batch_size is None:
+        run = replace(run, batch_size=auto_batch_size(predictor, spec.tile_size))
+        progress.log(f"Batch size {run.batch_size} (automatic, on {device})")
     if device.type == "cpu":  # measured against the free memory: lowered, or refused naming a tile size that fits
-        probe = predictor.probabilities if options.stitch == "blend" else predictor
-        options = replace(options, batch_size=cpu_memory.fit_batch(
-            probe, spec.in_channels, spec.tile_size, spec.margin, options.batch_size, progress))
-    predictor = openvino_backend.predictor_for(predictor, options.backend, options.batch_size, spec.tile_size,
-                                               progress, options.precision)
-    validity = raster_io.Validity(src, bands, options.mask_geometries)
-    region = Window(*(options.window or (0, 0, src.width, src.height)))
+        probe = predictor.probabilities if run.stitch == "blend" else predictor
+        run = replace(run, batch_size=cpu_memory.fit_batch(
+            probe, spec.in_channels, spec.tile_size, spec.margin, run.batch_size, progress))
+    predictor = openvino_backend.predictor_for(predictor, run.backend, run.batch_size, spec.tile_size,
+                                               progress, run.precision)
+    validity = raster_io.Validity(src, bands, read.mask_geometries)
+    region = Window(*(read.window or (0, 0, src.width, src.height)))
     classes = spec.active_classes if argmax else spec.classes
     out_spec = raster_io.OutputSpec(
         width=int(region.width), height=int(region.height), count=1 if argmax else spec.n_classes,
         crs=src.crs, transform=src.window_transform(region), classes=classes if argmax else (),
         band_names=("class",) if argmax else tuple(c.name for c in spec.classes),
         nodata=0 if argmax else None,
-        tags={"FLAIR_MODEL": spec.name, "FLAIR_OUTPUT_TYPE": options.output_type,
+        tags={"FLAIR_MODEL": spec.name, "FLAIR_OUTPUT_TYPE": output_type,
               "FLAIR_CLASSES": json.dumps([c.as_list() for c in classes]),
               "FLAIR_TILING": f"{spec.tile_size}/{spec.margin}", "FLAIR_TILE_GRID": spec.grid,
-              "FLAIR_STITCH": options.stitch})
+              "FLAIR_STITCH": run.stitch})
     with raster_io.AtomicRasterWriter(output, out_spec) as out:
 
         def put(block: np.ndarray, window: Window, valid: np.ndarray | None) -> None:
@@ -346,32 +255,33 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
                 out.write_mask(valid, at)
             out.write(np.ascontiguousarray(block), at)
 
-        if options.stitch == "blend":
-            computed = _blend(src, bands, grid, predictor, spec, region, options, validity, put, progress)
+        if run.stitch == "blend":
+            computed = _blend(src, bands, grid, predictor, spec, region, read.stretch, run.batch_size, validity,
+                              put, progress)
         else:
-            readers = options.readers or (4 if device.type == "cuda" else 1)
+            readers = run.readers or (4 if device.type == "cuda" else 1)
             computed = pipeline.run_cropped(src.name, bands, grid, predictor, out_spec.count, validity, put,
-                                            progress, batch_size=options.batch_size, readers=readers,
-                                            stretch=options.stretch)
+                                            progress, batch_size=run.batch_size, readers=readers,
+                                            stretch=read.stretch)
         progress.check()
-        if computed == 0 and grid and options.window is None:
-            _refuse_no_data(src, bands, options)
+        if computed == 0 and grid and read.window is None:
+            _refuse_no_data(src, bands, read)
         out.commit()
     return computed
 
 
-def _refuse_no_data(src, bands: list[int], options: SegmentOptions) -> None:
+def _refuse_no_data(src, bands: list[int], read: ReadOptions) -> None:
     """Every pixel of the input is nodata (or outside the mask): there is nothing to segment."""
     nodata = f"nodata value {src.nodata:g}" if src.nodata is not None else "alpha band or mask"
-    where = " or outside the mask polygons" if options.mask_geometries else ""
-    raise FlairError(f"input raster {options.input} has no data to segment: every pixel of bands {bands} is "
+    where = " or outside the mask polygons" if read.mask_geometries else ""
+    raise FlairError(f"input raster {read.input} has no data to segment: every pixel of bands {bands} is "
                      f"nodata ({nodata}){where}. Check the bands chosen and the raster's nodata setting (if "
                      f"{'that value' if src.nodata is not None else 'the alpha band'} is real imagery, remove it, "
                      "e.g. gdal_edit.py -unsetnodata FILE). No output was written")
 
 
 def _blend(src, bands, grid, predictor: Predictor, spec: ModelSpec, region: Window,
-           options: SegmentOptions, validity: raster_io.Validity, put, progress: Progress) -> int:
+           stretch: Stretch | None, batch_size: int, validity: raster_io.Validity, put, progress: Progress) -> int:
     from . import blend
 
     active = np.array(spec.active)
@@ -387,7 +297,7 @@ def _blend(src, bands, grid, predictor: Predictor, spec: ModelSpec, region: Wind
 
     def read_tile(t: Tile) -> np.ndarray:
         pixels = raster_io.read_tile(src, bands, t.col, t.row, t.size)
-        return options.stretch.apply(pixels) if options.stretch is not None else pixels
+        return stretch.apply(pixels) if stretch is not None else pixels
 
     return blend.run(src, grid, read_tile, predictor.probabilities, active, finish, region,
-                     options.batch_size, validity, progress)
+                     batch_size, validity, progress)

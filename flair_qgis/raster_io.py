@@ -86,6 +86,11 @@ def check_band_numbers(src: rasterio.DatasetReader, bands: list[int]) -> None:
 def check_bands(src: rasterio.DatasetReader, bands: list[int], needed: int, roles: tuple[str, ...]) -> None:
     """The chosen bands exist and are as many as the model takes."""
     check_band_numbers(src, bands)
+    check_band_count(src, bands, needed, roles)
+
+
+def check_band_count(src: rasterio.DatasetReader, bands: list[int], needed: int, roles: tuple[str, ...]) -> None:
+    """Bands of ``src`` (their numbers checked already) are as many as the model takes."""
     usable = len(default_bands(src, src.count))
     if len(bands) != needed and usable < needed:
         alpha = " besides its alpha band" if usable < src.count else ""

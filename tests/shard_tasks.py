@@ -16,7 +16,7 @@ KILL_MARKER = "killed-once.pid"
 def kill_mid_block_once(job, progress=None):
     """Run the block, but the first time any worker gets half-way through a block (shard half
     written under its temporary name), that worker process kills itself with SIGKILL."""
-    marker = Path(job.options.output).parent.parent / KILL_MARKER
+    marker = Path(job.options.write.output).parent.parent / KILL_MARKER
 
     def fraction(f: float) -> None:
         if f < 0.5:

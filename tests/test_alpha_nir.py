@@ -11,7 +11,8 @@ from rasterio.enums import ColorInterp
 
 from conftest import make_raster, random_image, tiny_model
 from flair_qgis.checkpoints import spec_for_entry
-from flair_qgis.engine import SegmentOptions, segment_with
+from flair_qgis.engine import segment_with
+from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
 from flair_qgis.zoo import get_entry
 from hub_fixtures import tiny_hub_entry
@@ -41,13 +42,13 @@ def test_the_hint_names_the_bands_that_use_the_alpha_band_as_nir_for_this_model(
     model = tiny_model(spec.in_channels, 19)
 
     with pytest.raises(FlairError) as err:
-        segment_with(model, spec, SegmentOptions(rgbi_alpha, tmp_path / "refused.tif"))
+        segment_with(model, spec, SegmentRequest.of(rgbi_alpha, tmp_path / "refused.tif"))
 
     message = str(err.value)
     assert f"band 4 of {rgbi_alpha} is tagged alpha" in message and f"BANDS={bands}" in message
     assert "a 4-band INPUT" not in message and "choose its bands 1, 2, 3" not in message
 
-    result = segment_with(model, spec, SegmentOptions(rgbi_alpha, tmp_path / "out.tif",
+    result = segment_with(model, spec, SegmentRequest.of(rgbi_alpha, tmp_path / "out.tif",
                                                       bands=[int(b) for b in bands.split(",")]))
     with rasterio.open(result.output) as out:
         assert (out.read(1) > 0).all()  # the NIR band is imagery, not a mask: every pixel classified

@@ -14,7 +14,8 @@ from affine import Affine
 
 from conftest import TINY_ENCODER, make_raster, random_image, tiny_model
 from flair_qgis.checkpoints import spec_for_entry
-from flair_qgis.engine import SegmentOptions, segment, segment_with
+from flair_qgis.engine import segment, segment_with
+from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
 from flair_qgis.model_resolution import with_tiling
 from flair_qgis.tiling import anchored_tile_grid, grid_function, map_origin
@@ -88,7 +89,7 @@ def test_the_grid_is_chosen_by_name_and_presets_keep_the_model_s():
 
 def _map(model, image: np.ndarray, origin: tuple[float, float], path, grid: str | None) -> np.ndarray:
     raster = make_raster(path.with_suffix(".in.tif"), image, origin=origin)
-    result = segment_with(model, SPEC, SegmentOptions(raster, path, batch_size=4, tile_grid=grid))
+    result = segment_with(model, SPEC, SegmentRequest.of(raster, path, batch_size=4, tile_grid=grid))
     with rasterio.open(result.output) as out:
         assert out.tags()["FLAIR_TILE_GRID"] == (grid or "flair-detect")
         return out.read(1)
@@ -168,11 +169,11 @@ def test_detect_configurations_and_the_command_line_choose_the_grid(tmp_path):
     conf = tmp_path / "detect.yaml"
     conf.write_text("input_img_path: in.tif\noutput_path: out\noutput_name: map\nmodel_weights: w.pth\n"
                     "tile_grid: map-anchored\n", encoding="utf-8")
-    assert detect_options(conf).tile_grid == "map-anchored"
+    assert detect_options(conf).model.tile_grid == "map-anchored"
     args = cli.parser().parse_args(["detect", "--conf", str(conf), "--tile-grid", "model"])
     assert args.tile_grid == "model"
     with pytest.raises(FlairError, match="unknown tile grid 'anchored'"):
-        segment(SegmentOptions(conf, tmp_path / "o.tif", checkpoint=tmp_path / "w.pth", tile_grid="anchored"))
+        segment(SegmentRequest.of(conf, tmp_path / "o.tif", checkpoint=tmp_path / "w.pth", tile_grid="anchored"))
 
 
 def test_a_sharded_run_on_the_anchored_grid_equals_the_single_run(tmp_path):
@@ -183,13 +184,13 @@ def test_a_sharded_run_on_the_anchored_grid_equals_the_single_run(tmp_path):
 
     checkpoint = save_checkpoint(tmp_path / "tiny.pt", tiny_model(), replace(SPEC, encoder=TINY_ENCODER))
     zone = make_raster(tmp_path / "zone.tif", random_image(170, 190, seed=7), origin=(ORIGIN[0] + 2.6, ORIGIN[1]))
-    options = SegmentOptions(zone, tmp_path / "single.tif", checkpoint=checkpoint, tile_grid="map-anchored")
+    options = SegmentRequest.of(zone, tmp_path / "single.tif", checkpoint=checkpoint, tile_grid="map-anchored")
     single = segment(options).output
-    sharded = run_zone(ZoneOptions(replace(options, output=tmp_path / "sharded.tif"), block_size=96))
+    sharded = run_zone(ZoneOptions(options.changed(output=tmp_path / "sharded.tif"), block_size=96))
     with rasterio.open(single) as a, rasterio.open(sharded.output) as b:
         np.testing.assert_array_equal(a.read(), b.read())
         assert b.tags()["FLAIR_TILE_GRID"] == "map-anchored"
-    again = run_zone(ZoneOptions(replace(options, output=tmp_path / "sharded.tif", tile_grid="model"), block_size=96))
+    again = run_zone(ZoneOptions(options.changed(output=tmp_path / "sharded.tif", tile_grid="model"), block_size=96))
     assert not again.skipped, "shards of another grid must be recomputed"
 
 

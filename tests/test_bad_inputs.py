@@ -26,7 +26,8 @@ import torch
 from conftest import TINY_ENCODER, flair_provider, ignf_state_dict, make_raster, random_image, tiny_model
 from flair_qgis import zoo
 from flair_qgis.checkpoints import spec_for_entry
-from flair_qgis.engine import SegmentOptions, segment, segment_with
+from flair_qgis.engine import segment, segment_with
+from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
 from test_engine import ENTRY, PixelModel, assert_same_classes, read, small_spec
 from test_robustness import listing, start_segment
@@ -69,8 +70,8 @@ class Work:
         (self.out_dir / "map.qml").write_bytes(b"its style")
         self.before = listing(self.out_dir)
 
-    def options(self, **changes) -> SegmentOptions:
-        return SegmentOptions(**{"input": self.input, "output": self.output, "model": TINY, **changes})
+    def options(self, **changes) -> SegmentRequest:
+        return SegmentRequest.of(**{"input": self.input, "output": self.output, "model": TINY, **changes})
 
     def unchanged(self) -> bool:
         return listing(self.out_dir) == self.before and sorted(os.listdir(self.out_dir)) == ["map.qml", "map.tif"]

@@ -18,7 +18,8 @@ from conftest import EXAMPLE, ROOT, make_raster, random_image, tiny_model
 from flair_qgis.band_sources import BandSources, HEIGHT_STEP
 from flair_qgis.checkpoints import save_checkpoint, spec_for_entry
 from flair_qgis.distributed import ZoneOptions, run_zone
-from flair_qgis.engine import SegmentOptions, segment, segment_with
+from flair_qgis.engine import segment, segment_with
+from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
 from flair_qgis.normalisation import Normalisation
 from flair_qgis.progress import Progress
@@ -66,7 +67,7 @@ def stack_raster(path: Path, data: np.ndarray) -> Path:
 
 
 def run(model, spec, out: Path, source: Path, **kw) -> np.ndarray:
-    return read(segment_with(model, spec, SegmentOptions(source, out, **kw)).output)
+    return read(segment_with(model, spec, SegmentRequest.of(source, out, **kw)).output)
 
 
 def resampled_like(path: Path, band: int, like: Path) -> np.ndarray:
@@ -80,7 +81,7 @@ def resampled_like(path: Path, band: int, like: Path) -> np.ndarray:
 def test_rgb_and_irc_layers_on_one_grid_equal_the_stacked_rgbi_raster(scene, tmp_path):
     model = tiny_model(in_channels=4)
     log: list[str] = []
-    by_layers = read(segment_with(model, RGBI, SegmentOptions(scene["rgb"], tmp_path / "layers.tif",
+    by_layers = read(segment_with(model, RGBI, SegmentRequest.of(scene["rgb"], tmp_path / "layers.tif",
                                                              sources=BandSources(irc=scene["irc"])),
                                   Progress(log=log.append)).output)
     stacked = run(model, RGBI, tmp_path / "stacked.tif", scene["stack"])
@@ -108,9 +109,9 @@ def test_resampling_never_shifts_a_linear_ramp_stays_exact(tmp_path):
     seen = []
     from flair_qgis import band_sources
 
-    with band_sources.on_input_grid(SegmentOptions(rgb, tmp_path / "o.tif", sources=BandSources(irc=ramp)),
-                                    RGBI.bands, "", Progress()) as view:
-        seen.append(read(view.input)[3].astype(np.float64))
+    with band_sources.on_input_grid(rgb, None, BandSources(irc=ramp), RGBI.bands, "", Progress()) as view:
+        assert view.stacked and view.bands == [1, 2, 3, 4]
+        seen.append(read(view.path)[3].astype(np.float64))
     col = ((np.arange(80) + 0.5) * 0.2 + 1.3) / 0.4 - 0.5  # target pixel centres in source pixels
     row = ((np.arange(60) + 0.5) * 0.2 + 2.1) / 0.4 - 0.5
     assert np.abs(seen[0] - (3 * col[None] + 2 * row[:, None])).max() < 1e-3
@@ -127,9 +128,8 @@ def test_dsm_and_dtm_give_flair_elevation_in_20_cm_steps_rounded_and_clipped(tmp
     rgb = make_raster(tmp_path / "rgb.tif", random_image(2, heights.size), origin=ORIGIN)
     sources = BandSources(dsm=make_raster(tmp_path / "dsm.tif", dsm, origin=ORIGIN),
                           dtm=make_raster(tmp_path / "dtm.tif", dtm, origin=ORIGIN))
-    with band_sources.on_input_grid(SegmentOptions(rgb, tmp_path / "o.tif", sources=sources), RGBIE.bands[:3] +
-                                    ("Elevation",), "", Progress()) as view:
-        e = read(view.input)[3, 0]
+    with band_sources.on_input_grid(rgb, None, sources, RGBIE.bands[:3] + ("Elevation",), "", Progress()) as view:
+        e = read(view.path)[3, 0]
     # by hand: 0.296875 m = 1.48 steps -> 1; 0.5 m = 2.5 steps -> 3 (.5 rounds up); below the terrain -> 0;
     # 50.90625 m = 254.5 steps -> 255; above 51 m -> 255
     assert e.tolist() == [0, 0, 0, 1, 1, 2, 3, 4, 5, 50, 101, 255, 255, 255]
@@ -180,9 +180,8 @@ def test_a_layers_own_alpha_does_not_blank_its_band_the_inputs_mask_decides(scen
         dst.colorinterp = [ColorInterp.undefined, ColorInterp.red, ColorInterp.green, ColorInterp.alpha]
     from flair_qgis import band_sources
 
-    with band_sources.on_input_grid(SegmentOptions(scene["rgb"], tmp_path / "o.tif", sources=BandSources(irc=irc)),
-                                    RGBI.bands, "", Progress()) as view:
-        with rasterio.open(view.input) as src:
+    with band_sources.on_input_grid(scene["rgb"], None, BandSources(irc=irc), RGBI.bands, "", Progress()) as view:
+        with rasterio.open(view.path) as src:
             assert (src.read(4) == scene["nir_data"][0]).all()
             assert (src.dataset_mask() == 255).all()  # INPUT's mask: all valid
             assert src.descriptions == ("R", "G", "B", "NIR")
@@ -193,7 +192,7 @@ def test_a_layers_own_alpha_does_not_blank_its_band_the_inputs_mask_decides(scen
 def refused(tmp_path: Path, source: Path, sources: BandSources | None, spec=RGBI, words: tuple[str, ...] = ()):
     out = tmp_path / "out" / "map.tif"
     with pytest.raises(FlairError) as err:
-        segment_with(tiny_model(in_channels=len(spec.bands)), spec, SegmentOptions(source, out, sources=sources))
+        segment_with(tiny_model(in_channels=len(spec.bands)), spec, SegmentRequest.of(source, out, sources=sources))
     for w in words:
         assert w in str(err.value), f"{w!r} not in: {err.value}"
     assert not out.parent.exists() or not any(out.parent.iterdir())
@@ -309,19 +308,19 @@ def test_jp2_tiles_read_losslessly_with_their_georeferencing(jp2_zone):
 
 
 def test_jp2_folders_as_input_and_irc_single_machine_and_sharded_equal_the_stack(jp2_zone, tmp_path):
-    reference = read(segment(SegmentOptions(jp2_zone["stack"], tmp_path / "stack.tif",
+    reference = read(segment(SegmentRequest.of(jp2_zone["stack"], tmp_path / "stack.tif",
                                             checkpoint=jp2_zone["ckpt"])).output)
-    options = SegmentOptions(jp2_zone["rgb"], tmp_path / "single.tif", checkpoint=jp2_zone["ckpt"],
+    options = SegmentRequest.of(jp2_zone["rgb"], tmp_path / "single.tif", checkpoint=jp2_zone["ckpt"],
                              sources=BandSources(irc=jp2_zone["irc"]))
     single = run_zone(ZoneOptions(options))  # one block: what `detect` does with a folder
-    sharded = run_zone(ZoneOptions(replace(options, output=tmp_path / "sharded.tif"), block_size=64))
+    sharded = run_zone(ZoneOptions(options.changed(output=tmp_path / "sharded.tif"), block_size=64))
     assert len(list(sharded.shards.glob("*.tif"))) > 4
     assert (read(single.output) == reference).all() and (read(sharded.output) == reference).all()
     # a VRT of the tiles (QGIS: Build Virtual Raster) works as INPUT and IRC of a plain run
     from flair_qgis.mosaics import build_vrt
 
     vrts = [build_vrt(sorted(jp2_zone[k].glob("*.jp2")), tmp_path / f"{k}.vrt") for k in ("rgb", "irc")]
-    plain = segment(replace(options, input=vrts[0], output=tmp_path / "plain.tif", sources=BandSources(irc=vrts[1])))
+    plain = segment(options.changed(input=vrts[0], output=tmp_path / "plain.tif", sources=BandSources(irc=vrts[1])))
     assert (read(plain.output) == reference).all()
 
 
@@ -332,7 +331,7 @@ def test_cli_detect_with_irc_folder(jp2_zone, tmp_path):
     done = subprocess.run([sys.executable, "-m", "flair_qgis", "detect", "--conf", str(conf), "--irc",
                            str(jp2_zone["irc"])], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    reference = read(segment(SegmentOptions(jp2_zone["stack"], tmp_path / "stack.tif",
+    reference = read(segment(SegmentRequest.of(jp2_zone["stack"], tmp_path / "stack.tif",
                                             checkpoint=jp2_zone["ckpt"])).output)
     assert (read(Path(done.stdout.strip().splitlines()[-1])) == reference).all()
 
@@ -341,7 +340,7 @@ def test_bad_sources_are_refused_before_the_model_is_fetched(scene, tmp_path):
     """A zoo model not in the cache and no hub: the layers' error comes first."""
     far = make_raster(tmp_path / "far.tif", read(scene["irc"]), origin=(ORIGIN[0] + 5000, ORIGIN[1]))
     with pytest.raises(FlairError, match="does not overlap INPUT"):
-        segment(SegmentOptions(scene["rgb"], tmp_path / "out" / "map.tif", model="FLAIR-INC_rgbi_15cl_resnet34-unet",
+        segment(SegmentRequest.of(scene["rgb"], tmp_path / "out" / "map.tif", model="FLAIR-INC_rgbi_15cl_resnet34-unet",
                                sources=BandSources(irc=far)))
     assert not (tmp_path / "out").exists()
 
@@ -378,7 +377,7 @@ def test_a_layer_the_model_does_not_take_is_ignored_with_a_warning(scene, tmp_pa
     rgb_spec = replace(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")), tile_size=64, margin=16)
     model = tiny_model(in_channels=3)
     warnings: list[str] = []
-    with_irc = read(segment_with(model, rgb_spec, SegmentOptions(scene["rgb"], tmp_path / "a.tif",
+    with_irc = read(segment_with(model, rgb_spec, SegmentRequest.of(scene["rgb"], tmp_path / "a.tif",
                                                                  sources=BandSources(irc=scene["irc"])),
                                  Progress(warn=warnings.append)).output)
     assert (with_irc == run(model, rgb_spec, tmp_path / "b.tif", scene["rgb"])).all()

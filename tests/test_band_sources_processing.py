@@ -106,7 +106,8 @@ def test_qgis_process_segments_from_rgb_irc_and_dsm_dtm_layers(layers, tmp_path)
                            f"CHECKPOINT={layers['ckpt']}", f"OUTPUT={out}"],
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    from flair_qgis.engine import SegmentOptions, segment
+    from flair_qgis.engine import segment
+    from flair_qgis.segment_options import SegmentRequest
 
-    stacked = segment(SegmentOptions(layers["stack"], tmp_path / "stacked.tif", checkpoint=layers["ckpt"])).output
+    stacked = segment(SegmentRequest.of(layers["stack"], tmp_path / "stacked.tif", checkpoint=layers["ckpt"])).output
     assert (_read(out) == _read(stacked)).all()

@@ -20,7 +20,8 @@ from flair_qgis.progress import Progress
 def parking_map(tmp_path_factory):
     """A map written by flair:segment's engine from a tiny 2-class model (1 parking, 2 other)."""
     from flair_qgis.checkpoints import ModelSpec
-    from flair_qgis.engine import SegmentOptions, segment_with
+    from flair_qgis.engine import segment_with
+    from flair_qgis.segment_options import SegmentRequest
     from flair_qgis.normalisation import Normalisation
 
     folder = tmp_path_factory.mktemp("parking")
@@ -30,7 +31,7 @@ def parking_map(tmp_path_factory):
                      active=(True, True), normalisation=Normalisation.for_bands(rgb), tile_size=64, margin=16,
                      name="my parking model")
     image = make_raster(folder / "ortho.tif", random_image(48, 56, seed=3))
-    result = segment_with(tiny_model(3, 2, seed=1), spec, SegmentOptions(input=image, output=folder / "map.tif"))
+    result = segment_with(tiny_model(3, 2, seed=1), spec, SegmentRequest.of(input=image, output=folder / "map.tif"))
     return result.output
 
 

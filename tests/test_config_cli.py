@@ -1,4 +1,4 @@
-"""FLAIR-1 ``flair-detect`` YAML configurations read into SegmentOptions, and
+"""FLAIR-1 ``flair-detect`` YAML configurations read into a SegmentRequest, and
 ``python -m flair_qgis detect --conf`` run on them end to end."""
 
 from __future__ import annotations
@@ -83,15 +83,15 @@ def test_flair1_detect_config_maps_to_segment_options(tmp_path):
 
     o = detect_options(conf, warn=warnings.append)
 
-    assert o.input == Path("/data/zone.tif")
-    assert o.output == Path("/results/landcover.tif")
-    assert o.checkpoint == Path("/models/FLAIR-INC_rgbie_15cl_resnet34-unet_weights.pth")
-    assert o.model is None
-    assert o.bands == [1, 2, 3, 4, 5]
-    assert (o.tile_size, o.margin, o.batch_size, o.output_type) == (512, 128, 4, "argmax")
-    assert (o.arch, o.encoder, o.n_classes) == ("unet", "resnet34", 19)
-    assert o.device == "auto"
-    assert o.normalisation == Normalisation("custom", tuple(MEANS), tuple(STDS))
+    assert o.read.input == Path("/data/zone.tif")
+    assert o.write.output == Path("/results/landcover.tif")
+    assert o.model.checkpoint == Path("/models/FLAIR-INC_rgbie_15cl_resnet34-unet_weights.pth")
+    assert o.model.name is None
+    assert o.read.bands == [1, 2, 3, 4, 5]
+    assert (o.model.tile_size, o.model.margin, o.run.batch_size, o.write.output_type) == (512, 128, 4, "argmax")
+    assert (o.model.arch, o.model.encoder, o.model.n_classes) == ("unet", "resnet34", 19)
+    assert o.run.device == "auto"
+    assert o.model.normalisation == Normalisation("custom", tuple(MEANS), tuple(STDS))
     assert warnings == []
 
 
@@ -102,14 +102,14 @@ def test_use_gpu_false_means_cpu_and_ignored_keys_are_reported(tmp_path):
 
     o = detect_options(conf, warn=warnings.append)
 
-    assert o.device == "cpu"
+    assert o.run.device == "cpu"
     assert any("num_worker has no effect" in w for w in warnings)
     assert any("write_dataframe has no effect" in w for w in warnings)
 
 
 def test_output_name_with_tif_is_kept(tmp_path):
     conf = write(tmp_path / "c.yaml", flair1_detect_yaml("in.tif", "w.pth", "/out", output_name="zone_42.TIF"))
-    assert detect_options(conf).output == Path("/out/zone_42.TIF")
+    assert detect_options(conf).write.output == Path("/out/zone_42.TIF")
 
 
 def test_top_level_norm_keys_and_channels_alias(tmp_path):
@@ -121,14 +121,15 @@ def test_top_level_norm_keys_and_channels_alias(tmp_path):
 
     o = detect_options(conf)
 
-    assert o.bands == [3, 2, 1]
-    assert o.normalisation == Normalisation("custom", (1.0, 2.0, 3.0), (4.0, 5.0, 6.0))
-    assert (o.tile_size, o.margin, o.n_classes, o.arch, o.encoder) == (None, None, None, None, None)
+    assert o.read.bands == [3, 2, 1]
+    assert o.model.normalisation == Normalisation("custom", (1.0, 2.0, 3.0), (4.0, 5.0, 6.0))
+    m = o.model
+    assert (m.tile_size, m.margin, m.n_classes, m.arch, m.encoder) == (None, None, None, None, None)
 
 
 def test_top_level_norm_keys_override_norma_task(tmp_path):
     conf = write(tmp_path / "c.yaml", flair1_detect_yaml("in.tif", "w.pth", "out") + "norm_type: scaling\n")
-    assert detect_options(conf).normalisation.type == "scaling"
+    assert detect_options(conf).model.normalisation.type == "scaling"
 
 
 def test_model_key_names_a_zoo_entry_instead_of_weights(tmp_path):
@@ -137,8 +138,8 @@ def test_model_key_names_a_zoo_entry_instead_of_weights(tmp_path):
 
     o = detect_options(conf)
 
-    assert o.model == "FLAIR-INC_rgb_12cl_resnet34-unet"
-    assert (o.checkpoint, o.device, o.normalisation) == (None, "cpu", None)
+    assert o.model.name == "FLAIR-INC_rgb_12cl_resnet34-unet"
+    assert (o.model.checkpoint, o.run.device, o.model.normalisation) == (None, "cpu", None)
 
 
 def test_unknown_key_warns_and_is_ignored(tmp_path):
@@ -148,7 +149,7 @@ def test_unknown_key_warns_and_is_ignored(tmp_path):
     o = detect_options(conf, warn=warnings.append)
 
     assert warnings == ["c.yaml: unknown key 'output_tipe' ignored"]
-    assert o.output_type == "argmax"
+    assert o.write.output_type == "argmax"
 
 
 def test_missing_keys_are_all_listed(tmp_path):
@@ -174,9 +175,9 @@ def test_relative_paths_resolve_against_the_config_folder_when_not_in_the_workin
 
     o = detect_options(conf)
 
-    assert o.input == confdir / "data" / "zone.tif"
-    assert o.checkpoint == confdir / "weights.pth"
-    assert o.output == Path("results/landcover.tif")  # a folder not made yet: relative to the working folder
+    assert o.read.input == confdir / "data" / "zone.tif"
+    assert o.model.checkpoint == confdir / "weights.pth"
+    assert o.write.output == Path("results/landcover.tif")  # a folder not made yet: relative to the working folder
 
 
 def test_relative_path_in_the_working_folder_wins_as_in_flair_detect(tmp_path, monkeypatch):
@@ -187,7 +188,7 @@ def test_relative_path_in_the_working_folder_wins_as_in_flair_detect(tmp_path, m
     conf = write(confdir / "detect.yaml", flair1_detect_yaml("zone.tif", "w.pth", "out"))
     monkeypatch.chdir(cwd)
 
-    assert detect_options(conf).input == Path("zone.tif")
+    assert detect_options(conf).read.input == Path("zone.tif")
 
 
 @pytest.mark.parametrize("text,match", [

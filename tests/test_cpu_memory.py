@@ -14,7 +14,8 @@ import torch
 from conftest import make_raster, random_image
 from flair_qgis import cpu_memory
 from flair_qgis.checkpoints import spec_for_entry
-from flair_qgis.engine import SegmentOptions, segment_with
+from flair_qgis.engine import segment_with
+from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
 from flair_qgis.prediction import Predictor, auto_batch_size
 from flair_qgis.progress import Progress
@@ -57,7 +58,7 @@ def run(tmp_path, monkeypatch):
         logs: list[str] = []
         out = tmp_path / f"out_{free_gib}_{batch}_{tile}.tif"
         result = segment_with(model, replace(spec, tile_size=tile, margin=margin),
-                              SegmentOptions(raster, out, batch_size=batch, device="cpu", bands=[4, 1, 2]),
+                              SegmentRequest.of(raster, out, batch_size=batch, device="cpu", bands=[4, 1, 2]),
                               Progress(log=logs.append))
         return result, logs
     return segment

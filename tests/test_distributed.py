@@ -20,7 +20,8 @@ from conftest import TINY_ENCODER, make_raster, random_image, tiny_model
 from flair_qgis.checkpoints import save_checkpoint, spec_for_entry
 from flair_qgis.cli import main
 from flair_qgis.distributed import ZoneOptions, build_vrt, plan_blocks, run_zone
-from flair_qgis.engine import SegmentOptions, segment
+from flair_qgis.engine import segment
+from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import Cancelled, FlairError
 from flair_qgis.progress import Progress
 from flair_qgis.tiling import tile_grid
@@ -67,7 +68,7 @@ def zone(tmp_path_factory) -> Zone:
     spec = replace(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")), encoder=TINY_ENCODER,
                    tile_size=64, margin=16)
     ckpt = save_checkpoint(base / "tiny.pt", tiny_model(), spec)
-    reference = segment(SegmentOptions(vrt, base / "single.tif", checkpoint=ckpt)).output
+    reference = segment(SegmentRequest.of(vrt, base / "single.tif", checkpoint=ckpt)).output
     return Zone(folder, vrt, ckpt, _read(reference), reference)
 
 
@@ -89,8 +90,8 @@ def client(cluster):
         yield c
 
 
-def _options(zone: Zone, out: Path, source: Path | None = None, **kw) -> SegmentOptions:
-    return SegmentOptions(source or zone.vrt, out, checkpoint=zone.ckpt, **kw)
+def _options(zone: Zone, out: Path, source: Path | None = None, **kw) -> SegmentRequest:
+    return SegmentRequest.of(source or zone.vrt, out, checkpoint=zone.ckpt, **kw)
 
 
 class _Log:

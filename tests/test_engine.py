@@ -13,7 +13,8 @@ import torch
 
 from conftest import ignf_state_dict, make_raster, random_image, tiny_model
 from flair_qgis.checkpoints import ModelSpec, save_checkpoint, spec_for_entry
-from flair_qgis.engine import SegmentOptions, segment, segment_with
+from flair_qgis.engine import segment, segment_with
+from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.prediction import pick_device
 from flair_qgis.errors import Cancelled, FlairError
 from flair_qgis.normalisation import Normalisation
@@ -82,7 +83,7 @@ def test_per_pixel_model_gives_the_same_result_tiled_as_untiled(tmp_path, height
     src = make_raster(tmp_path / "in.tif", pixels)
     spec = small_spec(spec_for_entry(ENTRY))
     model = PixelModel().eval()
-    result = segment_with(model, spec, SegmentOptions(src, tmp_path / "out.tif"))
+    result = segment_with(model, spec, SegmentRequest.of(src, tmp_path / "out.tif"))
     out = read(result.output)
     assert out.shape == (1, height, width)
     assert_same_classes(out[0], model, spec, pixels)
@@ -98,7 +99,7 @@ def test_each_pixel_gets_its_own_tile_prediction_exactly_in_place(tmp_path):
     src = make_raster(tmp_path / "in.tif", pixels)
     spec = small_spec(spec_for_entry(ENTRY), size, margin)
     model = tiny_model()
-    out = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "out.tif", batch_size=3)).output)[0]
+    out = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "out.tif", batch_size=3)).output)[0]
 
     padded = np.zeros((3, height + 2 * size, width + 2 * size), np.uint8)
     padded[:, size:size + height, size:size + width] = pixels
@@ -115,7 +116,7 @@ def test_each_pixel_gets_its_own_tile_prediction_exactly_in_place(tmp_path):
 def test_output_has_the_input_grid_colour_table_and_class_names(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(100, 140), origin=(843210.4, 6519876.2))
     spec = small_spec(spec_for_entry(ENTRY))
-    result = segment_with(PixelModel().eval(), spec, SegmentOptions(src, tmp_path / "out.tif"))
+    result = segment_with(PixelModel().eval(), spec, SegmentRequest.of(src, tmp_path / "out.tif"))
     with rasterio.open(src) as a, rasterio.open(result.output) as b:
         assert (b.crs, b.transform, b.width, b.height) == (a.crs, a.transform, a.width, a.height)
         assert b.dtypes == ("uint8",) and b.nodata == 0 and b.count == 1
@@ -138,7 +139,7 @@ def test_switched_off_classes_are_never_predicted(tmp_path):
         model.conv.bias[15] = 1e6  # code 16 "mixed" would win everywhere
         model.conv.bias[3] = 1e3   # code 4 is the best active class
     spec = small_spec(spec_for_entry(ENTRY))
-    out = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "out.tif")).output)
+    out = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "out.tif")).output)
     assert set(np.unique(out)) == {4}
 
 
@@ -146,7 +147,7 @@ def test_class_prob_writes_one_band_per_class_and_probabilities_sum_to_255(tmp_p
     src = make_raster(tmp_path / "in.tif", random_image(70, 90))
     spec = small_spec(spec_for_entry(ENTRY))
     result = segment_with(PixelModel().eval(), spec,
-                          SegmentOptions(src, tmp_path / "p.tif", output_type="class_prob"))
+                          SegmentRequest.of(src, tmp_path / "p.tif", output_type="class_prob"))
     probs = read(result.output).astype(int)
     assert probs.shape == (19, 70, 90)
     assert result.style is None
@@ -163,7 +164,7 @@ def test_nodata_stays_nodata_and_empty_tiles_are_skipped(tmp_path):
     src = make_raster(tmp_path / "in.tif", pixels, nodata=0)
     spec = small_spec(spec_for_entry(ENTRY))
     model = PixelModel().eval()
-    result = segment_with(model, spec, SegmentOptions(src, tmp_path / "out.tif"))
+    result = segment_with(model, spec, SegmentRequest.of(src, tmp_path / "out.tif"))
     out = read(result.output)[0]
     assert (out[:, :120] == 0).all()
     assert (out[:, 120:] > 0).all()
@@ -181,7 +182,7 @@ def test_alpha_band_is_skipped_by_default_and_masks_the_output(tmp_path):
         dst.write(np.concatenate([rgb, alpha]))
     spec = small_spec(spec_for_entry(ENTRY))
     model = PixelModel().eval()
-    out = read(segment_with(model, spec, SegmentOptions(path, tmp_path / "out.tif")).output)[0]
+    out = read(segment_with(model, spec, SegmentRequest.of(path, tmp_path / "out.tif")).output)[0]
     assert (out[60:] == 0).all()
     assert_same_classes(out[:60], model, spec, rgb, np.s_[:60])
 
@@ -192,8 +193,8 @@ def test_bands_are_chosen_and_ordered_by_the_user(tmp_path):
     model = PixelModel().eval()
     four = make_raster(tmp_path / "four.tif", pixels)
     three = make_raster(tmp_path / "three.tif", pixels[[3, 1, 0]])
-    a = read(segment_with(model, spec, SegmentOptions(four, tmp_path / "a.tif", bands=[4, 2, 1])).output)
-    b = read(segment_with(model, spec, SegmentOptions(three, tmp_path / "b.tif")).output)
+    a = read(segment_with(model, spec, SegmentRequest.of(four, tmp_path / "a.tif", bands=[4, 2, 1])).output)
+    b = read(segment_with(model, spec, SegmentRequest.of(three, tmp_path / "b.tif")).output)
     np.testing.assert_array_equal(a, b)
 
 
@@ -205,7 +206,7 @@ def test_normalisation_override_changes_what_the_model_sees(tmp_path):
 
     model = PixelModel().eval()
     scaled = replace(spec, normalisation=Normalisation("scaling"))
-    out = read(segment_with(model, scaled, SegmentOptions(src, tmp_path / "s.tif")).output)[0]
+    out = read(segment_with(model, scaled, SegmentRequest.of(src, tmp_path / "s.tif")).output)[0]
     assert_same_classes(out, model, scaled, pixels)
 
 
@@ -232,7 +233,7 @@ def test_cancel_stops_and_leaves_the_previous_output_untouched(tmp_path):
 
     spec = small_spec(spec_for_entry(ENTRY))
     with pytest.raises(Cancelled):
-        segment_with(PixelModel().eval(), spec, SegmentOptions(src, out, batch_size=1),
+        segment_with(PixelModel().eval(), spec, SegmentRequest.of(src, out, batch_size=1),
                      Progress(cancelled=cancelled))
     assert out.read_bytes() == b"previous result"
     assert sorted(p.name for p in out.parent.iterdir()) == ["map.tif"]
@@ -253,7 +254,7 @@ def test_a_failure_while_writing_leaves_no_temporary_file(tmp_path):
 
     out_dir = tmp_path / "out"
     with pytest.raises(RuntimeError, match="boom"):
-        segment_with(Broken().eval(), spec, SegmentOptions(src, out_dir / "map.tif", batch_size=1))
+        segment_with(Broken().eval(), spec, SegmentRequest.of(src, out_dir / "map.tif", batch_size=1))
     assert list(out_dir.iterdir()) == []
 
 
@@ -261,7 +262,7 @@ def test_progress_reaches_one_and_logs_the_grid(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(130, 130))
     fractions, logs = [], []
     spec = small_spec(spec_for_entry(ENTRY))
-    segment_with(PixelModel().eval(), spec, SegmentOptions(src, tmp_path / "o.tif", batch_size=2),
+    segment_with(PixelModel().eval(), spec, SegmentRequest.of(src, tmp_path / "o.tif", batch_size=2),
                  Progress(fraction=fractions.append, log=logs.append))
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert any("tiles of 64 px" in m for m in logs)
@@ -277,12 +278,12 @@ def test_full_path_from_an_ignf_checkpoint_file(tmp_path):
 
     spec = small_spec(replace(spec_for_entry(ENTRY), encoder="tu-mobilenetv3_small_050"))
     own = save_checkpoint(tmp_path / "own.ckpt", model, spec)
-    a = segment(SegmentOptions(src, tmp_path / "a.tif", checkpoint=own))
-    b = segment(SegmentOptions(src, tmp_path / "b.tif", checkpoint=ckpt, arch="unet",
+    a = segment(SegmentRequest.of(src, tmp_path / "a.tif", checkpoint=own))
+    b = segment(SegmentRequest.of(src, tmp_path / "b.tif", checkpoint=ckpt, arch="unet",
                                encoder="tu-mobilenetv3_small_050", tile_size=64, margin=16))
     assert a.spec == spec
     assert b.spec.classes == palette("flair-19")  # bare file: all 19 FLAIR classes
-    np.testing.assert_array_equal(read(a.output), read(segment_with(model, spec, SegmentOptions(
+    np.testing.assert_array_equal(read(a.output), read(segment_with(model, spec, SegmentRequest.of(
         src, tmp_path / "c.tif")).output))
 
 
@@ -296,10 +297,10 @@ def test_full_path_from_an_ignf_checkpoint_file(tmp_path):
 ])
 def test_bad_requests_are_refused_before_anything_is_written(tmp_path, change, words):
     src = make_raster(tmp_path / "in.tif", random_image(40, 40))
-    options = SegmentOptions(src, tmp_path / "out" / "map.tif")
+    options = SegmentRequest.of(src, tmp_path / "out" / "map.tif")
     for key, value in change.items():
-        setattr(options, key, src if value == Path("same") else
-                (tmp_path / "out" / value if isinstance(value, Path) else value))
+        options = options.changed(**{key: src if value == Path("same") else
+                                     (tmp_path / "out" / value if isinstance(value, Path) else value)})
     with pytest.raises(FlairError, match=words):
         segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)), options)
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
@@ -308,7 +309,7 @@ def test_bad_requests_are_refused_before_anything_is_written(tmp_path, change, w
 def test_raster_without_crs_is_refused(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(40, 40), crs=None)
     with pytest.raises(FlairError, match="no CRS"):
-        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)), SegmentOptions(src, tmp_path / "o.tif"))
+        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)), SegmentRequest.of(src, tmp_path / "o.tif"))
 
 
 def test_missing_and_unreadable_inputs_are_named(tmp_path):
@@ -316,9 +317,9 @@ def test_missing_and_unreadable_inputs_are_named(tmp_path):
     bad.write_bytes(b"not a tiff")
     spec = small_spec(spec_for_entry(ENTRY))
     with pytest.raises(FlairError, match="does not exist"):
-        segment_with(PixelModel().eval(), spec, SegmentOptions(tmp_path / "nope.tif", tmp_path / "o.tif"))
+        segment_with(PixelModel().eval(), spec, SegmentRequest.of(tmp_path / "nope.tif", tmp_path / "o.tif"))
     with pytest.raises(FlairError, match="cannot be read"):
-        segment_with(PixelModel().eval(), spec, SegmentOptions(bad, tmp_path / "o.tif"))
+        segment_with(PixelModel().eval(), spec, SegmentRequest.of(bad, tmp_path / "o.tif"))
 
 
 def test_unwritable_output_folder_is_a_clear_error(tmp_path):
@@ -330,7 +331,7 @@ def test_unwritable_output_folder_is_a_clear_error(tmp_path):
         target = locked / "map.tif"
     src = make_raster(tmp_path / "in.tif", random_image(40, 40))
     with pytest.raises(FlairError, match="output folder"):
-        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)), SegmentOptions(src, target))
+        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)), SegmentRequest.of(src, target))
 
 
 def test_devices():
@@ -350,7 +351,7 @@ def test_fast_preset_doubles_the_tile_and_keeps_exact_stitching(tmp_path):
     src = make_raster(tmp_path / "in.tif", pixels)
     spec = small_spec(spec_for_entry(ENTRY))
     model = PixelModel().eval()
-    result = segment_with(model, spec, SegmentOptions(src, tmp_path / "f.tif", preset="fast"))
+    result = segment_with(model, spec, SegmentRequest.of(src, tmp_path / "f.tif", preset="fast"))
     assert (result.spec.tile_size, result.spec.margin) == (128, 16)
     assert_same_classes(read(result.output)[0], model, spec, pixels)
 
@@ -359,7 +360,7 @@ def test_unknown_preset_is_refused(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(40, 40))
     with pytest.raises(FlairError, match="unknown preset"):
         segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)),
-                     SegmentOptions(src, tmp_path / "o.tif", preset="turbo"))
+                     SegmentRequest.of(src, tmp_path / "o.tif", preset="turbo"))
 
 
 def test_flip_tta_of_a_flip_invariant_model_changes_nothing(tmp_path):
@@ -367,7 +368,7 @@ def test_flip_tta_of_a_flip_invariant_model_changes_nothing(tmp_path):
     src = make_raster(tmp_path / "in.tif", pixels)
     spec = small_spec(spec_for_entry(ENTRY))
     model = PixelModel().eval()
-    out = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "t.tif", tta=True)).output)[0]
+    out = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "t.tif", tta=True)).output)[0]
     assert_same_classes(out, model, spec, pixels)
 
 
@@ -392,8 +393,8 @@ def test_several_reader_threads_give_the_same_output(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(300, 260, seed=24), nodata=0)
     spec = small_spec(spec_for_entry(ENTRY))
     model = PixelModel().eval()
-    one = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "a.tif", readers=1)).output)
-    three = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "b.tif", readers=3,
+    one = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "a.tif", readers=1)).output)
+    three = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "b.tif", readers=3,
                                                           batch_size=5)).output)
     np.testing.assert_array_equal(one, three)
 
@@ -402,8 +403,8 @@ def test_bf16_autocast_agrees_with_fp32(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(64, 64, seed=25))
     spec = small_spec(spec_for_entry(ENTRY))
     model = PixelModel().eval()
-    a = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "a.tif", precision="fp32")).output)
-    b = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "b.tif", precision="bf16")).output)
+    a = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "a.tif", precision="fp32")).output)
+    b = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "b.tif", precision="bf16")).output)
     assert (a == b).mean() > 0.9
 
 
@@ -434,8 +435,8 @@ def test_a_window_of_the_raster_equals_that_part_of_the_whole_run(tmp_path, wind
     src = make_raster(tmp_path / "in.tif", random_image(230, 190, seed=31), nodata=0)
     spec = small_spec(spec_for_entry(ENTRY))
     model = tiny_model()
-    whole = segment_with(model, spec, SegmentOptions(src, tmp_path / "whole.tif"))
-    part = segment_with(model, spec, SegmentOptions(src, tmp_path / "part.tif", window=window))
+    whole = segment_with(model, spec, SegmentRequest.of(src, tmp_path / "whole.tif"))
+    part = segment_with(model, spec, SegmentRequest.of(src, tmp_path / "part.tif", window=window))
     col, row, w, h = window
     np.testing.assert_array_equal(read(part.output)[0], read(whole.output)[0, row:row + h, col:col + w])
     with rasterio.open(part.output) as p, rasterio.open(src) as s:
@@ -447,7 +448,7 @@ def test_a_window_outside_the_raster_is_refused(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(40, 40))
     with pytest.raises(FlairError, match="not inside"):
         segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)),
-                     SegmentOptions(src, tmp_path / "o.tif", window=(30, 30, 20, 5)))
+                     SegmentRequest.of(src, tmp_path / "o.tif", window=(30, 30, 20, 5)))
 
 
 # --- blend stitching ---------------------------------------------------------------------------
@@ -478,7 +479,7 @@ def test_blend_of_a_per_pixel_model_equals_the_untiled_prediction(tmp_path):
     src = make_raster(tmp_path / "in.tif", pixels)
     spec = small_spec(spec_for_entry(ENTRY))
     model = PixelModel().eval()
-    out = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "b.tif", stitch="blend")).output)[0]
+    out = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "b.tif", stitch="blend")).output)[0]
     assert_same_classes(out, model, spec, pixels)
 
 
@@ -491,7 +492,7 @@ def test_blend_averages_every_overlapping_tile_with_the_window(tmp_path, monkeyp
     src = make_raster(tmp_path / "in.tif", pixels)
     spec = small_spec(spec_for_entry(ENTRY))
     model = tiny_model()
-    out = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "b.tif", stitch="blend")).output)[0]
+    out = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "b.tif", stitch="blend")).output)[0]
     assert (out != blended_by_hand(model, spec, pixels)).mean() < 1e-3
 
 
@@ -501,12 +502,12 @@ def test_blend_keeps_nodata_windows_and_probabilities(tmp_path):
     src = make_raster(tmp_path / "in.tif", pixels, nodata=0)
     spec = small_spec(spec_for_entry(ENTRY))
     model = tiny_model()
-    whole = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "w.tif", stitch="blend")).output)[0]
+    whole = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "w.tif", stitch="blend")).output)[0]
     assert (whole[:50] == 0).all() and (whole[50:] > 0).all()
-    part = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "p.tif", stitch="blend",
+    part = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "p.tif", stitch="blend",
                                                          window=(10, 40, 70, 60))).output)[0]
     np.testing.assert_array_equal(part, whole[40:100, 10:80])
-    probs = read(segment_with(model, spec, SegmentOptions(src, tmp_path / "c.tif", stitch="blend",
+    probs = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "c.tif", stitch="blend",
                                                           output_type="class_prob")).output).astype(int)
     assert probs.shape[0] == 19 and np.abs(probs[:, 50:].sum(0) - 255).max() <= 10
     assert (probs[:, :50] == 0).all()
@@ -516,7 +517,7 @@ def test_unknown_stitching_is_refused(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(40, 40))
     with pytest.raises(FlairError, match="unknown stitching"):
         segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)),
-                     SegmentOptions(src, tmp_path / "o.tif", stitch="feather"))
+                     SegmentRequest.of(src, tmp_path / "o.tif", stitch="feather"))
 
 
 def test_automatic_batch_size(tmp_path):
@@ -527,7 +528,7 @@ def test_automatic_batch_size(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(100, 100))
     logs = []
     result = segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)),
-                          SegmentOptions(src, tmp_path / "o.tif", batch_size=None), Progress(log=logs.append))
+                          SegmentRequest.of(src, tmp_path / "o.tif", batch_size=None), Progress(log=logs.append))
     assert result.output.exists()
     expected = 4 if not torch.cuda.is_available() else None
     assert any(f"Batch size {expected or ''}" in m and "automatic" in m for m in logs)

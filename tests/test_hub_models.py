@@ -19,7 +19,8 @@ from safetensors.torch import load_file, save_file
 from conftest import ROOT, make_raster, random_image
 from flair_qgis import zoo
 from flair_qgis.checkpoints import build_model, load_weights, read_checkpoint, spec_for_entry
-from flair_qgis.engine import SegmentOptions, segment_with
+from flair_qgis.engine import segment_with
+from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.model_resolution import resolve_model
 from flair_qgis.errors import FlairError
 from flair_qgis.hub_models import (HUB_CHANNEL_CODES, HUB_UNTRAINED, IR_NORMALISATION, RGB_NORMALISATION,
@@ -225,7 +226,7 @@ def test_the_engine_writes_flair_codes_of_hub_channels_and_feeds_bands_4_1_2_nor
     from dataclasses import replace
 
     model = ChannelModel()
-    result = segment_with(model, replace(spec, tile_size=64, margin=16), SegmentOptions(src, tmp_path / "out.tif"))
+    result = segment_with(model, replace(spec, tile_size=64, margin=16), SegmentRequest.of(src, tmp_path / "out.tif"))
     with rasterio.open(result.output) as out:
         codes = out.read(1)
     expected = np.array(HUB_CHANNEL_CODES, np.uint8)[image[3] // 10]

@@ -10,7 +10,8 @@ import torch
 
 from conftest import make_raster, random_image
 from flair_qgis.checkpoints import spec_for_entry
-from flair_qgis.engine import SegmentOptions, segment_with
+from flair_qgis.engine import segment_with
+from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.tiling import flair_hub_tile_grid, grid_function, tile_grid
 from flair_qgis.zoo import get_entry
 
@@ -91,9 +92,9 @@ class PixelModel(torch.nn.Module):
 def test_the_engine_tiles_a_hub_model_on_the_flair_hub_grid(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(1100, 1300))
     spec = spec_for_entry(get_entry("FLAIR-HUB_LC-A_RGB_swintiny-upernet"))
-    options = SegmentOptions(src, tmp_path / "out.tif", batch_size=8, tile_size=512, margin=128)
+    options = SegmentRequest.of(src, tmp_path / "out.tif", batch_size=8, tile_size=512, margin=128)
     assert segment_with(PixelModel().eval(), spec, options).tiles == 30
-    at_default = segment_with(PixelModel().eval(), spec, SegmentOptions(src, tmp_path / "default.tif"))
+    at_default = segment_with(PixelModel().eval(), spec, SegmentRequest.of(src, tmp_path / "default.tif"))
     assert (at_default.spec.tile_size, at_default.spec.margin) == (2048, 512) and at_default.tiles == 2 * 2
 
 
@@ -114,10 +115,10 @@ def test_large_tiles_on_the_cpu_are_batched_by_pixels_not_by_count(tmp_path):
     from flair_qgis.progress import Progress
 
     model = BatchRecorder().eval()
-    result = segment_with(model, spec, SegmentOptions(src, tmp_path / "o.tif", tile_size=1024, margin=256,
+    result = segment_with(model, spec, SegmentRequest.of(src, tmp_path / "o.tif", tile_size=1024, margin=256,
                                                       batch_size=4, device="cpu"), Progress(log=logs.append))
     assert result.tiles == 6 and model.batches == [1] * 7  # the CPU memory probe (one tile), then the 6 tiles
     assert any("Batch lowered from 4 to 1 tile(s) of 1024 px on the CPU" in m for m in logs)
     small = BatchRecorder().eval()
-    segment_with(small, spec, SegmentOptions(src, tmp_path / "s.tif", tile_size=512, margin=128, batch_size=4))
+    segment_with(small, spec, SegmentRequest.of(src, tmp_path / "s.tif", tile_size=512, margin=128, batch_size=4))
     assert max(small.batches) == 4  # 4 tiles of 512 px: the batch asked for

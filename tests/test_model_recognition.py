@@ -16,7 +16,8 @@ from rasterio.enums import ColorInterp
 from conftest import TINY_ENCODER, ignf_state_dict, make_raster, random_image, tiny_model
 from flair_qgis import zoo
 from flair_qgis.checkpoints import load_weights, spec_for_entry
-from flair_qgis.engine import SegmentOptions, segment
+from flair_qgis.engine import segment
+from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
 from flair_qgis.hub_models import HUB_CHANNEL_CODES, HUB_UNTRAINED
 from flair_qgis.model_resolution import resolve_model
@@ -89,7 +90,7 @@ def test_the_segment_run_writes_the_hub_models_map(tmp_path, tiny_zoo):
     with rasterio.open(raster, "r+") as dst:  # band 4 as NIR, not the alpha GDAL takes it for
         dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.undefined]
 
-    result = segment(SegmentOptions(raster, tmp_path / "out.tif", model=zoo.DEFAULT_MODEL, checkpoint=path,
+    result = segment(SegmentRequest.of(raster, tmp_path / "out.tif", model=zoo.DEFAULT_MODEL, checkpoint=path,
                                     tile_size=64, margin=16, device="cpu"))
 
     assert result.spec.name == entry.name and result.spec.bands == ("NIR", "R", "G")

@@ -15,7 +15,8 @@ import torch
 from rasterio.errors import NotGeoreferencedWarning
 
 from conftest import ROOT, TINY_ENCODER, make_raster, random_image, tiny_model
-from flair_qgis.engine import SegmentOptions, segment
+from flair_qgis.engine import segment
+from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
 
 pytestmark = pytest.mark.filterwarnings("error::rasterio.errors.NotGeoreferencedWarning")
@@ -43,7 +44,7 @@ def weights(tmp_path):
 
 def test_a_jpeg_without_georeferencing_is_refused_for_its_missing_geotransform(photo, weights, tmp_path):
     with pytest.raises(FlairError) as error:
-        segment(SegmentOptions(input=photo, output=tmp_path / "out.tif", checkpoint=weights, encoder=TINY_ENCODER))
+        segment(SegmentRequest.of(input=photo, output=tmp_path / "out.tif", checkpoint=weights, encoder=TINY_ENCODER))
 
     message = str(error.value)
     assert "photo.jpg has no georeferencing (no geotransform" in message
@@ -57,7 +58,7 @@ def test_a_jpeg_with_a_world_file_but_no_crs_gets_advice_that_works_for_a_jpeg(p
     photo.with_suffix(".jgw").write_text("0.2\n0\n0\n-0.2\n650000.1\n6860000.1\n", encoding="utf-8")
 
     with pytest.raises(FlairError) as error:
-        segment(SegmentOptions(input=photo, output=tmp_path / "out.tif", checkpoint=weights, encoder=TINY_ENCODER))
+        segment(SegmentRequest.of(input=photo, output=tmp_path / "out.tif", checkpoint=weights, encoder=TINY_ENCODER))
 
     message = str(error.value)
     assert "photo.jpg has no CRS" in message and "gdal_translate -a_srs EPSG:2154 photo.jpg photo.tif" in message

@@ -21,7 +21,8 @@ import torch
 from conftest import EXAMPLE, ROOT, TINY_ENCODER, tiny_model
 from flair_qgis import openvino_backend, zoo
 from flair_qgis.checkpoints import spec_for_entry
-from flair_qgis.engine import SegmentOptions, segment, segment_with
+from flair_qgis.engine import segment, segment_with
+from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
 from flair_qgis.progress import Progress
 
@@ -54,7 +55,7 @@ def inc_spec(tile: int = 256, margin: int = 64):
 
 def run(model, spec, out: Path, backend: str, log: Log, **options) -> np.ndarray:
     options = {"bands": [1, 2, 3], **options}
-    result = segment_with(model, spec, SegmentOptions(EXAMPLE, out, backend=backend, **options), log.progress)
+    result = segment_with(model, spec, SegmentRequest.of(EXAMPLE, out, backend=backend, **options), log.progress)
     with rasterio.open(result.output) as r:
         return r.read()
 
@@ -156,10 +157,10 @@ def test_a_model_openvino_cannot_convert_runs_on_pytorch_saying_why(tmp_path):
 
 def test_openvino_with_cuda_is_refused_before_anything_is_loaded(tmp_path):
     with pytest.raises(FlairError, match="BACKEND openvino runs on the CPU.*DEVICE cpu"):
-        segment(SegmentOptions(EXAMPLE, tmp_path / "out.tif", model="no such model", device="cuda",
+        segment(SegmentRequest.of(EXAMPLE, tmp_path / "out.tif", model="no such model", device="cuda",
                                backend="openvino"))
     with pytest.raises(FlairError, match="unknown backend 'onnx'"):
-        segment(SegmentOptions(EXAMPLE, tmp_path / "out.tif", backend="onnx"))
+        segment(SegmentRequest.of(EXAMPLE, tmp_path / "out.tif", backend="onnx"))
     assert openvino_backend.device_for("openvino", "auto") == "cpu"
     assert openvino_backend.device_for("auto", "cuda") == "cuda"
 
@@ -172,14 +173,15 @@ def test_without_openvino_auto_runs_pytorch_and_the_log_says_why(tmp_path):
         from dataclasses import replace
         from flair_qgis import zoo
         from flair_qgis.checkpoints import build_model, spec_for_entry
-        from flair_qgis.engine import SegmentOptions, segment_with
+        from flair_qgis.engine import segment_with
+        from flair_qgis.segment_options import SegmentRequest
         from flair_qgis.progress import Progress
         spec = spec_for_entry(zoo.get_entry(zoo.DEFAULT_MODEL))
         norm = replace(spec.normalisation, means=spec.normalisation.means[:3], stds=spec.normalisation.stds[:3])
         spec = replace(spec, bands=spec.bands[:3], normalisation=norm, tile_size=64, margin=16)
         model = build_model("unet", {TINY_ENCODER!r}, 3, 19).eval()
         lines = []
-        segment_with(model, spec, SegmentOptions({str(EXAMPLE)!r}, {str(tmp_path / "out.tif")!r}, bands=[1, 2, 3],
+        segment_with(model, spec, SegmentRequest.of({str(EXAMPLE)!r}, {str(tmp_path / "out.tif")!r}, bands=[1, 2, 3],
                      window=(0, 0, 64, 64)), Progress(log=lines.append, warn=lines.append))
         print("\\n".join(lines))
     """)
@@ -221,9 +223,9 @@ def test_backend_from_the_command_line_and_the_detect_yaml(tmp_path):
     conf = tmp_path / "detect.yaml"
     conf.write_text(f"input_img_path: {EXAMPLE}\noutput_path: {tmp_path}\noutput_name: out\nmodel_weights: w.pth\n"
                     "backend: openvino\n")
-    assert detect_options(conf, warn=pytest.fail).backend == "openvino"
+    assert detect_options(conf, warn=pytest.fail).run.backend == "openvino"
     conf.write_text(conf.read_text().replace("backend: openvino\n", ""))
-    assert detect_options(conf).backend == "auto"
+    assert detect_options(conf).run.backend == "auto"
     args = parser().parse_args(["detect", "--conf", str(conf), "--backend", "torch"])
     assert args.backend == "torch"
     with pytest.raises(SystemExit):

@@ -95,7 +95,8 @@ def test_segment_runs_with_a_checkpoint(env, raster, checkpoint, tmp_path):
 def test_bands_as_one_comma_separated_value_or_repeated_give_the_same_map(env, raster, checkpoint, tmp_path):
     """qgis_process hands ``BANDS=3,2,1`` over as one string (it failed: "band 0 does not exist"); the
     repeated form arrives as a list. Both feed bands 3, 2, 1, as the core does with those bands."""
-    from flair_qgis.engine import SegmentOptions, segment
+    from flair_qgis.engine import segment
+    from flair_qgis.segment_options import SegmentRequest
 
     maps = []
     for form in (["BANDS=3,2,1"], ["BANDS=3", "BANDS=2", "BANDS=1"]):
@@ -104,7 +105,7 @@ def test_bands_as_one_comma_separated_value_or_repeated_give_the_same_map(env, r
                             f"OUTPUT={out}", env=env)
         assert done.returncode == 0, done.stdout + done.stderr
         maps.append(_assert_landcover(out, raster))
-    expected = segment(SegmentOptions(raster, tmp_path / "core.tif", checkpoint=checkpoint, bands=[3, 2, 1],
+    expected = segment(SegmentRequest.of(raster, tmp_path / "core.tif", checkpoint=checkpoint, bands=[3, 2, 1],
                                       device="cpu")).output
     with rasterio.open(expected) as ref:
         np.testing.assert_array_equal(maps[0], ref.read(1))

@@ -26,7 +26,8 @@ import torch
 from conftest import ROOT, ignf_state_dict, make_raster, random_image, tiny_model
 from flair_qgis import zoo
 from flair_qgis.checkpoints import read_checkpoint, save_checkpoint, spec_for_entry
-from flair_qgis.engine import SegmentOptions, segment_with
+from flair_qgis.engine import segment_with
+from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
 from flair_qgis.progress import Progress
 from flair_qgis.files import host, remove_stale_temporaries
@@ -47,7 +48,8 @@ args = json.loads(sys.argv[1])
 sys.path.insert(0, args["root"])
 import torch
 from flair_qgis.checkpoints import spec_for_entry
-from flair_qgis.engine import SegmentOptions, segment_with
+from flair_qgis.engine import segment_with
+from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
 from flair_qgis.zoo import get_entry
 
@@ -74,7 +76,7 @@ if args.get("fsize"):
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (args["fsize"], resource.RLIM_INFINITY))
 try:
-    segment_with(model, spec, SegmentOptions(args["input"], args["output"], batch_size=1))
+    segment_with(model, spec, SegmentRequest.of(args["input"], args["output"], batch_size=1))
 except FlairError as e:
     print(e)
     sys.exit(3)
@@ -131,7 +133,7 @@ def test_sigkill_during_write_leaves_the_previous_output_and_the_next_run_cleans
     assert stale[0].exists()  # killed mid-write: its temporary file is all it left
     assert {k: v for k, v in listing(out_dir).items() if not k.startswith(".")} == before
 
-    result = segment_with(PixelModel().eval(), SPEC, SegmentOptions(src, output))
+    result = segment_with(PixelModel().eval(), SPEC, SegmentRequest.of(src, output))
 
     assert listing(out_dir).keys() == {"map.tif", "map.qml"}  # the stale temporary is gone
     with rasterio.open(result.output) as o:
@@ -168,14 +170,14 @@ def test_stale_temporaries_of_killed_runs_are_removed_and_others_kept(tmp_path):
 def test_an_existing_output_is_replaced_only_by_a_complete_new_one(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(200, 200, seed=2))
     output = tmp_path / "map.tif"
-    old = segment_with(PixelModel(seed=1).eval(), SPEC, SegmentOptions(src, output)).output.read_bytes()
+    old = segment_with(PixelModel(seed=1).eval(), SPEC, SegmentRequest.of(src, output)).output.read_bytes()
     old_inode = output.stat().st_ino
     seen: list[tuple[bytes, int]] = []
 
     def during_the_run(fraction: float) -> None:
         seen.append((output.read_bytes(), len(temporaries(tmp_path))))
 
-    segment_with(PixelModel(seed=2).eval(), SPEC, SegmentOptions(src, output, batch_size=1),
+    segment_with(PixelModel(seed=2).eval(), SPEC, SegmentRequest.of(src, output, batch_size=1),
                  Progress(fraction=during_the_run))
 
     assert len(seen) > 10
@@ -183,13 +185,13 @@ def test_an_existing_output_is_replaced_only_by_a_complete_new_one(tmp_path):
     assert all(n == 1 for _, n in seen)  # while the new one grows under its temporary name
     assert output.stat().st_ino != old_inode  # moved into place, not rewritten in place
     assert temporaries(tmp_path) == []
-    expected = segment_with(PixelModel(seed=2).eval(), SPEC, SegmentOptions(src, tmp_path / "check.tif")).output
+    expected = segment_with(PixelModel(seed=2).eval(), SPEC, SegmentRequest.of(src, tmp_path / "check.tif")).output
     np.testing.assert_array_equal(read(output), read(expected))
 
 
 def test_a_failed_run_leaves_an_existing_output_as_it_was(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(150, 150, seed=3))
-    output = segment_with(PixelModel().eval(), SPEC, SegmentOptions(src, tmp_path / "map.tif")).output
+    output = segment_with(PixelModel().eval(), SPEC, SegmentRequest.of(src, tmp_path / "map.tif")).output
     before = listing(tmp_path)
 
     class FailsLater(PixelModel):
@@ -202,7 +204,7 @@ def test_a_failed_run_leaves_an_existing_output_as_it_was(tmp_path):
             return super().forward(x)
 
     with pytest.raises(RuntimeError, match="fell off"):
-        segment_with(FailsLater(seed=5).eval(), SPEC, SegmentOptions(src, output, batch_size=1))
+        segment_with(FailsLater(seed=5).eval(), SPEC, SegmentRequest.of(src, output, batch_size=1))
 
     assert listing(tmp_path) == before
 
@@ -229,7 +231,7 @@ def test_two_runs_writing_different_outputs_at_once_both_succeed(tmp_path):
     assert both_writing, "the two runs did not overlap: the test proves nothing"
     assert sorted(os.listdir(out_dir)) == ["map.2.qml", "map.2.tif", "map.qml", "map.tif"]
     for i, o in zip(inputs, outputs):
-        expected = segment_with(PixelModel().eval(), SPEC, SegmentOptions(i, tmp_path / f"check_{o.name}")).output
+        expected = segment_with(PixelModel().eval(), SPEC, SegmentRequest.of(i, tmp_path / f"check_{o.name}")).output
         np.testing.assert_array_equal(read(o), read(expected))
 
 
@@ -352,7 +354,8 @@ def test_finished_files_get_the_umasks_permissions_not_mkstemps(tmp_path):
 
     from conftest import make_raster, random_image
     from flair_qgis.checkpoints import spec_for_entry
-    from flair_qgis.engine import SegmentOptions, segment_with
+    from flair_qgis.engine import segment_with
+    from flair_qgis.segment_options import SegmentRequest
     from flair_qgis.zoo import get_entry
     from test_engine import PixelModel, small_spec
 
@@ -360,7 +363,7 @@ def test_finished_files_get_the_umasks_permissions_not_mkstemps(tmp_path):
     old = os.umask(0o022)
     try:
         spec = small_spec(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")))
-        result = segment_with(PixelModel().eval(), spec, SegmentOptions(src, tmp_path / "o.tif"))
+        result = segment_with(PixelModel().eval(), spec, SegmentRequest.of(src, tmp_path / "o.tif"))
     finally:
         os.umask(old)
     for path in (result.output, result.style):

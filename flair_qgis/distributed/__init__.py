@@ -5,13 +5,14 @@ cluster of worker processes, or on a Dask cluster of many machines — into its 
 zone → blocks (aligned on the tile grid) → one task per block: ``segment_with(window=block)`` on
 a model each worker loads once → shard + sha256 → manifest → VRT of the shards (+ optional COG).
 
-A block is segmented with :class:`~flair_qgis.engine.SegmentOptions` ``window``: the tiles that own
-its pixels are those of the whole zone's grid, read with their halo from the zone itself, so the
-shards put together equal, pixel for pixel, a single run over the whole zone. Shards are written
-under a temporary name and renamed when complete; the manifest (JSON, replaced atomically)
-records each finished shard's sha256, so that a job started again with the same settings skips
-the shards that are complete and verified and recomputes only the others. A worker that dies
-mid-block has its block recomputed elsewhere by Dask's scheduler.
+A block is segmented with its request's ``read.window``
+(:class:`~flair_qgis.segment_options.ReadOptions`): the tiles that own its pixels are those of
+the whole zone's grid, read with their halo from the zone itself, so the shards put together
+equal, pixel for pixel, a single run over the whole zone. Shards are written under a temporary
+name and renamed when complete; the manifest (JSON, replaced atomically) records each finished
+shard's sha256, so that a job started again with the same settings skips the shards that are
+complete and verified and recomputes only the others. A worker that dies mid-block has its block
+recomputed elsewhere by Dask's scheduler.
 
 Every machine must see the zone, the model file and the output folder at the same paths (a shared
 file system); zoo models are fetched into each machine's own HuggingFace cache.

@@ -8,7 +8,7 @@ import hashlib
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +132,8 @@ def job_identity(seg: Any, zone: Path, input_path: Path, src: Any, spec: Any, bl
     inputs = ([stamp(p) for p in zone_files(Path(input_path), exclude)] if Path(input_path).is_dir()
               else [stamp(Path(input_path))])
 
-    ckpt = Path(seg.checkpoint) if seg.checkpoint else None
-    settings = {f.name: repr(getattr(seg, f.name)) for f in fields(seg) if f.name not in _NOT_IN_IDENTITY}
+    ckpt = Path(seg.model.checkpoint) if seg.model.checkpoint else None
+    settings = {k: repr(v) for k, v in seg.settings().items() if k not in _NOT_IN_IDENTITY}
     return {"zone": str(zone.resolve()), "inputs": hashlib.sha256(json.dumps(inputs).encode()).hexdigest(),
             "size": [src.width, src.height], "transform": list(src.transform)[:6],
             "crs": src.crs.to_string() if src.crs else None,

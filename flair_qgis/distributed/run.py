@@ -11,8 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import raster_io
-from ..choices import OUTPUT_TYPES, check_choice
+from .. import band_sources, raster_io, segment_checks
 from ..errors import FlairError
 from ..progress import Eta, Progress, duration
 from .blocks import (DEFAULT_BLOCK_STEPS, Block, Manifest, job_identity, plan_blocks, remove_leftovers,
@@ -20,17 +19,18 @@ from .blocks import (DEFAULT_BLOCK_STEPS, Block, Manifest, job_identity, plan_bl
 from .executors import executor
 from .workers import BlockJob, run_block
 from ..mosaics import assemble_vrt, write_cog, write_geotiff, zone_raster
+from ..segment_options import SegmentRequest
 
 
 @dataclass
 class ZoneOptions:
-    """A sharded run. ``segment`` says what and how (its ``input`` may be a folder of tiles or a
-    VRT, its ``output`` a ``.tif``); the mosaic is written as ``output`` with ``.vrt`` over shards
+    """A sharded run. ``segment`` says what and how (its ``read.input`` may be a folder of tiles or
+    a VRT, its ``write.output`` a ``.tif``); the mosaic is written as ``output`` with ``.vrt`` over shards
     in ``shards`` (default: the output's name + ``.shards`` beside it), and from it the GeoTIFF
     asked for, ``output`` (with ``cog``, Cloud-Optimised, with overviews). ``cluster`` is a Dask scheduler's address;
     ``workers`` starts a local cluster of that many worker processes; neither: this process."""
 
-    segment: Any  # SegmentOptions
+    segment: SegmentRequest
     cluster: str | None = None
     workers: int | None = None
     block_size: int | None = None
@@ -56,28 +56,30 @@ class ZoneResult:
 
 def zone_paths(options: ZoneOptions) -> tuple[Path, Path]:
     """(VRT, shards folder) of a sharded run."""
-    out = Path(options.segment.output)
+    out = Path(options.segment.write.output)
     return out.with_suffix(".vrt"), Path(options.shards or out.with_name(out.stem + ".shards"))
 
 
-def _plan_spec(seg: Any, progress: Progress) -> Any:
+def _plan_spec(seg: SegmentRequest, progress: Progress) -> Any:
     """The model's spec with the run's tiling, without downloading a zoo model here."""
     from ..checkpoints import spec_for_entry
     from ..model_resolution import resolve_model, with_tiling
     from ..zoo import get_entry
 
-    if seg.checkpoint is None and seg.model:
-        spec = spec_for_entry(get_entry(seg.model))
-        if seg.normalisation is not None:
-            spec = replace(spec, normalisation=seg.normalisation)
+    choice = seg.model
+    if choice.checkpoint is None and choice.name:
+        spec = spec_for_entry(get_entry(choice.name))
+        if choice.normalisation is not None:
+            spec = replace(spec, normalisation=choice.normalisation)
     else:
-        _, spec = resolve_model(seg.model, seg.checkpoint, progress, arch=seg.arch, encoder=seg.encoder,
-                                n_classes=seg.n_classes, normalisation=seg.normalisation,
-                                active_codes=seg.active_codes)
-    return with_tiling(spec, seg.preset, seg.tile_size, seg.margin, seg.tile_grid)
+        _, spec = resolve_model(choice.name, choice.checkpoint, progress, arch=choice.arch, encoder=choice.encoder,
+                                n_classes=choice.n_classes, normalisation=choice.normalisation,
+                                active_codes=choice.active_codes)
+    return with_tiling(spec, choice.preset, choice.tile_size, choice.margin, choice.tile_grid)
 
 
-def _on_model_grid(zone: Path, seg: Any, spec: Any, shards_dir: Path, progress: Progress) -> tuple[Path, Any]:
+def _on_model_grid(zone: Path, seg: SegmentRequest, spec: Any, shards_dir: Path,
+                   progress: Progress) -> tuple[Path, SegmentRequest]:
     """The raster the blocks are cut from, and the options every block shares.
 
     A zone at another resolution than the model's is segmented on a view of the whole zone at
@@ -86,13 +88,12 @@ def _on_model_grid(zone: Path, seg: Any, spec: Any, shards_dir: Path, progress: 
     decided here once for the whole zone rather than by every block."""
     from .. import engine
 
-    with raster_io.open_raster(zone) as src:
-        if src.crs is None:
-            raise FlairError(f"input raster {zone} has no CRS: assign one (gdal_edit.py -a_srs EPSG:2154 FILE)")
-        bands = seg.bands or raster_io.default_bands(src, spec.in_channels)
-        if seg.stretch is None:
-            seg = replace(seg, stretch=engine.decide_stretch(src, bands, seg, progress))
-        if seg.resample:
+    read = seg.read
+    with raster_io.open_raster(zone) as src:  # checked by check_input (CRS in metres, bands, window)
+        bands = read.bands or raster_io.default_bands(src, spec.in_channels)
+        if read.stretch is None:
+            read = replace(read, stretch=engine.decide_stretch(src, bands, read.value_range, progress))
+        if read.resample:
             from .. import resampling
 
             if resampling.needs_resampling(src, spec.resolution):
@@ -100,8 +101,8 @@ def _on_model_grid(zone: Path, seg: Any, spec: Any, shards_dir: Path, progress: 
                 progress.log(f"The zone's pixels are {src.res[0]:g} m, the model's {spec.resolution:g} m: the "
                              f"blocks are cut from a view of the zone at {spec.resolution:g} m, and the mosaic "
                              "is written at that resolution")
-                return view, replace(seg, resample=False)
-    return zone, seg
+                return view, replace(seg, read=replace(read, resample=False))
+    return zone, replace(seg, read=read)
 
 
 class _ZoneProgress:
@@ -142,10 +143,11 @@ def run_zone(options: ZoneOptions, progress: Progress | None = None,
     progress = progress or Progress()
     start = time.perf_counter()
     seg = options.segment
-    out = Path(seg.output)
+    out = Path(seg.write.output)
     if out.suffix.lower() not in {".tif", ".tiff"}:
         raise FlairError(f"output {out} must be a GeoTIFF (.tif): the mosaic is written beside it as .vrt")
-    check_choice("output type", seg.output_type, OUTPUT_TYPES)
+    segment_checks.check_settings(seg)
+    band_sources.check_early(Path(seg.read.input), seg.read.sources, progress)  # before the shards folder is made
     vrt_path, shards_dir = zone_paths(options)
     made_here = not shards_dir.exists()
     shards_dir.mkdir(parents=True, exist_ok=True)
@@ -163,16 +165,17 @@ def _run_zone(options: ZoneOptions, progress: Progress, task: Callable[..., dict
     from ..palette import style_path, write_qml
 
     seg = options.segment
-    out = Path(seg.output)
+    out = Path(seg.write.output)
     exclude = (shards_dir, out, vrt_path)
-    zone = zone_raster(seg.input, shards_dir, exclude=exclude)
+    zone = zone_raster(seg.read.input, shards_dir, exclude=exclude)
+    segment_checks.check_input(replace(seg.read, input=zone), out)
     spec = _plan_spec(seg, progress)
     zone, seg = _on_model_grid(zone, seg, spec, shards_dir, progress)
     with raster_io.open_raster(zone) as src:
         blocks = plan_blocks(src.width, src.height, spec.tile_size, spec.margin, options.block_size)
         step = spec.tile_size - 2 * spec.margin
         block_px = max(b.width for b in blocks)
-        identity = json.loads(json.dumps(job_identity(seg, zone, Path(seg.input), src, spec,
+        identity = json.loads(json.dumps(job_identity(seg, zone, Path(options.segment.read.input), src, spec,
                                                        options.block_size or step * DEFAULT_BLOCK_STEPS, exclude)))
         zone_size = (src.width, src.height)
     manifest = Manifest.open(shards_dir / "manifest.json", identity, progress)
@@ -183,8 +186,9 @@ def _run_zone(options: ZoneOptions, progress: Progress, task: Callable[..., dict
     progress.log(f"Zone {zone} ({zone_size[0]}×{zone_size[1]} px): {len(blocks)} blocks of up to "
                  f"{block_px} px (tiles {spec.tile_size}/{spec.margin}); {len(done)} shards already "
                  f"complete and verified, {len(todo)} to compute, in {shards_dir}")
-    jobs = {b.name: BlockJob(replace(seg, input=zone.resolve(), output=(shards_dir / f"{b.name}.tif").resolve(),
-                                     window=b.window, write_style=False), b.name) for b in todo}
+    jobs = {b.name: BlockJob(replace(seg, read=replace(seg.read, input=zone.resolve(), window=b.window),
+                                     write=replace(seg.write, output=(shards_dir / f"{b.name}.tif").resolve(),
+                                                   write_style=False)), b.name) for b in todo}
     by_name = {b.name: b for b in blocks}
     tracker = _ZoneProgress(progress, blocks, todo, share=0.9)
     dashboard = None
@@ -201,9 +205,9 @@ def _run_zone(options: ZoneOptions, progress: Progress, task: Callable[..., dict
     finally:
         manifest.save()
     remove_leftovers(shards_dir)
-    argmax = seg.output_type == "argmax"
+    argmax = seg.write.output_type == "argmax"
     assemble_vrt(vrt_path, shards_dir, blocks, argmax)
-    style = write_qml(style_path(vrt_path), spec.active_classes) if argmax and seg.write_style else None
+    style = write_qml(style_path(vrt_path), spec.active_classes) if argmax and seg.write.write_style else None
     progress.check()
     if options.cog:
         progress.log(f"Writing the Cloud-Optimised GeoTIFF {out} with overviews")

@@ -18,11 +18,12 @@ from ..progress import Progress
 
 @dataclass
 class BlockJob:
-    """One block to segment: ``options`` has the zone as input, the shard as output and the
-    block as window. ``torch_threads`` maps a worker's host to the torch threads each worker
-    process there should use (Dask starts workers with one OpenMP thread)."""
+    """One block to segment: ``options`` (a :class:`~flair_qgis.segment_options.SegmentRequest`,
+    checked with the zone) has the zone as input, the shard as output and the block as window.
+    ``torch_threads`` maps a worker's host to the torch threads each worker process there should
+    use (Dask starts workers with one OpenMP thread)."""
 
-    options: Any  # SegmentOptions
+    options: Any  # SegmentRequest
     name: str
     torch_threads: dict[str, int] = field(default_factory=dict)
 
@@ -32,29 +33,31 @@ _MODELS_LOCK = threading.Lock()
 MODEL_LOADS = {"count": 0}  # how many models this process has loaded (a worker: once per model)
 
 
-def _model_key(options: Any) -> tuple:
-    ckpt = Path(options.checkpoint).resolve() if options.checkpoint else None
+def _model_key(request: Any) -> tuple:
+    choice = request.model
+    ckpt = Path(choice.checkpoint).resolve() if choice.checkpoint else None
     stamp = (ckpt.stat().st_size, ckpt.stat().st_mtime_ns) if ckpt and ckpt.exists() else None
-    norm = options.normalisation.as_dict() if options.normalisation else None
-    return (options.model, str(ckpt) if ckpt else None, stamp, options.arch, options.encoder,
-            options.n_classes, json.dumps(norm, sort_keys=True), options.device,
-            tuple(options.active_codes or ()))
+    norm = choice.normalisation.as_dict() if choice.normalisation else None
+    return (choice.name, str(ckpt) if ckpt else None, stamp, choice.arch, choice.encoder,
+            choice.n_classes, json.dumps(norm, sort_keys=True), request.run.device,
+            tuple(choice.active_codes or ()))
 
 
-def cached_model(options: Any) -> tuple[Any, Any]:
-    """The model and spec ``options`` name, loaded once per process (on its GPU when it has one)
+def cached_model(request: Any) -> tuple[Any, Any]:
+    """The model and spec ``request`` names, loaded once per process (on its GPU when it has one)
     and kept for the next blocks."""
     from ..checkpoints import load_weights
     from ..model_resolution import resolve_model
     from ..prediction import pick_device
 
-    key = _model_key(options)
+    key = _model_key(request)
+    choice = request.model
     with _MODELS_LOCK:
         if key not in _MODELS:
-            device = pick_device(options.device)
-            ckpt, spec = resolve_model(options.model, options.checkpoint, Progress(), arch=options.arch,
-                                       encoder=options.encoder, n_classes=options.n_classes,
-                                       normalisation=options.normalisation, active_codes=options.active_codes)
+            device = pick_device(request.run.device)
+            ckpt, spec = resolve_model(choice.name, choice.checkpoint, Progress(), arch=choice.arch,
+                                       encoder=choice.encoder, n_classes=choice.n_classes,
+                                       normalisation=choice.normalisation, active_codes=choice.active_codes)
             model = load_weights(ckpt, spec, device)
             if len(_MODELS) >= 2:  # a worker serving a third model forgets the oldest
                 _MODELS.pop(next(iter(_MODELS)))
@@ -88,9 +91,9 @@ def run_block(job: BlockJob, progress: Progress | None = None) -> dict[str, Any]
     start = time.perf_counter()
     _set_torch_threads(job)
     model, spec = cached_model(job.options)
-    result = segment_with(model, spec, job.options, progress or Progress())
+    result = segment_with(model, spec, job.options, progress or Progress(), checked=True)  # run_zone checked
     out = Path(result.output)
-    return {"name": job.name, "window": list(job.options.window), "sha256": sha256_of(out),
+    return {"name": job.name, "window": list(job.options.read.window), "sha256": sha256_of(out),
             "bytes": out.stat().st_size, "seconds": round(time.perf_counter() - start, 3),
             "tiles": result.tiles, "computed": result.tiles_computed, "device": result.device,
             "worker": f"{socket.gethostname()}:{os.getpid()}", "torch_threads": _torch_threads()}
