@@ -144,25 +144,26 @@ class SegmentAlgorithm(FlairAlgorithm):
                                        parentLayerParameterName=self.ELEVATION, optional=True),
         ]
         for p in extra_bands:
-            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(p)
         # No defaults: left empty, the model's own tiling is used (a checkpoint may carry its own).
         self.addParameter(QgsProcessingParameterNumber(
             self.TILE_SIZE, self.tr("Tile size (px); empty: the model's (512; FLAIR-HUB: 2048)"),
-            QgsProcessingParameterNumber.Integer, None, optional=True, minValue=32))
+            QgsProcessingParameterNumber.Type.Integer, None, optional=True, minValue=32))
         self.addParameter(QgsProcessingParameterNumber(
             self.MARGIN, self.tr("Margin cut from tile edges (px); empty: the model's (128; FLAIR-HUB: 512)"),
-            QgsProcessingParameterNumber.Integer, None, optional=True, minValue=0))
+            QgsProcessingParameterNumber.Type.Integer, None, optional=True, minValue=0))
         self.addParameter(QgsProcessingParameterExtent(
             self.EXTENT, self.tr("Extent (empty: the whole raster)"), optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.MASK, self.tr("Only within these polygons"), [QgsProcessing.TypeVectorPolygon], optional=True))
+            self.MASK, self.tr("Only within these polygons"), [QgsProcessing.SourceType.TypeVectorPolygon],
+            optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.PRESET, self.tr("Speed preset (when tile size is empty)"), options=PRESETS,
             defaultValue="reference", usesStaticStrings=True))
         self.addParameter(self._help(QgsProcessingParameterNumber(
             self.BATCH_SIZE, self.tr("Batch size (tiles); empty: automatic"),
-            QgsProcessingParameterNumber.Integer, None, optional=True, minValue=1),
+            QgsProcessingParameterNumber.Type.Integer, None, optional=True, minValue=1),
             self.tr("Tiles per forward pass. Empty (the default): automatic, from the free GPU memory on CUDA; "
                     "on the CPU 4 tiles of 512 px, or as many larger ones as hold as many pixels (one of "
                     "1024 px or more). On the CPU one tile is measured first against the free memory: a batch "
@@ -217,11 +218,11 @@ class SegmentAlgorithm(FlairAlgorithm):
                         "keeps the model from predicting any other class")),
         ]
         for p in advanced:
-            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            p.setFlags(p.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(p)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Land cover")))
         polygons = QgsProcessingParameterVectorDestination(
-            self.POLYGONS, self.tr("Land-cover polygons"), QgsProcessing.TypeVectorPolygon, optional=True,
+            self.POLYGONS, self.tr("Land-cover polygons"), QgsProcessing.SourceType.TypeVectorPolygon, optional=True,
             createByDefault=False)
         polygons.setHelp(self.tr("Optional: the map as polygons too (flair:polygonize with its defaults: regions "
                                  "under 1 m² merged, outlines simplified within 0.5 m), a styled GeoPackage"))
