@@ -64,7 +64,7 @@ def main() -> None:
 
     import torch
 
-    from flair_qgis.checkpoints import build_model, save_checkpoint, spec_for_entry
+    from flair_qgis.checkpoints import build_model, save_checkpoint
     from flair_qgis.distributed import ZoneOptions, run_zone
     from flair_qgis.engine import SegmentOptions, segment
     from flair_qgis.zoo import get_entry
@@ -72,7 +72,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="flair-scaling-"))
     try:
         width, height = make_zone(work / "tiles", args.cols, args.rows)
-        spec = spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet"))
+        spec = get_entry("FLAIR-INC_rgb_15cl_resnet34-unet").spec
         torch.manual_seed(0)
         ckpt = save_checkpoint(work / "resnet34_unet_random.pt",
                                build_model("unet", "resnet34", 3, spec.n_classes).eval(), spec)

@@ -18,7 +18,8 @@ from rasterio.windows import Window
 
 from . import band_sources, cpu_memory, files, openvino_backend, pipeline, raster_io, resampling
 from .choices import OUTPUT_GRIDS, OUTPUT_TYPES, PRECISIONS, STITCHES, TILE_GRIDS, check_choice
-from .checkpoints import ModelSpec, load_weights
+from .checkpoints import load_weights
+from .model_spec import ModelSpec
 from .errors import FlairError
 from .model_resolution import resolve_model, with_tiling
 from .normalisation import Normalisation, Stretch, percentile_stretch

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from conftest import TINY_ENCODER, ignf_state_dict, tiny_model
+from registry_fixtures import entry_like
 from flair_qgis import zoo
-from flair_qgis.checkpoints import read_checkpoint, spec_for_entry
+from flair_qgis.checkpoints import read_checkpoint
 from flair_qgis.errors import FlairError
 from flair_qgis.model_resolution import bare_spec, resolve_model, with_tiling
 from flair_qgis.progress import Progress
@@ -24,7 +25,7 @@ UNTRAINED = (15, 16, 17, 19)  # codes a real FLAIR-1 19-class run switched off
 @pytest.fixture
 def entry(monkeypatch):
     """The 15-class RGB zoo model, with a tiny encoder so that its weights are quick to build."""
-    entry = replace(zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"], name=NAME, repo_id=f"IGNF/{NAME}",
+    entry = entry_like(zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"], name=NAME, repo_id=f"IGNF/{NAME}",
                     filename=f"{NAME}_weights.pth", encoder=TINY_ENCODER)
     monkeypatch.setitem(zoo.ZOO, NAME, entry)
     return entry
@@ -99,7 +100,7 @@ def test_a_renamed_zoo_file_is_recognised_by_its_sha256(tmp_path, monkeypatch, e
 
     _, spec = resolve_model(NAME, path, Progress())
 
-    assert spec == replace(spec_for_entry(pinned), normalisation=spec.normalisation)
+    assert spec == replace(pinned.spec, normalisation=spec.normalisation)
     assert sum(spec.active) == 15
 
 

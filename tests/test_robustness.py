@@ -25,14 +25,14 @@ import torch
 
 from conftest import ROOT, ignf_state_dict, make_raster, random_image, tiny_model
 from flair_qgis import zoo
-from flair_qgis.checkpoints import read_checkpoint, save_checkpoint, spec_for_entry
+from flair_qgis.checkpoints import read_checkpoint, save_checkpoint
 from flair_qgis.engine import SegmentOptions, segment_with
 from flair_qgis.errors import FlairError
 from flair_qgis.progress import Progress
 from flair_qgis.files import host, remove_stale_temporaries
 from test_engine import ENTRY, PixelModel, read, small_spec
 
-SPEC = small_spec(spec_for_entry(ENTRY))  # 64 px tiles, 16 px margin
+SPEC = small_spec(ENTRY.spec)  # 64 px tiles, 16 px margin
 
 # A segmentation in a process of its own, with test_engine's PixelModel (same seed, same weights)
 # made slow by ``sleep`` seconds a batch. It waits for the file ``go`` (if given) before starting,
@@ -46,7 +46,6 @@ from pathlib import Path
 args = json.loads(sys.argv[1])
 sys.path.insert(0, args["root"])
 import torch
-from flair_qgis.checkpoints import spec_for_entry
 from flair_qgis.engine import SegmentOptions, segment_with
 from flair_qgis.errors import FlairError
 from flair_qgis.zoo import get_entry
@@ -65,7 +64,7 @@ class SlowPixelModel(torch.nn.Module):
         return self.conv(x)
 
 
-spec = replace(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")), tile_size=64, margin=16)
+spec = replace(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet").spec, tile_size=64, margin=16)
 model = SlowPixelModel().eval()
 if args.get("go"):
     while not Path(args["go"]).exists():
@@ -351,7 +350,6 @@ def test_finished_files_get_the_umasks_permissions_not_mkstemps(tmp_path):
     import stat
 
     from conftest import make_raster, random_image
-    from flair_qgis.checkpoints import spec_for_entry
     from flair_qgis.engine import SegmentOptions, segment_with
     from flair_qgis.zoo import get_entry
     from test_engine import PixelModel, small_spec
@@ -359,7 +357,7 @@ def test_finished_files_get_the_umasks_permissions_not_mkstemps(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(40, 40))
     old = os.umask(0o022)
     try:
-        spec = small_spec(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")))
+        spec = small_spec(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet").spec)
         result = segment_with(PixelModel().eval(), spec, SegmentOptions(src, tmp_path / "o.tif"))
     finally:
         os.umask(old)

@@ -62,12 +62,11 @@ def zone_paths(options: ZoneOptions) -> tuple[Path, Path]:
 
 def _plan_spec(seg: Any, progress: Progress) -> Any:
     """The model's spec with the run's tiling, without downloading a zoo model here."""
-    from ..checkpoints import spec_for_entry
     from ..model_resolution import resolve_model, with_tiling
     from ..zoo import get_entry
 
     if seg.checkpoint is None and seg.model:
-        spec = spec_for_entry(get_entry(seg.model))
+        spec = get_entry(seg.model).spec
         if seg.normalisation is not None:
             spec = replace(spec, normalisation=seg.normalisation)
     else:
