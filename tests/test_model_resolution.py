@@ -127,3 +127,22 @@ def test_tiling_and_bare_spec_take_plain_arguments(tmp_path):
     assert (with_tiling(spec, "fast").tile_size, with_tiling(spec, None, 256, 32).margin) == (1024, 32)
     with pytest.raises(FlairError, match="unknown preset 'slow'"):
         with_tiling(spec, "slow")
+
+
+def test_active_classes_are_decided_in_one_place_from_one_class_weights_field(tmp_path):
+    """FLAIR-1 and FLAIR-HUB files keep their loss weights in ``Checkpoint.class_weights``; a FLAIR-HUB
+    file's weights mask a registry model's classes, a FLAIR-1 file's only a file read from its weights."""
+    from flair_qgis.checkpoints import Checkpoint
+    from flair_qgis.model_resolution import FROM_WEIGHTS, OWN, active_classes
+
+    spec = zoo.get_entry("FLAIR-HUB_LC-A_IR_convnextv2tiny-upernet").spec
+    off = (0.0,) + (1.0,) * 18  # channel 0 (code 1) switched off by the file
+    hub = Checkpoint(tmp_path / "hub.safetensors", {}, None, {"layout": "flair-hub"}, off)
+    masked, why = active_classes(spec, hub, OWN, "zoo model")
+    assert masked.active == (False,) + spec.active[1:] and "loss weights switch off" in why
+    flair1 = Checkpoint(tmp_path / "f1.pth", {}, None, {}, off)
+    assert active_classes(spec, flair1, OWN, "zoo model") == (spec, "zoo model")
+    from_file, why = active_classes(spec, flair1, FROM_WEIGHTS, "")
+    assert from_file.active == (False,) + (True,) * 18 and "criterion.weight" in why
+    asked, why = active_classes(spec, hub, OWN, "zoo model", active_codes=[1, 2])
+    assert [c.code for c in asked.active_classes] == [1, 2] and why == "as asked"

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from conftest import ROOT, TINY_ENCODER, ignf_state_dict, tiny_model
+from registry_fixtures import entry_like
 from flair_qgis import hf_download, zoo
 from flair_qgis.checkpoints import build_model, load_weights
 from flair_qgis.model_resolution import resolve_model
@@ -203,7 +204,7 @@ def hub(fake_hub, monkeypatch):
 @pytest.fixture
 def tiny_entry(tiny_file, monkeypatch) -> zoo.ModelEntry:
     """A pinned zoo entry for the tiny file, put in the zoo for the test."""
-    entry = replace(UNHASHED, name=TINY_NAME, repo_id=f"IGNF/{TINY_NAME}", filename=f"{TINY_NAME}_weights.pth",
+    entry = entry_like(UNHASHED, name=TINY_NAME, repo_id=f"IGNF/{TINY_NAME}", filename=f"{TINY_NAME}_weights.pth",
                     encoder=TINY_ENCODER, revision=TINY_REVISION, sha256=tiny_file[1], size=len(tiny_file[0]))
     monkeypatch.setitem(zoo.ZOO, TINY_NAME, entry)
     return entry
@@ -445,3 +446,29 @@ def test_cli_download_of_an_unknown_model_exits_2(hub):
     assert done.returncode == 2
     assert "error: unknown model 'FLAIR-INC_rgb_99cl_resnet34-unet'" in done.stderr
     assert done.stdout == "" and hub.requests == []
+
+
+@pytest.mark.parametrize("name", [zoo.DEFAULT_MODEL, "FLAIR-HUB_LC-A_IR_convnextv2tiny-upernet"])
+def test_a_registry_entry_holds_its_spec_and_builds_its_own_model(name):
+    """One typed entry: its spec (bands, classes, tiling) is part of it, and it builds its model (here on the
+    meta device: no weights are made)."""
+    entry = zoo.get_entry(name)
+    assert entry.spec.name == entry.name and entry.spec.bands == entry.bands
+    assert (entry.spec.tile_size, entry.spec.grid) == (entry.tile_size, entry.grid)
+    state = entry.build(device="meta").state_dict()
+    assert state["segmentation_head.0.weight"].shape[0] == entry.spec.n_classes == 19
+    first = next(t for t in state.values() if t.ndim == 4)
+    assert first.shape[1] == len(entry.bands)
+
+
+def test_the_download_cache_is_huggingface_hubs_read_when_called(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_HOME", raising=False)
+    assert hf_download.cache_dir() == Path(constants.HF_HUB_CACHE)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    assert hf_download.cache_dir() == tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    assert hf_download.cache_dir() == tmp_path / "cache"
+    assert hf_download.cached_copies() == {}  # no cache there yet
