@@ -64,7 +64,8 @@ def main() -> None:
 
     import torch
 
-    from flair_qgis.checkpoints import build_model, save_checkpoint
+    from flair_qgis.checkpoints import save_checkpoint
+    from flair_qgis.model_spec import build_model
     from flair_qgis.distributed import ZoneOptions, run_zone
     from flair_qgis.engine import SegmentOptions, segment
     from flair_qgis.zoo import get_entry

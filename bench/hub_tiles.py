@@ -24,7 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from flair_qgis.checkpoints import build_model  # noqa: E402
+from flair_qgis.model_spec import build_model  # noqa: E402
 from flair_qgis.engine import SegmentOptions, segment_with  # noqa: E402
 from flair_qgis.zoo import get_entry  # noqa: E402
 from run import build_ortho  # noqa: E402

@@ -17,7 +17,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flair_qgis.checkpoints import build_model  # noqa: E402
+from flair_qgis.model_spec import build_model  # noqa: E402
 from flair_qgis.zoo import get_entry  # noqa: E402
 
 MODELS = ("FLAIR-INC_rgb_15cl_resnet34-unet", "FLAIR-HUB_LC-A_RGB_swintiny-upernet",

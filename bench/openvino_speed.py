@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flair_qgis import openvino_backend  # noqa: E402
-from flair_qgis.checkpoints import build_model  # noqa: E402
+from flair_qgis.model_spec import build_model  # noqa: E402
 from flair_qgis.engine import SegmentOptions, segment_with  # noqa: E402
 from flair_qgis.prediction import Predictor  # noqa: E402
 from flair_qgis.progress import Progress  # noqa: E402

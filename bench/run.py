@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from flair_qgis.checkpoints import build_model, read_checkpoint, load_weights  # noqa: E402
+from flair_qgis.checkpoints import read_checkpoint, load_weights  # noqa: E402
+from flair_qgis.model_spec import build_model  # noqa: E402
 from flair_qgis.engine import SegmentOptions, segment_with  # noqa: E402
 from flair_qgis.zoo import get_entry  # noqa: E402
 

@@ -12,9 +12,8 @@ import torch
 from conftest import TINY_ENCODER, ignf_state_dict, tiny_model
 from registry_fixtures import entry_like
 from flair_qgis import zoo
-from flair_qgis.model_spec import default_classes
-from flair_qgis.checkpoints import (FORMAT, ModelSpec, load_weights, read_checkpoint,
-                                    save_checkpoint)
+from flair_qgis.checkpoints import FORMAT, load_weights, read_checkpoint, save_checkpoint
+from flair_qgis.model_spec import ModelSpec, default_classes
 from flair_qgis.model_resolution import resolve_model
 from flair_qgis.errors import FlairError
 from flair_qgis.normalisation import Normalisation

@@ -12,7 +12,8 @@ import rasterio
 import torch
 
 from conftest import ignf_state_dict, make_raster, random_image, tiny_model
-from flair_qgis.checkpoints import ModelSpec, save_checkpoint
+from flair_qgis.checkpoints import save_checkpoint
+from flair_qgis.model_spec import ModelSpec
 from flair_qgis.engine import SegmentOptions, segment, segment_with
 from flair_qgis.prediction import pick_device
 from flair_qgis.errors import Cancelled, FlairError

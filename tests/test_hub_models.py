@@ -18,7 +18,8 @@ from safetensors.torch import load_file, save_file
 
 from conftest import ROOT, make_raster, random_image
 from flair_qgis import hf_download, zoo
-from flair_qgis.checkpoints import build_model, load_weights, read_checkpoint
+from flair_qgis.checkpoints import load_weights, read_checkpoint
+from flair_qgis.model_spec import build_model
 from flair_qgis.engine import SegmentOptions, segment_with
 from flair_qgis.model_resolution import resolve_model
 from flair_qgis.errors import FlairError

@@ -170,7 +170,7 @@ def test_without_openvino_auto_runs_pytorch_and_the_log_says_why(tmp_path):
         sys.path.insert(0, {str(ROOT)!r})
         from dataclasses import replace
         from flair_qgis import zoo
-        from flair_qgis.checkpoints import build_model
+        from flair_qgis.model_spec import build_model
         from flair_qgis.engine import SegmentOptions, segment_with
         from flair_qgis.progress import Progress
         spec = zoo.get_entry(zoo.DEFAULT_MODEL).spec

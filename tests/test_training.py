@@ -13,7 +13,8 @@ import torch
 
 from conftest import TINY_ENCODER, tiny_model
 from registry_fixtures import entry_like
-from flair_qgis.checkpoints import ModelSpec, read_checkpoint, save_checkpoint
+from flair_qgis.checkpoints import read_checkpoint, save_checkpoint
+from flair_qgis.model_spec import ModelSpec
 from flair_qgis.errors import Cancelled, FlairError
 from flair_qgis.normalisation import Normalisation
 from flair_qgis.palette import palette

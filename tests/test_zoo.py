@@ -18,7 +18,8 @@ import torch
 from conftest import ROOT, TINY_ENCODER, ignf_state_dict, tiny_model
 from registry_fixtures import entry_like
 from flair_qgis import hf_download, zoo
-from flair_qgis.checkpoints import build_model, load_weights
+from flair_qgis.checkpoints import load_weights
+from flair_qgis.model_spec import build_model
 from flair_qgis.model_resolution import resolve_model
 from flair_qgis.errors import Cancelled, FlairError
 from flair_qgis.normalisation import FLAIR_MEANS, FLAIR_STDS
