@@ -19,7 +19,7 @@ import torch
 
 from .errors import FlairError
 from .files import publish, remove_stale_temporaries, temporary_file
-from .flair_hub import is_hub_file, read_hub_file, to_smp_layout
+from .flair_hub import is_flair_hub_file, read_flair_hub_file, to_smp_layout
 from .model_spec import ModelSpec, build_model
 
 FORMAT = "flair-qgis-checkpoint"
@@ -63,8 +63,8 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
     if not path.is_file():
         raise FlairError(f"checkpoint {path} does not exist: check the path, or leave the checkpoint empty "
                          "to use the zoo model")
-    if is_hub_file(path):
-        return read_hub_checkpoint(path)
+    if is_flair_hub_file(path):
+        return read_flair_hub_checkpoint(path)
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -97,9 +97,9 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
     return Checkpoint(path, strip_prefix(tensors), spec, extra, _criterion_weight(tensors))
 
 
-def read_hub_checkpoint(path: Path) -> Checkpoint:
+def read_flair_hub_checkpoint(path: Path) -> Checkpoint:
     """A FLAIR-HUB ``.safetensors`` file as a checkpoint in plain-model keys, with its loss's class weights."""
-    state_dict, weights = to_smp_layout(read_hub_file(path), f"checkpoint {path}")
+    state_dict, weights = to_smp_layout(read_flair_hub_file(path), f"checkpoint {path}")
     # The file's order is by name: put the encoder's stem first (Checkpoint.in_channels reads it there).
     stems = ("encoder.model.patch_embed.proj.weight", "encoder.model.stem_0.weight", "encoder.model.stem.0.weight")
     ordered = {k: state_dict[k] for k in stems if k in state_dict}
@@ -153,7 +153,7 @@ def load_weights(ckpt: Checkpoint, spec: ModelSpec, device: torch.device | str =
     try:
         model.load_state_dict(ckpt.state_dict, strict=True)
     except RuntimeError as e:
-        found = guess_hub_model(ckpt) if ckpt.extra.get("layout") == "flair-hub" else guess_architecture(
+        found = guess_flair_hub_model(ckpt) if ckpt.extra.get("layout") == "flair-hub" else guess_architecture(
             ckpt, also=spec.encoder)
         looks = f"it looks like {found[0]}/{found[1]}" if found else "its layers match no known smp architecture"
         fix = _architecture_advice(found, ckpt) if found else \
@@ -218,7 +218,7 @@ def guess_architecture(ckpt: Checkpoint, also: str | None = None) -> tuple[str, 
     return None
 
 
-def guess_hub_model(ckpt: Checkpoint) -> tuple[str, str] | None:
+def guess_flair_hub_model(ckpt: Checkpoint) -> tuple[str, str] | None:
     """The (arch, encoder) of the zoo's FLAIR-HUB models whose layers match the checkpoint exactly."""
     from .zoo import ZOO
 

@@ -32,7 +32,7 @@ def is_sized_encoder(encoder: str) -> bool:
     return "swin" in encoder
 
 
-def build_hub_model(arch: str, encoder: str, in_channels: int, classes: int,
+def build_flair_hub_model(arch: str, encoder: str, in_channels: int, classes: int,
                     size: tuple[int, int] = (512, 512)) -> nn.Module:
     """smp 0.4.0's UPerNet (``arch`` :data:`UPERNET_SMP04`) on a timm encoder, random weights.
 
@@ -56,11 +56,11 @@ def build_hub_model(arch: str, encoder: str, in_channels: int, classes: int,
     return UPerNet(make_encoder, classes, size=size, sized_encoder=sized)
 
 
-def is_hub_file(path: Path) -> bool:
+def is_flair_hub_file(path: Path) -> bool:
     return Path(path).suffix.lower() == ".safetensors"
 
 
-def read_hub_file(path: Path) -> dict[str, torch.Tensor]:
+def read_flair_hub_file(path: Path) -> dict[str, torch.Tensor]:
     """The tensors of a ``.safetensors`` file (no code is ever run), with clear errors."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file

@@ -94,13 +94,13 @@ def build_model(arch: str, encoder: str, in_channels: int, n_classes: int,
     import segmentation_models_pytorch as smp
     import torch
 
-    from .flair_hub import UPERNET_SMP04, build_hub_model
+    from .flair_hub import UPERNET_SMP04, build_flair_hub_model
 
     if arch == UPERNET_SMP04:
         if device is not None:
             with torch.device(device):
-                return build_hub_model(arch, encoder, in_channels, n_classes)
-        return build_hub_model(arch, encoder, in_channels, n_classes)
+                return build_flair_hub_model(arch, encoder, in_channels, n_classes)
+        return build_flair_hub_model(arch, encoder, in_channels, n_classes)
 
     try:
         if device is not None:

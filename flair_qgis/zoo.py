@@ -173,7 +173,7 @@ DEFAULT_MODEL = "FLAIR-INC_rgb_15cl_resnet34-unet"
 # IGN's FLAIR-HUB models taking aerial imagery only (reference/FLAIR-HUB-MODELS.md): <repo>.safetensors,
 # a timm encoder with smp 0.4.0's UPerNet (or smp's U-Net), 19 channels in FLAIR-HUB's class order:
 # channel i predicts FLAIR code HUB_CHANNEL_CODES[i]; channels 15-18 (weight 0 in training, which the
-# file's loss weights record) are masked when its file is read.
+# file's loss weights record) are masked when a run resolves the model (model_resolution.active_classes).
 # No revision, size or sha256 is published for them: unpinned, each download is verified against the
 # sha256 the hub announces for the file (its LFS ETag), trust on first use.
 

@@ -122,11 +122,11 @@ def test_a_hub_file_loads_strictly_and_predicts_as_the_saved_model(encoder, tmp_
 
 
 def test_a_swin_model_rebuilt_for_another_tile_size_equals_one_built_for_it():
-    from flair_qgis.flair_hub import build_hub_model
+    from flair_qgis.flair_hub import build_flair_hub_model
 
     model = tiny_hub_model(TINY_SWIN)  # built for 512 px tiles
     params = [id(p) for p in model.parameters()]
-    at_64 = build_hub_model(UPERNET_SMP04, TINY_SWIN, 3, 19, size=(64, 64)).eval()
+    at_64 = build_flair_hub_model(UPERNET_SMP04, TINY_SWIN, 3, 19, size=(64, 64)).eval()
     at_64.load_state_dict(model.state_dict())
     x = torch.randn(1, 3, 64, 64)
     with torch.inference_mode():
