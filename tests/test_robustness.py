@@ -238,11 +238,11 @@ from pathlib import Path
 
 args = json.loads(sys.argv[1])
 sys.path.insert(0, args["root"])
-from flair_qgis import zoo
+from flair_qgis import hf_download, zoo
 
 while not Path(args["go"]).exists():
     time.sleep(0.02)
-print(zoo.fetch(zoo.get_entry(args["model"])))
+print(hf_download.fetch(zoo.get_entry(args["model"])))
 """
 
 
