@@ -43,9 +43,9 @@ class DownloadModelAlgorithm(ModelsAlgorithm):
         self.addOutput(QgsProcessingOutputFile(self.FILE, self.tr("Cached weights file")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS's name
-        zoo = import_core("zoo")
+        zoo, hf_download = import_core("zoo"), import_core("hf_download")
         entry = zoo.get_entry(self.parameterAsEnumString(parameters, self.MODEL, context))
         feedback.pushInfo(zoo.describe(entry))
-        path = self.run_core(zoo.fetch, entry, self.progress(feedback))
+        path = self.run_core(hf_download.fetch, entry, self.progress(feedback))
         feedback.pushInfo(self.tr("Verified {}").format(path))
         return {self.FILE: str(path)}

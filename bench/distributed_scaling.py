@@ -64,7 +64,8 @@ def main() -> None:
 
     import torch
 
-    from flair_qgis.checkpoints import build_model, save_checkpoint, spec_for_entry
+    from flair_qgis.checkpoints import save_checkpoint
+    from flair_qgis.model_spec import build_model
     from flair_qgis.distributed import ZoneOptions, run_zone
     from flair_qgis.engine import segment
     from flair_qgis.segment_options import SegmentRequest
@@ -73,7 +74,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="flair-scaling-"))
     try:
         width, height = make_zone(work / "tiles", args.cols, args.rows)
-        spec = spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet"))
+        spec = get_entry("FLAIR-INC_rgb_15cl_resnet34-unet").spec
         torch.manual_seed(0)
         ckpt = save_checkpoint(work / "resnet34_unet_random.pt",
                                build_model("unet", "resnet34", 3, spec.n_classes).eval(), spec)

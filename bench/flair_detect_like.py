@@ -17,7 +17,7 @@ import torch
 from rasterio.windows import Window
 from torch.utils.data import DataLoader, Dataset
 
-from flair_qgis.checkpoints import ModelSpec
+from flair_qgis.model_spec import ModelSpec
 from flair_qgis.tiling import tile_grid
 
 

@@ -24,7 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from flair_qgis.checkpoints import build_model, spec_for_entry  # noqa: E402
+from flair_qgis.model_spec import build_model  # noqa: E402
 from flair_qgis.engine import segment_with  # noqa: E402
 from flair_qgis.segment_options import SegmentRequest  # noqa: E402
 from flair_qgis.zoo import get_entry  # noqa: E402
@@ -44,7 +44,7 @@ def main() -> None:
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="flair-hub-tiles-"))
     ortho = build_ortho(work / "ortho.tif", args.side // 512)
-    spec = spec_for_entry(get_entry(args.model))
+    spec = get_entry(args.model).spec
     torch.manual_seed(0)
     model = build_model(spec.arch, spec.encoder, spec.in_channels, spec.n_classes).eval()
     maps, rows = {}, []

@@ -17,7 +17,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flair_qgis.checkpoints import build_model, spec_for_entry  # noqa: E402
+from flair_qgis.model_spec import build_model  # noqa: E402
 from flair_qgis.zoo import get_entry  # noqa: E402
 
 MODELS = ("FLAIR-INC_rgb_15cl_resnet34-unet", "FLAIR-HUB_LC-A_RGB_swintiny-upernet",
@@ -26,7 +26,7 @@ MODELS = ("FLAIR-INC_rgb_15cl_resnet34-unet", "FLAIR-HUB_LC-A_RGB_swintiny-upern
 
 def tiles_per_second(name: str, device: torch.device, tile: int, batch: int, batches: int) -> float:
     """Tiles per second of ``name``'s architecture (fp32 on the CPU, fp16 autocast on CUDA, channels-last)."""
-    spec = spec_for_entry(get_entry(name))
+    spec = get_entry(name).spec
     torch.manual_seed(0)
     model = build_model(spec.arch, spec.encoder, spec.in_channels, spec.n_classes).eval().to(device)
     model = model.to(memory_format=torch.channels_last)

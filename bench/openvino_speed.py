@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flair_qgis import openvino_backend  # noqa: E402
-from flair_qgis.checkpoints import build_model, spec_for_entry  # noqa: E402
+from flair_qgis.model_spec import build_model  # noqa: E402
 from flair_qgis.engine import segment_with  # noqa: E402
 from flair_qgis.segment_options import SegmentRequest  # noqa: E402
 from flair_qgis.prediction import Predictor  # noqa: E402
@@ -52,7 +52,7 @@ def main() -> None:
     ov, why = openvino_backend.load()
     if ov is None:
         sys.exit(why)
-    spec = spec_for_entry(get_entry(MODEL))
+    spec = get_entry(MODEL).spec
     torch.manual_seed(0)
     model = build_model(spec.arch, spec.encoder, spec.in_channels, spec.n_classes).eval()
     rows = []

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from flair_qgis.checkpoints import build_model, read_checkpoint, load_weights, spec_for_entry  # noqa: E402
+from flair_qgis.checkpoints import read_checkpoint, load_weights  # noqa: E402
+from flair_qgis.model_spec import build_model  # noqa: E402
 from flair_qgis.engine import segment_with  # noqa: E402
 from flair_qgis.segment_options import SegmentRequest  # noqa: E402
 from flair_qgis.zoo import get_entry  # noqa: E402
@@ -69,7 +70,7 @@ def repeat_vrt(path: Path, source: Path, side: int) -> Path:
 
 def the_model(checkpoint: Path | None):
     entry = get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")
-    spec = spec_for_entry(entry)
+    spec = entry.spec
     if checkpoint:
         ckpt = read_checkpoint(checkpoint)
         spec = ckpt.spec or spec
@@ -134,7 +135,7 @@ def memory_child(side: int, work: Path) -> None:
         def forward(self, x):
             return self.conv(x)
 
-    spec = spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet"))
+    spec = get_entry("FLAIR-INC_rgb_15cl_resnet34-unet").spec
     src = repeat_vrt(work / f"in_{side}.vrt", build_ortho(work / "mem_src.tif", 2), side)
     start = time.perf_counter()
     segment_with(Pixel().eval(), spec, SegmentRequest.of(src, work / f"out_{side}.tif", batch_size=4))

@@ -82,7 +82,6 @@ def _size(entry) -> str:
 def table() -> str:
     """The block between the marks: the table, its footnotes and the licence line."""
     sys.path.insert(0, str(ROOT))
-    from flair_qgis.palette import palette
     from flair_qgis.zoo import DEFAULT_MODEL, ZOO
 
     unknown = sorted((set(REPORTED) | set(ESTIMATED_SIZE)) - set(ZOO))
@@ -93,7 +92,7 @@ def table() -> str:
     for e in ZOO.values():
         name = f"`{e.name}`" + (" (default)" if e.name == DEFAULT_MODEL else "")
         arch = f"{ARCHS.get(e.arch, e.arch)} / {ENCODERS.get(e.encoder, e.encoder)}"
-        rows.append(f"| {name} | {', '.join(e.bands)} | {len(palette(e.palette))} of {e.head_classes} | {arch} "
+        rows.append(f"| {name} | {', '.join(e.bands)} | {len(e.spec.active_classes)} of {e.spec.n_classes} | {arch} "
                     f"| {e.tile_size} / {e.margin} | {_size(e)} | {REPORTED.get(e.name, 'not published')} "
                     f"| {_pinning(e)} |")
     licences = sorted({e.licence for e in ZOO.values()})

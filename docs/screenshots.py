@@ -41,7 +41,8 @@ def make_map() -> Path:
     sys.path.insert(0, str(ROOT))
     import torch
 
-    from flair_qgis.checkpoints import ModelSpec, build_model, save_checkpoint
+    from flair_qgis.checkpoints import save_checkpoint
+    from flair_qgis.model_spec import ModelSpec, build_model
     from flair_qgis.engine import segment
     from flair_qgis.segment_options import SegmentRequest
     from flair_qgis.normalisation import Normalisation

@@ -1,8 +1,9 @@
 """Reading and writing model checkpoints, and building the smp model they fit.
 
 Read: IGNF ``*_weights.pth`` (keys prefixed ``model.seg_model.``, plus ``criterion.weight``),
-FLAIR-1 Lightning ``.ckpt`` (the same under ``state_dict``), bare smp state dicts, and our own
-self-describing checkpoints (weights plus a :class:`ModelSpec`). Always ``weights_only=True``.
+FLAIR-1 Lightning ``.ckpt`` (the same under ``state_dict``), bare smp state dicts, FLAIR-HUB
+``.safetensors`` (mapped by :mod:`.flair_hub`), and our own self-describing checkpoints (weights plus a
+:class:`~.model_spec.ModelSpec`). Always ``weights_only=True``; safetensors never run code.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import functools
 import pickle
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,8 @@ import torch
 
 from .errors import FlairError
 from .files import publish, remove_stale_temporaries, temporary_file
-from .normalisation import Normalisation
-from .palette import ClassInfo, classes_from_lists, palette
-from .zoo import ModelEntry
+from .flair_hub import is_flair_hub_file, read_flair_hub_file, to_smp_layout
+from .model_spec import ModelSpec, build_model
 
 FORMAT = "flair-qgis-checkpoint"
 FORMAT_VERSION = 1
@@ -29,125 +29,15 @@ GUESS_ARCHS = ("unet", "fpn", "deeplabv3", "deeplabv3plus", "unetplusplus", "lin
 GUESS_ENCODERS = ("resnet34", "resnet18", "resnet50", "resnet101", "efficientnet-b0", "mobilenet_v2")
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """What a model is and expects: everything inference needs besides the weights.
-
-    ``classes`` has one entry per output channel of the head, in channel order; ``active`` says
-    which channels may win the argmax (the others are masked, like IGN's switched-off classes).
-    ``grid`` is the tile grid of the model's reference tool (``flair-detect`` or ``flair-hub``).
-    """
-
-    arch: str
-    encoder: str
-    bands: tuple[str, ...]
-    classes: tuple[ClassInfo, ...]
-    active: tuple[bool, ...]
-    normalisation: Normalisation
-    tile_size: int = 512
-    margin: int = 128
-    resolution: float = 0.2
-    name: str = ""
-    grid: str = "flair-detect"
-
-    @property
-    def in_channels(self) -> int:
-        return len(self.bands)
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.classes)
-
-    @property
-    def active_classes(self) -> tuple[ClassInfo, ...]:
-        return tuple(c for c, a in zip(self.classes, self.active) if a)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name, "arch": self.arch, "encoder": self.encoder, "bands": list(self.bands),
-            "classes": [c.as_list() for c in self.classes], "active": list(self.active),
-            "normalisation": self.normalisation.as_dict(), "tile_size": self.tile_size,
-            "margin": self.margin, "resolution": self.resolution, "grid": self.grid,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelSpec":
-        try:
-            classes = classes_from_lists(d["classes"])
-            return cls(arch=d["arch"], encoder=d["encoder"], bands=tuple(d["bands"]), classes=classes,
-                       active=tuple(d.get("active", [True] * len(classes))),
-                       normalisation=Normalisation.from_dict(d["normalisation"]),
-                       tile_size=int(d.get("tile_size", 512)), margin=int(d.get("margin", 128)),
-                       resolution=float(d.get("resolution", 0.2)), name=str(d.get("name", "")),
-                       grid=str(d.get("grid", "flair-detect")))
-        except (KeyError, TypeError, ValueError) as e:
-            raise FlairError(f"the checkpoint's metadata is incomplete or malformed ({e!r})") from None
-
-
-def spec_for_entry(entry: ModelEntry) -> ModelSpec:
-    """The spec of a zoo model: FLAIR codes 1..19 on the 19 channels (or the entry's code per channel),
-    the palette's codes active."""
-    flair = palette("flair-19")
-    by_code = {c.code: c for c in flair}
-    full = tuple(by_code[code] for code in entry.channel_codes) if entry.channel_codes else flair[: entry.head_classes]
-    active_codes = {c.code for c in palette(entry.palette)}
-    return ModelSpec(arch=entry.arch, encoder=entry.encoder, bands=entry.bands, classes=full,
-                     active=tuple(c.code in active_codes for c in full),
-                     normalisation=entry.normalisation, resolution=entry.resolution, name=entry.name,
-                     tile_size=entry.tile_size, margin=entry.margin, grid=entry.grid)
-
-
-def with_file_classes(spec: ModelSpec, ckpt: "Checkpoint") -> ModelSpec:
-    """``spec`` with the classes its file switched off (loss weight 0, as FLAIR-HUB files record) masked."""
-    weights = ckpt.extra.get("class_weights")
-    if not weights or len(weights) != spec.n_classes:
-        return spec
-    return replace(spec, active=tuple(a and w > 0 for a, w in zip(spec.active, weights)))
-
-
-def default_classes(n: int) -> tuple[ClassInfo, ...]:
-    """Classes for a head of ``n`` channels with no metadata: FLAIR codes, or the 13-class baseline."""
-    if n == 13:
-        return palette("flair-13")
-    flair = palette("flair-19")
-    if n <= len(flair):
-        return flair[:n]
-    return flair + tuple(ClassInfo(i + 1, f"class {i + 1}", "#808080") for i in range(len(flair), n))
-
-
-def build_model(arch: str, encoder: str, in_channels: int, n_classes: int,
-                device: torch.device | str | None = None) -> torch.nn.Module:
-    """An smp model with random weights (no ImageNet download: ``encoder_weights=None``), or smp 0.4.0's
-    UPerNet for FLAIR-HUB models (``arch`` ``upernet-smp0.4``)."""
-    import segmentation_models_pytorch as smp
-
-    from .hub_models import UPERNET_SMP04, build_hub_model
-
-    if arch == UPERNET_SMP04:
-        if device is not None:
-            with torch.device(device):
-                return build_hub_model(arch, encoder, in_channels, n_classes)
-        return build_hub_model(arch, encoder, in_channels, n_classes)
-
-    try:
-        if device is not None:
-            with torch.device(device):
-                return smp.create_model(arch, encoder, encoder_weights=None, in_channels=in_channels,
-                                        classes=n_classes)
-        return smp.create_model(arch, encoder, encoder_weights=None, in_channels=in_channels,
-                                classes=n_classes)
-    except (KeyError, ValueError) as e:
-        raise FlairError(f"cannot build model {arch}/{encoder}: {e}") from None
-
-
 # --- reading ---------------------------------------------------------------------------------
 
 @dataclass
 class Checkpoint:
     """The weights of a checkpoint file (keys as smp names them) and its own spec, if it has one.
 
-    ``class_weights`` is the file's ``criterion.weight`` (FLAIR-1/IGNF: one per class, 0 for the
-    classes not trained), when it has one.
+    ``class_weights`` is the file's loss weights, one per class and 0 for the classes not trained, when it
+    has them: ``criterion.weight`` of FLAIR-1/IGNF files, ``criterion.<task>.weight`` of FLAIR-HUB ones
+    (``extra['layout']`` is ``flair-hub`` for those).
     """
 
     path: Path
@@ -173,10 +63,8 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
     if not path.is_file():
         raise FlairError(f"checkpoint {path} does not exist: check the path, or leave the checkpoint empty "
                          "to use the zoo model")
-    from .hub_models import is_hub_file, read_hub_checkpoint
-
-    if is_hub_file(path):
-        return read_hub_checkpoint(path)
+    if is_flair_hub_file(path):
+        return read_flair_hub_checkpoint(path)
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -207,6 +95,17 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
     if not tensors:
         raise FlairError(f"checkpoint {path} holds no weights")
     return Checkpoint(path, strip_prefix(tensors), spec, extra, _criterion_weight(tensors))
+
+
+def read_flair_hub_checkpoint(path: Path) -> Checkpoint:
+    """A FLAIR-HUB ``.safetensors`` file as a checkpoint in plain-model keys, with its loss's class weights."""
+    state_dict, weights = to_smp_layout(read_flair_hub_file(path), f"checkpoint {path}")
+    # The file's order is by name: put the encoder's stem first (Checkpoint.in_channels reads it there).
+    stems = ("encoder.model.patch_embed.proj.weight", "encoder.model.stem_0.weight", "encoder.model.stem.0.weight")
+    ordered = {k: state_dict[k] for k in stems if k in state_dict}
+    ordered.update(state_dict)
+    return Checkpoint(Path(path), ordered, None, {"layout": "flair-hub"},
+                      None if weights is None else tuple(weights))
 
 
 def _criterion_weight(tensors: dict[str, torch.Tensor]) -> tuple[float, ...] | None:
@@ -254,7 +153,7 @@ def load_weights(ckpt: Checkpoint, spec: ModelSpec, device: torch.device | str =
     try:
         model.load_state_dict(ckpt.state_dict, strict=True)
     except RuntimeError as e:
-        found = guess_hub_model(ckpt) if ckpt.extra.get("layout") == "flair-hub" else guess_architecture(
+        found = guess_flair_hub_model(ckpt) if ckpt.extra.get("layout") == "flair-hub" else guess_architecture(
             ckpt, also=spec.encoder)
         looks = f"it looks like {found[0]}/{found[1]}" if found else "its layers match no known smp architecture"
         fix = _architecture_advice(found, ckpt) if found else \
@@ -319,7 +218,7 @@ def guess_architecture(ckpt: Checkpoint, also: str | None = None) -> tuple[str, 
     return None
 
 
-def guess_hub_model(ckpt: Checkpoint) -> tuple[str, str] | None:
+def guess_flair_hub_model(ckpt: Checkpoint) -> tuple[str, str] | None:
     """The (arch, encoder) of the zoo's FLAIR-HUB models whose layers match the checkpoint exactly."""
     from .zoo import ZOO
 

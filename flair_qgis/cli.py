@@ -80,7 +80,8 @@ def _models(_args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from .zoo import fetch, get_entry
+    from .hf_download import fetch
+    from .zoo import get_entry
 
     for name in args.models:
         print(fetch(get_entry(name), _console_progress(), force=args.force))

@@ -8,7 +8,8 @@ import sys
 
 from . import openvino_backend, triton_guard
 from .files import sha256_of
-from .zoo import ZOO, hub_cache_dir, offline
+from .hf_download import cache_dir, cached_copies, offline
+from .zoo import ZOO
 
 
 def _version(dist: str) -> str:
@@ -23,14 +24,14 @@ def cached_models(verify: bool = True) -> list[tuple[str, str]]:
     whether its sha256 is right (``verify``: the pinned hash, else the one the hub announced), or that it
     is not cached."""
     states = []
+    copies = cached_copies()
     for entry in ZOO.values():
-        snapshots = hub_cache_dir() / f"models--{entry.repo_id.replace('/', '--')}" / "snapshots"
-        files = sorted(snapshots.glob(f"*/{entry.filename}")) if snapshots.is_dir() else []
+        files = copies.get((entry.repo_id, entry.filename), [])
         if not files:
             states.append((entry.name, "not cached"))
             continue
-        for f in files:
-            state = f"cached (revision {f.parent.name[:12]})"
+        for revision, f in files:
+            state = f"cached (revision {revision[:12]})"
             if verify:
                 blob = f.resolve()
                 expected = entry.sha256 or blob.name
@@ -68,6 +69,6 @@ def report(extra: dict[str, str] | None = None, verify: bool = True) -> str:
                  f"{openvino_backend.cache_dir()}")
     for key, value in (extra or {}).items():
         lines.append(f"{key} {value}")
-    lines.append(f"Model cache: {hub_cache_dir()}{' (offline mode)' if offline() else ''}")
+    lines.append(f"Model cache: {cache_dir()}{' (offline mode)' if offline() else ''}")
     lines += [f"  {name}: {state}" for name, state in cached_models(verify)]
     return "\n".join(lines)

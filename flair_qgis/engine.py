@@ -20,7 +20,8 @@ import torch
 from rasterio.windows import Window
 
 from . import band_sources, cpu_memory, files, openvino_backend, pipeline, raster_io, resampling
-from .checkpoints import ModelSpec, load_weights
+from .checkpoints import load_weights
+from .model_spec import ModelSpec
 from .errors import FlairError
 from .model_resolution import resolve_model, with_tiling
 from .normalisation import Stretch, percentile_stretch

@@ -25,12 +25,14 @@ from pathlib import Path
 from typing import Sequence
 
 from .choices import TILE_GRIDS, check_choice
-from .checkpoints import (Checkpoint, ModelSpec, default_classes, read_checkpoint, same_layers, spec_for_entry,
-                          with_file_classes)
+from .checkpoints import Checkpoint, read_checkpoint, same_layers
 from .errors import FlairError
+from .files import sha256_of
+from .hf_download import fetch
+from .model_spec import ModelSpec, default_classes
 from .normalisation import Normalisation
 from .progress import Progress
-from .zoo import RGBIE, ZOO, ModelEntry, entry_for_file, fetch, get_entry, sha256_of
+from .zoo import RGBIE, ZOO, ModelEntry, entry_for_file, get_entry
 
 PRESETS = ("reference", "fast")
 
@@ -57,7 +59,7 @@ def resolve_model(model: str | None, checkpoint: Path | None, progress: Progress
         entry = get_entry(model or "")
         progress.log(f"Model {entry.name} ({entry.repo_id}@{entry.revision[:12]})")
         ckpt = read_checkpoint(fetch(entry, progress))
-        spec, why = spec_for_entry(entry), f"zoo model {entry.name}"
+        spec, why, rule = entry.spec, f"zoo model {entry.name}", OWN
     else:
         checkpoint = Path(checkpoint)
         ckpt = read_checkpoint(checkpoint)
@@ -73,25 +75,25 @@ def resolve_model(model: str | None, checkpoint: Path | None, progress: Progress
         elif not model:
             entry = entry_for_file(checkpoint)
         if ckpt.spec is not None:
-            spec, why = ckpt.spec, f"{checkpoint.name}'s own metadata"
+            spec, why, rule = ckpt.spec, f"{checkpoint.name}'s own metadata", OWN
             if model:
                 progress.log(f"{checkpoint.name} describes its own model; ignoring model {model}")
         elif entry is not None and (how in SAME_FILE or (how and entry.grid == "flair-hub")
                                     or (not how and is_zoo_file(checkpoint, entry))):
-            spec, why = spec_for_entry(entry), (f"{checkpoint.name} is zoo model {entry.name}'s file" if how in
-                                                SAME_FILE or not how else f"zoo model {entry.name}")
+            spec, rule = entry.spec, OWN
+            why = (f"{checkpoint.name} is zoo model {entry.name}'s file" if how in SAME_FILE or not how
+                   else f"zoo model {entry.name}")
             progress.log(f"Checkpoint {checkpoint.name} read as zoo model {entry.name}")
         else:
             if entry is not None:
                 progress.log(f"Checkpoint {checkpoint.name} read with zoo model {entry.name}'s architecture "
                              f"({entry.arch}/{entry.encoder}, bands {', '.join(entry.bands)})")
-                spec = replace(spec_for_entry(entry), name=checkpoint.stem)
+                spec = replace(entry.spec, name=checkpoint.stem)
                 if not (entry.channel_codes and ckpt.extra.get("layout") == "flair-hub"):  # FLAIR-HUB: its own order
                     spec = replace(spec, classes=default_classes(ckpt.n_classes or spec.n_classes))
             else:
                 spec = bare_spec(ckpt, arch, encoder, n_classes, normalisation)
-            spec = replace(spec, active=(True,) * spec.n_classes)
-            spec, why = _active_from_weights(ckpt, spec)
+            why, rule = "", FROM_WEIGHTS
     if (ckpt.spec is not None or entry is not None) and (arch or encoder):
         progress.log("arch/encoder settings apply to bare checkpoints only; the model's own are used")
     if n_classes is not None and n_classes != spec.n_classes:
@@ -99,14 +101,34 @@ def resolve_model(model: str | None, checkpoint: Path | None, progress: Progress
                          f"{spec.n_classes} output classes: set n_classes to {spec.n_classes} or remove it")
     if normalisation is not None:
         spec = replace(spec, normalisation=normalisation)
-    masked = with_file_classes(spec, ckpt)  # FLAIR-HUB files: classes their loss weighted 0
-    if masked.active != spec.active:
-        why += f", less the classes {ckpt.path.name}'s loss weights switch off"
-    spec = masked
-    if active_codes:
-        spec, why = with_active_codes(spec, active_codes), "as asked"
+    spec, why = active_classes(spec, ckpt, rule, why, active_codes)
     progress.log(describe_active(spec, why))
     return ckpt, spec
+
+
+OWN, FROM_WEIGHTS = "own", "weights"  # where a spec's active classes come from (before the file's loss masks)
+
+
+def active_classes(spec: ModelSpec, ckpt: Checkpoint, rule: str, why: str,
+                   active_codes: Sequence[int] | None = None) -> tuple[ModelSpec, str]:
+    """``spec`` with the classes the model may predict, and why: the one place they are decided.
+
+    ``rule`` :data:`OWN` keeps the spec's own (its metadata, or the zoo entry of the file);
+    :data:`FROM_WEIGHTS` takes the file's loss weights (every class when it has none). Then a
+    FLAIR-HUB file's loss weights mask the classes it was not trained on; ``active_codes`` (the
+    user's list) overrides them all.
+    """
+    if rule == FROM_WEIGHTS:
+        spec, why = _active_from_weights(ckpt, replace(spec, active=(True,) * spec.n_classes))
+    weights = ckpt.class_weights
+    if ckpt.extra.get("layout") == "flair-hub" and weights and len(weights) == spec.n_classes:
+        masked = replace(spec, active=tuple(a and w > 0 for a, w in zip(spec.active, weights)))
+        if masked.active != spec.active:
+            why += f", less the classes {ckpt.path.name}'s loss weights switch off"
+        spec = masked
+    if active_codes:
+        spec, why = with_active_codes(spec, active_codes), "as asked"
+    return spec, why
 
 
 SAME_FILE = ("its file name", "its sha256")  # how a file is recognised as a zoo model's own file
@@ -143,7 +165,7 @@ def recognise(path: Path, ckpt: Checkpoint, chosen: ModelEntry | None = None,
     fits = [e for e in fits if (e.arch, e.encoder) in pairs]
     if len(fits) > 1 and ckpt.class_weights:  # FLAIR-INC 15 and 12 classes: the classes its loss trained
         trained = tuple(w != 0 for w in ckpt.class_weights)
-        fits = [e for e in fits if spec_for_entry(e).active == trained] or fits
+        fits = [e for e in fits if e.spec.active == trained] or fits
     if len({(e.bands, e.normalisation, e.channel_codes) for e in fits}) > 1:  # FLAIR-HUB IR and RGB twins
         words = set(re.split(r"[^a-z0-9]+", path.stem.lower()))
         fits = [e for e in fits if _band_word(e) in words] or fits
@@ -174,10 +196,9 @@ def is_zoo_file(path: Path, entry: ModelEntry) -> bool:
 
 def _active_from_weights(ckpt: Checkpoint, spec: ModelSpec) -> tuple[ModelSpec, str]:
     """``spec`` with the classes whose ``criterion.weight`` is 0 switched off, if the file has one."""
-    weights, key = ckpt.class_weights, "criterion.weight"
-    if weights is None and ckpt.extra.get("class_weights"):  # FLAIR-HUB: criterion.<task>.weight
-        weights, key = tuple(ckpt.extra["class_weights"]), "loss weights"
-    if weights is None:
+    weights = ckpt.class_weights
+    key = "loss weights" if ckpt.extra.get("layout") == "flair-hub" else "criterion.weight"
+    if not weights:
         return spec, f"every class of the {spec.n_classes}-class head: {ckpt.path.name} says none is off"
     if len(weights) != spec.n_classes:
         return spec, (f"every class of the {spec.n_classes}-class head ({ckpt.path.name}'s {key} "

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .checkpoints import ModelSpec
+from .model_spec import ModelSpec
 from .choices import DEVICES, PRECISIONS, check_choice
 from .errors import FlairError
 

@@ -24,9 +24,9 @@ from typing import Sequence
 
 import torch
 
-from .checkpoints import Checkpoint, ModelSpec, build_model, read_checkpoint
+from .checkpoints import Checkpoint, read_checkpoint
+from .model_spec import ModelSpec, build_model
 from .errors import FlairError
-from .hub_models import in_code_order
 from .evaluation import PatchEvaluation, checked_pairs, evaluate_patches, validate
 from .normalisation import FLAIR_MEANS, Normalisation
 from .labels import IGNORE, label_lookup
@@ -138,12 +138,12 @@ def _starting_weights(options: TrainOptions, resume: Checkpoint | None,
     if resume is not None:
         return resume, resume.spec
     if options.init_model:
-        from .checkpoints import spec_for_entry
-        from .zoo import fetch, get_entry
+        from .hf_download import fetch
+        from .zoo import get_entry
 
         entry = get_entry(options.init_model)
         progress.log(f"Fine-tuning zoo model {entry.name}")
-        return in_code_order(read_checkpoint(fetch(entry, progress)), spec_for_entry(entry))
+        return in_code_order(read_checkpoint(fetch(entry, progress)), entry.spec)
     if options.init_checkpoint:
         ckpt = read_checkpoint(options.init_checkpoint)
         progress.log(f"Starting from the weights of {Path(options.init_checkpoint).name}")
@@ -159,14 +159,30 @@ def _starting_weights(options: TrainOptions, resume: Checkpoint | None,
 
 def _hub_spec(path: Path) -> ModelSpec:
     """The spec of a local FLAIR-HUB file, from the zoo entry its file name belongs to."""
-    from .checkpoints import spec_for_entry
     from .zoo import entry_for_file
 
     entry = entry_for_file(path)
     if entry is None:
         raise FlairError(f"{path.name} is a FLAIR-HUB file of no known model: keep its hub name "
                          "(FLAIR-HUB_LC-A_<model>.safetensors), or give the zoo model as the starting model")
-    return spec_for_entry(entry)
+    return entry.spec
+
+
+def in_code_order(ckpt: Checkpoint, spec: ModelSpec) -> tuple[Checkpoint, ModelSpec]:
+    """``ckpt`` and ``spec`` with the head's channels reordered by FLAIR code (channel i = the i-th
+    smallest code), the order training uses: fine-tuning a FLAIR-HUB model then starts from its own
+    predictions. Unchanged when the channels are already in code order."""
+    order = sorted(range(spec.n_classes), key=lambda i: spec.classes[i].code)
+    if order == list(range(spec.n_classes)):
+        return ckpt, spec
+    index = torch.tensor(order, dtype=torch.long)
+    state = dict(ckpt.state_dict)
+    for key in ("segmentation_head.0.weight", "segmentation_head.0.bias"):
+        if key in state and state[key].shape[0] == spec.n_classes:
+            state[key] = state[key][index].clone()
+    weights = ckpt.class_weights
+    return replace(ckpt, state_dict=state, class_weights=tuple(weights[i] for i in order) if weights else weights), \
+        replace(spec, classes=tuple(spec.classes[i] for i in order), active=tuple(spec.active[i] for i in order))
 
 
 def _spec(options: TrainOptions, classes: Sequence[TrainClass], base: ModelSpec | None) -> ModelSpec:

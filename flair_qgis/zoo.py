@@ -1,80 +1,136 @@
-"""The IGNF FLAIR-INC pretrained models as typed data, and their download into the HF cache.
+"""The model registry: every pretrained model as typed data (in the spirit of torchgeo's weights enums).
 
-Downloads go through ``huggingface_hub`` into the standard cache (``HF_HOME``/``HF_HUB_CACHE``),
-from ``HF_ENDPOINT`` when set, and never with ``HF_HUB_OFFLINE=1``. Every file is checked
-against its sha256 before use; a file that fails is deleted from the cache.
+Each :class:`ModelEntry` is one model's file on the HuggingFace Hub (repository, file name, revision,
+sha256/size) and its :class:`~.model_spec.ModelSpec` (architecture, bands, normalisation, classes with the
+active ones, tiling), from which it builds its own model. The FLAIR-HUB facts (class order, bands,
+normalisations, tiling) are data here too. Downloading an entry's file: :mod:`.hf_download`.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
-from typing import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import hub_probe
 from .errors import FlairError
-from .files import sha256_of
+from .flair_hub import UPERNET_SMP04
+from .model_spec import ModelSpec
 from .normalisation import Normalisation
-from .progress import Progress
+from .palette import palette, palette_names
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 ETALAB_2 = "Etalab Open Licence 2.0"
 RGBIE = ("R", "G", "B", "NIR", "Elevation")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One pretrained model: where its file lives on the hub and what it expects and predicts.
+    """One pretrained model: its :class:`ModelSpec` (what it is, expects and predicts) and where its file lives.
 
     ``revision`` pins a commit where one is known; ``sha256``/``size`` verify the file when known,
     otherwise the hash the hub reports for the file (its LFS ETag) is used. ``confirmed`` says
     whether the file was seen at that revision (its hash, or a tree view listing it; by default:
     when its sha256 is known); an unconfirmed entry may fail to download and says so.
-    ``head_classes`` is the number of output channels (19 for every FLAIR-INC model);
-    ``palette`` names the active classes.
-    ``channel_codes`` gives the FLAIR code of each output channel when it is not channel + 1 (FLAIR-HUB's
-    class order); ``tile_size``/``margin`` are the default tiling and ``grid`` the tile grid it follows.
+    The other attributes (``name``, ``arch``, ``bands``, ``tile_size``…) are the spec's.
     """
 
-    name: str
+    spec: ModelSpec
     repo_id: str
     filename: str
-    bands: tuple[str, ...]
-    palette: str
-    arch: str = "unet"
-    encoder: str = "resnet34"
-    head_classes: int = 19
     revision: str = "main"
     sha256: str | None = None
     size: int | None = None
     licence: str = ETALAB_2
-    resolution: float = 0.2
     notes: str = ""
-    normalisation: Normalisation = field(default=None)  # type: ignore[assignment]
     confirmed: bool = field(default=None)  # type: ignore[assignment]
-    channel_codes: tuple[int, ...] = ()
-    tile_size: int = 512
-    margin: int = 128
-    grid: str = "flair-detect"
 
     def __post_init__(self) -> None:
         if self.confirmed is None:
             object.__setattr__(self, "confirmed", self.sha256 is not None)
-        if self.normalisation is None:
-            object.__setattr__(self, "normalisation", Normalisation.for_bands(self.bands))
+
+    def build(self, device: "torch.device | str | None" = None) -> "nn.Module":
+        """This model with random weights (its file's are loaded by :func:`.checkpoints.load_weights`)."""
+        return self.spec.build(device)
 
     @property
     def url(self) -> str:
         return f"https://huggingface.co/{self.repo_id}"
 
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
-def _inc(code: str, bands: tuple[str, ...], palette: str, arch: str = "unet", encoder: str = "resnet34",
+    @property
+    def arch(self) -> str:
+        return self.spec.arch
+
+    @property
+    def encoder(self) -> str:
+        return self.spec.encoder
+
+    @property
+    def bands(self) -> tuple[str, ...]:
+        return self.spec.bands
+
+    @property
+    def normalisation(self) -> Normalisation:
+        return self.spec.normalisation
+
+    @property
+    def resolution(self) -> float:
+        return self.spec.resolution
+
+    @property
+    def tile_size(self) -> int:
+        return self.spec.tile_size
+
+    @property
+    def margin(self) -> int:
+        return self.spec.margin
+
+    @property
+    def grid(self) -> str:
+        return self.spec.grid
+
+    @property
+    def head_classes(self) -> int:
+        """The number of output channels (19 for every IGNF model)."""
+        return self.spec.n_classes
+
+    @property
+    def channel_codes(self) -> tuple[int, ...]:
+        """The FLAIR code of each output channel."""
+        return tuple(c.code for c in self.spec.classes)
+
+    @property
+    def palette(self) -> str:
+        """The name of the palette of its active classes (``flair-15``, ``flair-12``)."""
+        codes = {c.code for c in self.spec.active_classes}
+        return next((n for n in palette_names() if {c.code for c in palette(n)} == codes), f"{len(codes)} classes")
+
+
+def _spec(name: str, bands: tuple[str, ...], active: str, arch: str, encoder: str,
+          channel_codes: tuple[int, ...] | None = None, normalisation: Normalisation | None = None,
+          **tiling: object) -> ModelSpec:
+    """A registry model's spec: FLAIR codes 1..19 on its 19 channels (or ``channel_codes``), the codes of
+    palette ``active`` active."""
+    by_code = {c.code: c for c in palette("flair-19")}
+    classes = tuple(by_code[code] for code in channel_codes or sorted(by_code))
+    on = {c.code for c in palette(active)}
+    return ModelSpec(arch=arch, encoder=encoder, bands=bands, classes=classes,
+                     active=tuple(c.code in on for c in classes),
+                     normalisation=normalisation or Normalisation.for_bands(bands), name=name,
+                     **tiling)  # type: ignore[arg-type]
+
+
+def _inc(code: str, bands: tuple[str, ...], active: str, arch: str = "unet", encoder: str = "resnet34",
          **kw: object) -> ModelEntry:
     name = f"FLAIR-INC_{code}"
-    return ModelEntry(name=name, repo_id=f"IGNF/{name}", filename=f"{name}_weights.pth", bands=bands,
-                      palette=palette, arch=arch, encoder=encoder, **kw)  # type: ignore[arg-type]
+    return ModelEntry(spec=_spec(name, bands, active, arch, encoder), repo_id=f"IGNF/{name}",
+                      filename=f"{name}_weights.pth", **kw)  # type: ignore[arg-type]
 
 
 # Every FLAIR-INC entry is pinned to the commit that uploaded its weight file, with that file's
@@ -113,6 +169,49 @@ ZOO: dict[str, ModelEntry] = {
 DEFAULT_MODEL = "FLAIR-INC_rgb_15cl_resnet34-unet"
 
 
+# --- FLAIR-HUB aerial-only land-cover models (IGNF/FLAIR-HUB_LC-A_*) ----------------------------------
+# IGN's FLAIR-HUB models taking aerial imagery only (reference/FLAIR-HUB-MODELS.md): <repo>.safetensors,
+# a timm encoder with smp 0.4.0's UPerNet (or smp's U-Net), 19 channels in FLAIR-HUB's class order:
+# channel i predicts FLAIR code HUB_CHANNEL_CODES[i]; channels 15-18 (weight 0 in training, which the
+# file's loss weights record) are masked when a run resolves the model (model_resolution.active_classes).
+# No revision, size or sha256 is published for them: unpinned, each download is verified against the
+# sha256 the hub announces for the file (its LFS ETag), trust on first use.
+
+# FLAIR-HUB LC channel i -> FLAIR-1 code (matched by class name; "undefined" -> 19 "other").
+HUB_CHANNEL_CODES = (1, 18, 13, 3, 2, 4, 5, 14, 10, 11, 12, 9, 7, 6, 8, 15, 17, 16, 19)
+HUB_UNTRAINED = (15, 16, 17, 18)  # clear cut, ligneous, mixed, undefined: weight 0 in training
+IR_BANDS = ("NIR", "R", "G")  # bands 4, 1, 2 of IGN's RGBI imagery
+RGB_BANDS = ("R", "G", "B")
+# FLAIR-HUB's statistics (configs/config_zonal_detection.yaml); they differ from FLAIR-INC's.
+IR_NORMALISATION = Normalisation("custom", (106.59, 105.66, 111.35), (39.78, 52.23, 45.62))
+RGB_NORMALISATION = Normalisation("custom", (105.66, 111.35, 102.18), (52.23, 45.62, 44.30))
+HUB_TILE, HUB_MARGIN = 2048, 512  # FLAIR-HUB zonal detection's defaults: the UPerNet pools over the whole tile
+HUB_UNVERIFIED = "size and hash not published: verified on first download"
+
+
+def _hub(code: str, encoder: str, arch: str = UPERNET_SMP04, notes: str = "") -> ModelEntry:
+    ir = code.startswith("IR_")
+    name = f"FLAIR-HUB_LC-A_{code}"
+    spec = _spec(name, IR_BANDS if ir else RGB_BANDS, "flair-15", arch, f"tu-{encoder}", HUB_CHANNEL_CODES,
+                 IR_NORMALISATION if ir else RGB_NORMALISATION, tile_size=HUB_TILE, margin=HUB_MARGIN,
+                 grid="flair-hub")
+    return ModelEntry(spec=spec, repo_id=f"IGNF/{name}", filename=f"{name}.safetensors",
+                      notes="; ".join(n for n in (notes, HUB_UNVERIFIED) if n))
+
+
+ZOO.update({e.name: e for e in (
+    _hub("RGB_swintiny-upernet", "swin_tiny_patch4_window7_224"),
+    _hub("RGB_swinsmall-upernet", "swin_small_patch4_window7_224"),
+    _hub("RGB_swinbase-upernet", "swin_base_patch4_window12_384"),
+    _hub("RGB_swinlarge-upernet", "swin_large_patch4_window12_384"),
+    _hub("IR_swinbase-upernet", "swin_base_patch4_window12_384"),
+    _hub("IR_swinlarge-upernet", "swin_large_patch4_window12_384"),
+    _hub("IR_convnextv2tiny-upernet", "convnextv2_tiny", notes="mIoU 62.73, OA 76.43 (model card)"),
+    _hub("IR_convnextv2base-upernet", "convnextv2_base", notes="mIoU 63.77, OA 77.03 (model card)"),
+    _hub("IR_convnextv2base-unet", "convnextv2_base", arch="unet"),
+)})
+
+
 def get_entry(name: str) -> ModelEntry:
     """The zoo entry called ``name`` (the HF repo name, with or without ``IGNF/``)."""
     key = name.split("/", 1)[1] if name.startswith("IGNF/") else name
@@ -124,159 +223,6 @@ def get_entry(name: str) -> ModelEntry:
 def entry_for_file(path: Path) -> ModelEntry | None:
     """The zoo entry whose file has this name, if any (used for local copies of IGNF files)."""
     return next((e for e in ZOO.values() if e.filename == Path(path).name), None)
-
-
-def hub_cache_dir(environ: Mapping[str, str] | None = None, default_home: str | None = None,
-                  path: type[PurePath] = Path) -> PurePath:
-    """The HF cache folder as huggingface_hub finds it (``HF_HUB_CACHE``, else ``HF_HOME``/hub,
-    else ``XDG_CACHE_HOME``/huggingface/hub, else its own default home's ``.cache``), read from
-    ``environ`` (the environment) at call time: huggingface_hub reads it once, on import.
-    ``default_home`` and ``path`` (the path flavour) stand for another system's."""
-    environ = os.environ if environ is None else environ
-
-    def expand(value: str) -> PurePath:
-        return path(os.path.expandvars(os.path.expanduser(value)) if path is Path else value)
-
-    if environ.get("HF_HUB_CACHE"):
-        return expand(environ["HF_HUB_CACHE"])
-    if environ.get("HF_HOME"):
-        return expand(environ["HF_HOME"]) / "hub"
-    if environ.get("XDG_CACHE_HOME"):
-        return expand(environ["XDG_CACHE_HOME"]) / "huggingface" / "hub"
-    return path(default_home or _hf_default_home()) / "huggingface" / "hub"
-
-
-def _hf_default_home() -> str:
-    """huggingface_hub's own default cache home (``~/.cache``, on every system)."""
-    try:
-        from huggingface_hub import constants
-    except ImportError:  # not installed yet: what it would say
-        return str(Path.home() / ".cache")
-    return constants.default_home
-
-
-def offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
-def fetch(entry: ModelEntry, progress: Progress | None = None, force: bool = False) -> Path:
-    """Return the local path of ``entry``'s weights, downloading them if needed, verified."""
-    progress = progress or Progress()
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub import errors as hf_errors
-
-    how_to = (f"fetch it while online with `python -m flair_qgis download {entry.name}` (or the "
-              "'Download FLAIR model' algorithm), or give a local checkpoint file instead")
-    # One short connection attempt instead of huggingface_hub's retries when there is no network.
-    no_hub = None if offline() else hub_probe.unreachable()
-    try:
-        path = Path(hf_hub_download(
-            entry.repo_id, entry.filename, revision=entry.revision, cache_dir=hub_cache_dir(),
-            endpoint=os.environ.get("HF_ENDPOINT") or None, local_files_only=offline() or no_hub is not None,
-            force_download=force and no_hub is None, tqdm_class=_tqdm_reporting_to(progress),
-        ))
-    except hf_errors.LocalEntryNotFoundError as e:
-        why = ("offline mode is on (HF_HUB_OFFLINE)" if offline() else
-               f"the hub {hub_probe.endpoint()} cannot be reached ({no_hub or e})")
-        raise FlairError(f"model {entry.name} is not in the cache {hub_cache_dir()} and {why}: {how_to}") from None
-    except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError,
-            hf_errors.EntryNotFoundError) as e:
-        advice = "check the zoo entry" if entry.confirmed else (
-            "this entry's file was never confirmed at that revision: download the file from "
-            f"{entry.url} and give it as a checkpoint file")
-        raise FlairError(f"model {entry.name}: {entry.repo_id}@{entry.revision}/{entry.filename} "
-                         f"is not on the hub ({type(e).__name__}); {advice}") from None
-    except OSError as e:  # disk full, permissions, broken connection mid-file
-        raise FlairError(f"model {entry.name} could not be downloaded into {hub_cache_dir()}: {e}. "
-                         "Check the free space there and the network, then run again") from None
-    except _network_errors() as e:  # the connection lost for good mid-file, after the resumes tried
-        raise FlairError(f"model {entry.name}: the download was interrupted and could not be resumed "
-                         f"({type(e).__name__}: {e}); nothing incomplete was kept in the cache. Check the "
-                         f"network connection and run again, or {how_to}") from None
-    if no_hub is not None:
-        progress.warn(f"the hub {hub_probe.endpoint()} cannot be reached ({no_hub}): using the cached "
-                      f"copy of {entry.name}" + (", not downloaded again" if force else ""))
-    verify(entry, path, announced=None if entry.sha256 else _announced_sha256(entry, path, ask_hub=no_hub is None))
-    return path
-
-
-def _network_errors() -> tuple[type[BaseException], ...]:
-    """The transport errors of the HTTP clients huggingface_hub may use (none is an OSError)."""
-    import importlib
-
-    found = []
-    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError"), ("requests", "RequestException")):
-        try:
-            found.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(found)
-
-
-def _announced_sha256(entry: ModelEntry, path: Path, ask_hub: bool = True) -> str | None:
-    """The sha256 the hub announced for the file (its LFS ETag). The cache names each blob by it,
-    but a cache without symlinks (Windows without developer mode) keeps no blob names: ask the hub
-    again then, when online. ``None`` when unknown (a non-LFS file, or offline in such a cache)."""
-    blob = path.resolve()
-    if _SHA256.fullmatch(blob.name):
-        return blob.name
-    if offline() or not ask_hub:
-        return None
-    from huggingface_hub import get_hf_file_metadata, hf_hub_url
-
-    endpoint = os.environ.get("HF_ENDPOINT") or None
-    try:
-        etag = get_hf_file_metadata(hf_hub_url(entry.repo_id, entry.filename, revision=entry.revision,
-                                               endpoint=endpoint), endpoint=endpoint).etag or ""
-    except Exception:  # noqa: BLE001 - the hub went away since the download: nothing to compare with
-        return None
-    return etag if _SHA256.fullmatch(etag) else None
-
-
-def verify(entry: ModelEntry, path: Path, announced: str | None = None) -> None:
-    """Check the cached file's size (when pinned) and sha256 against the pinned ones, else the hash the
-    hub announced (``announced``, or the cached blob's name); delete it from the cache and raise if it is wrong."""
-    blob = path.resolve()
-    expected = entry.sha256 or announced or (blob.name if _SHA256.fullmatch(blob.name) else None)
-    if expected is None:
-        return  # a non-LFS file: the hub gave no hash to check against
-    size = blob.stat().st_size
-    if entry.size is not None and size != entry.size:  # the pinned size: no need to hash a wrong file
-        wrong = f"the downloaded file is {size} bytes, expected {entry.size} (sha256 {expected})"
-    else:
-        actual = sha256_of(blob)
-        wrong = f"the downloaded file's sha256 is {actual}, expected {expected}" if actual != expected else ""
-    if wrong:
-        blob.unlink(missing_ok=True)
-        if path.is_symlink() or path.exists():
-            path.unlink(missing_ok=True)
-        raise FlairError(f"model {entry.name}: {wrong}; the corrupt file was removed "
-                         "from the cache, download it again")
-
-
-def _tqdm_reporting_to(progress: Progress) -> type:
-    """A tqdm class that forwards byte counts to ``progress`` (hf_hub_download's hook)."""
-    from tqdm.auto import tqdm
-
-    class _Reporting(tqdm):  # type: ignore[misc,valid-type]
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            kwargs["disable"] = False
-            kwargs["file"] = open(os.devnull, "w")  # noqa: SIM115 - closed with the bar
-            super().__init__(*args, **kwargs)
-
-        def update(self, n: float | None = 1) -> bool | None:
-            out = super().update(n)
-            if self.total:
-                progress.fraction(min(1.0, self.n / self.total))
-            progress.check()
-            return out
-
-        def close(self) -> None:
-            f = self.fp
-            super().close()
-            f.close()
-
-    return _Reporting
 
 
 def confirmed() -> list[ModelEntry]:
@@ -298,40 +244,3 @@ def describe(entry: ModelEntry) -> str:
     return (f"{entry.name}: {entry.arch}/{entry.encoder}, bands {','.join(entry.bands)}, "
             f"classes {entry.palette}, {pinned}, {check}, licence {entry.licence}"
             + (f" ({entry.notes})" if entry.notes else ""))
-
-
-
-
-# --- FLAIR-HUB aerial-only land-cover models (IGNF/FLAIR-HUB_LC-A_*) ----------------------------------
-# IGN's FLAIR-HUB models taking aerial imagery only (reference/FLAIR-HUB-MODELS.md): <repo>.safetensors,
-# a timm encoder with smp 0.4.0's UPerNet (or smp's U-Net), 19 channels in FLAIR-HUB's class order.
-# No revision, size or sha256 is published for them: unpinned, each download is verified against the
-# sha256 the hub announces for the file (its LFS ETag), trust on first use.
-
-HUB_UNVERIFIED = "size and hash not published: verified on first download"
-
-
-def _hub(code: str, encoder: str, arch: str = "upernet-smp0.4", notes: str = "") -> ModelEntry:
-    from .hub_models import (HUB_CHANNEL_CODES, HUB_MARGIN, HUB_TILE, IR_BANDS, IR_NORMALISATION,
-                             RGB_BANDS, RGB_NORMALISATION)
-
-    ir = code.startswith("IR_")
-    name = f"FLAIR-HUB_LC-A_{code}"
-    return ModelEntry(name=name, repo_id=f"IGNF/{name}", filename=f"{name}.safetensors",
-                      bands=IR_BANDS if ir else RGB_BANDS, palette="flair-15", arch=arch, encoder=f"tu-{encoder}",
-                      normalisation=IR_NORMALISATION if ir else RGB_NORMALISATION, channel_codes=HUB_CHANNEL_CODES,
-                      tile_size=HUB_TILE, margin=HUB_MARGIN, grid="flair-hub",
-                      notes="; ".join(n for n in (notes, HUB_UNVERIFIED) if n))
-
-
-ZOO.update({e.name: e for e in (
-    _hub("RGB_swintiny-upernet", "swin_tiny_patch4_window7_224"),
-    _hub("RGB_swinsmall-upernet", "swin_small_patch4_window7_224"),
-    _hub("RGB_swinbase-upernet", "swin_base_patch4_window12_384"),
-    _hub("RGB_swinlarge-upernet", "swin_large_patch4_window12_384"),
-    _hub("IR_swinbase-upernet", "swin_base_patch4_window12_384"),
-    _hub("IR_swinlarge-upernet", "swin_large_patch4_window12_384"),
-    _hub("IR_convnextv2tiny-upernet", "convnextv2_tiny", notes="mIoU 62.73, OA 76.43 (model card)"),
-    _hub("IR_convnextv2base-upernet", "convnextv2_base", notes="mIoU 63.77, OA 77.03 (model card)"),
-    _hub("IR_convnextv2base-unet", "convnextv2_base", arch="unet"),
-)})

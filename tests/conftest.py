@@ -148,7 +148,7 @@ def tiny_model(in_channels: int = 3, classes: int = 19, arch: str = "unet", enco
                seed: int = 0):
     import torch
 
-    from flair_qgis.checkpoints import build_model
+    from flair_qgis.model_spec import build_model
 
     torch.manual_seed(seed)
     return build_model(arch, encoder, in_channels, classes).eval()

@@ -10,7 +10,6 @@ import rasterio
 from rasterio.enums import ColorInterp
 
 from conftest import make_raster, random_image, tiny_model
-from flair_qgis.checkpoints import spec_for_entry
 from flair_qgis.engine import segment_with
 from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
@@ -18,8 +17,8 @@ from flair_qgis.zoo import get_entry
 from hub_fixtures import tiny_hub_entry
 
 CASES = {  # model -> (its bands, the BANDS that feed band 4 as NIR)
-    "FLAIR-HUB IR (NIR, R, G)": (lambda: spec_for_entry(tiny_hub_entry()), "4,1,2"),
-    "FLAIR-INC RGBI (R, G, B, NIR)": (lambda: spec_for_entry(get_entry("FLAIR-INC_rgbi_15cl_resnet34-unet")),
+    "FLAIR-HUB IR (NIR, R, G)": (lambda: tiny_hub_entry().spec, "4,1,2"),
+    "FLAIR-INC RGBI (R, G, B, NIR)": (lambda: get_entry("FLAIR-INC_rgbi_15cl_resnet34-unet").spec,
                                       "1,2,3,4"),
 }
 

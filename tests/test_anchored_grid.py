@@ -13,7 +13,6 @@ import rasterio
 from affine import Affine
 
 from conftest import TINY_ENCODER, make_raster, random_image, tiny_model
-from flair_qgis.checkpoints import spec_for_entry
 from flair_qgis.engine import segment, segment_with
 from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
@@ -24,7 +23,7 @@ from test_engine import small_spec
 
 SIZE, MARGIN = 64, 16
 STEP = SIZE - 2 * MARGIN
-SPEC = small_spec(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")), SIZE, MARGIN)
+SPEC = small_spec(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet").spec, SIZE, MARGIN)
 ORIGIN = (650000.0, 6860000.0)  # Lambert-93, 0.2 m pixels (conftest.make_raster)
 
 

@@ -24,8 +24,8 @@ import rasterio
 import torch
 
 from conftest import TINY_ENCODER, flair_provider, ignf_state_dict, make_raster, random_image, tiny_model
+from registry_fixtures import entry_like
 from flair_qgis import zoo
-from flair_qgis.checkpoints import spec_for_entry
 from flair_qgis.engine import segment, segment_with
 from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
@@ -34,7 +34,7 @@ from test_robustness import listing, start_segment
 
 TINY = "FLAIR-INC_rgb_15cl_tiny-unet"
 REVISION = "feedface0123456789abcdef0123456789abcdef"
-SPEC = small_spec(spec_for_entry(ENTRY))  # 64 px tiles, 16 px margin
+SPEC = small_spec(ENTRY.spec)  # 64 px tiles, 16 px margin
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def tiny_file() -> tuple[bytes, str]:
 @pytest.fixture
 def hub(fake_hub, tiny_file, monkeypatch):
     """The loopback hub serving a tiny pinned zoo model, put in the zoo as ``TINY``."""
-    entry = replace(zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"], name=TINY, repo_id=f"IGNF/{TINY}",
+    entry = entry_like(zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"], name=TINY, repo_id=f"IGNF/{TINY}",
                     filename=f"{TINY}_weights.pth", encoder=TINY_ENCODER, revision=REVISION,
                     sha256=tiny_file[1], size=len(tiny_file[0]))
     monkeypatch.setitem(zoo.ZOO, TINY, entry)
@@ -173,7 +173,7 @@ def test_raster_smaller_than_one_tile(work):
     the input's grid, each pixel the model's own answer."""
     pixels = random_image(90, 130, seed=4)
     src = make_raster(work.root / "in" / "small.tif", pixels)
-    spec = spec_for_entry(ENTRY)
+    spec = ENTRY.spec
     model = PixelModel().eval()
     result = segment_with(model, spec, work.options(input=src, output=work.out_dir / "small.tif"))
     assert (spec.tile_size, result.tiles, result.tiles_computed) == (512, 1, 1)

@@ -16,7 +16,7 @@ from rasterio.windows import from_bounds
 
 from conftest import EXAMPLE, ROOT, make_raster, random_image, tiny_model
 from flair_qgis.band_sources import BandSources, HEIGHT_STEP
-from flair_qgis.checkpoints import save_checkpoint, spec_for_entry
+from flair_qgis.checkpoints import save_checkpoint
 from flair_qgis.distributed import ZoneOptions, run_zone
 from flair_qgis.engine import segment, segment_with
 from flair_qgis.segment_options import SegmentRequest
@@ -27,8 +27,8 @@ from flair_qgis.zoo import get_entry
 
 ORIGIN = (650000.0, 6860000.0)
 HEIGHT, WIDTH = 100, 130
-RGBI = replace(spec_for_entry(get_entry("FLAIR-INC_rgbi_15cl_resnet34-unet")), tile_size=64, margin=16)
-RGBIE = replace(spec_for_entry(get_entry("FLAIR-INC_rgbie_15cl_resnet34-unet")), tile_size=64, margin=16)
+RGBI = replace(get_entry("FLAIR-INC_rgbi_15cl_resnet34-unet").spec, tile_size=64, margin=16)
+RGBIE = replace(get_entry("FLAIR-INC_rgbie_15cl_resnet34-unet").spec, tile_size=64, margin=16)
 # Lambert-93 on the WGS 84 datum (RGF93's equal to the millimetre), as some software writes it: no EPSG code
 LAMBERT93_WGS84 = "+proj=lcc +lat_0=46.5 +lon_0=3 +lat_1=49 +lat_2=44 +x_0=700000 +y_0=6600000 +datum=WGS84 +units=m"
 HUB_IR = replace(RGBI, bands=("NIR", "R", "G"), name="IR model",  # FLAIR-HUB IR models' band order
@@ -374,7 +374,7 @@ def test_an_input_at_another_resolution_with_irc_equals_its_stack_at_that_resolu
 
 
 def test_a_layer_the_model_does_not_take_is_ignored_with_a_warning(scene, tmp_path):
-    rgb_spec = replace(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")), tile_size=64, margin=16)
+    rgb_spec = replace(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet").spec, tile_size=64, margin=16)
     model = tiny_model(in_channels=3)
     warnings: list[str] = []
     with_irc = read(segment_with(model, rgb_spec, SegmentRequest.of(scene["rgb"], tmp_path / "a.tif",

@@ -26,7 +26,8 @@ QGIS_PROCESS = "/usr/bin/qgis_process.bin"
 def layers(tmp_path_factory) -> dict:
     """RGB at 0.2 m; IRC (NIR, R, G) at 0.4 m over a larger extent; DSM and DTM at 1 m; an rgbie
     model (64/16 tiles); and the five bands stacked by hand on the RGB grid."""
-    from flair_qgis.checkpoints import ModelSpec, save_checkpoint
+    from flair_qgis.checkpoints import save_checkpoint
+    from flair_qgis.model_spec import ModelSpec
     from flair_qgis.normalisation import Normalisation
     from flair_qgis.palette import palette
 

@@ -19,7 +19,7 @@ from flair_qgis.progress import Progress
 @pytest.fixture(scope="module")
 def parking_map(tmp_path_factory):
     """A map written by flair:segment's engine from a tiny 2-class model (1 parking, 2 other)."""
-    from flair_qgis.checkpoints import ModelSpec
+    from flair_qgis.model_spec import ModelSpec
     from flair_qgis.engine import segment_with
     from flair_qgis.segment_options import SegmentRequest
     from flair_qgis.normalisation import Normalisation

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from conftest import TINY_ENCODER, ignf_state_dict, tiny_model
+from registry_fixtures import entry_like
 from flair_qgis import zoo
-from flair_qgis.checkpoints import (FORMAT, ModelSpec, default_classes, load_weights, read_checkpoint,
-                                    save_checkpoint, spec_for_entry)
+from flair_qgis.checkpoints import FORMAT, load_weights, read_checkpoint, save_checkpoint
+from flair_qgis.model_spec import ModelSpec, default_classes
 from flair_qgis.model_resolution import resolve_model
 from flair_qgis.errors import FlairError
 from flair_qgis.normalisation import Normalisation
@@ -289,7 +290,7 @@ def test_checkpoint_named_like_a_zoo_file_adopts_that_entrys_spec(tmp_path):
     logs: list[str] = []
     _, spec = resolve_model(None, path, Progress(log=logs.append))
 
-    assert spec == spec_for_entry(entry)
+    assert spec == entry.spec
     assert (spec.arch, spec.encoder, spec.n_classes) == ("unet", "resnet34", 19)
     assert [c.code for c in spec.active_classes] == list(range(1, 13))
     assert any(f"read as zoo model {entry.name}" in m for m in logs)
@@ -297,10 +298,9 @@ def test_checkpoint_named_like_a_zoo_file_adopts_that_entrys_spec(tmp_path):
 
 def test_local_copy_of_a_zoo_file_loads_as_that_model(tmp_path, monkeypatch, reference):
     """A zoo entry (here a tiny one put in the zoo) found by file name gives a working model."""
-    from dataclasses import replace
 
     name = "FLAIR-INC_rgb_15cl_tiny-unet"
-    entry = replace(zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"], name=name, repo_id=f"IGNF/{name}",
+    entry = entry_like(zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"], name=name, repo_id=f"IGNF/{name}",
                     filename=f"{name}_weights.pth", encoder=TINY_ENCODER)
     monkeypatch.setitem(zoo.ZOO, name, entry)
     path = tmp_path / entry.filename
@@ -308,6 +308,6 @@ def test_local_copy_of_a_zoo_file_loads_as_that_model(tmp_path, monkeypatch, ref
 
     ckpt, spec = resolve_model(None, path, Progress())
 
-    assert spec == spec_for_entry(entry)
+    assert spec == entry.spec
     assert sum(spec.active) == 15
     assert same_outputs(load_weights(ckpt, spec), reference)

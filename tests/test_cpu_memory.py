@@ -13,7 +13,6 @@ import torch
 
 from conftest import make_raster, random_image
 from flair_qgis import cpu_memory
-from flair_qgis.checkpoints import spec_for_entry
 from flair_qgis.engine import segment_with
 from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
@@ -49,7 +48,7 @@ def hub_sized(model: Recording, per_pixel: float):
 def run(tmp_path, monkeypatch):
     """segment_with a FLAIR-HUB-like model on the CPU, 128 px tiles taking 1 GiB each, ``free`` GiB free."""
     raster = make_raster(tmp_path / "rgbi.tif", random_image(200, 200, bands=4))
-    spec = spec_for_entry(tiny_hub_entry(encoder=TINY_CONVNEXT))
+    spec = tiny_hub_entry(encoder=TINY_CONVNEXT).spec
 
     def segment(free_gib: float, batch: int | None, tile: int = 128, margin: int = 16):
         model = Recording()
@@ -135,7 +134,7 @@ def test_unknown_figures_leave_the_batch_and_say_so():
 
 def test_the_automatic_cpu_batch_of_2048_px_tiles_is_one():
     """The bug: "Batch size 4 (automatic, on cpu)" for FLAIR-HUB's 2048 px tiles, 19.4 GB at its peak."""
-    predictor = Predictor(tiny_hub_model(TINY_CONVNEXT), spec_for_entry(tiny_hub_entry(encoder=TINY_CONVNEXT)),
+    predictor = Predictor(tiny_hub_model(TINY_CONVNEXT), tiny_hub_entry(encoder=TINY_CONVNEXT).spec,
                           torch.device("cpu"))
 
     assert auto_batch_size(predictor, 2048) == 1

@@ -40,7 +40,8 @@ def _profiles(folder: Path) -> Path:
 
 def test_segment_runs_in_the_qgis_desktop_without_importing_triton(tmp_path):
     """Also checks the segment dialog's defaults there (issue #10, item 11): a real dialog needs a real iface."""
-    from flair_qgis.checkpoints import ModelSpec, save_checkpoint
+    from flair_qgis.checkpoints import save_checkpoint
+    from flair_qgis.model_spec import ModelSpec
     from flair_qgis.normalisation import Normalisation
     from flair_qgis.palette import palette
 

@@ -17,7 +17,7 @@ import yaml
 
 import shard_tasks
 from conftest import TINY_ENCODER, make_raster, random_image, tiny_model
-from flair_qgis.checkpoints import save_checkpoint, spec_for_entry
+from flair_qgis.checkpoints import save_checkpoint
 from flair_qgis.cli import main
 from flair_qgis.distributed import ZoneOptions, build_vrt, plan_blocks, run_zone
 from flair_qgis.engine import segment
@@ -65,7 +65,7 @@ def zone(tmp_path_factory) -> Zone:
     img = random_image(HEIGHT, WIDTH, seed=11)
     folder = _write_tiles(base / "tiles", img)
     vrt = build_vrt(sorted(folder.glob("*.tif")), base / "mosaic.vrt")
-    spec = replace(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")), encoder=TINY_ENCODER,
+    spec = replace(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet").spec, encoder=TINY_ENCODER,
                    tile_size=64, margin=16)
     ckpt = save_checkpoint(base / "tiny.pt", tiny_model(), spec)
     reference = segment(SegmentRequest.of(vrt, base / "single.tif", checkpoint=ckpt)).output

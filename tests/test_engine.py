@@ -12,7 +12,8 @@ import rasterio
 import torch
 
 from conftest import ignf_state_dict, make_raster, random_image, tiny_model
-from flair_qgis.checkpoints import ModelSpec, save_checkpoint, spec_for_entry
+from flair_qgis.checkpoints import save_checkpoint
+from flair_qgis.model_spec import ModelSpec
 from flair_qgis.engine import segment, segment_with
 from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.prediction import pick_device
@@ -81,7 +82,7 @@ def read(path: Path) -> np.ndarray:
 def test_per_pixel_model_gives_the_same_result_tiled_as_untiled(tmp_path, height, width):
     pixels = random_image(height, width, seed=height)
     src = make_raster(tmp_path / "in.tif", pixels)
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     model = PixelModel().eval()
     result = segment_with(model, spec, SegmentRequest.of(src, tmp_path / "out.tif"))
     out = read(result.output)
@@ -97,7 +98,7 @@ def test_each_pixel_gets_its_own_tile_prediction_exactly_in_place(tmp_path):
     height, width, size, margin = 150, 170, 64, 16
     pixels = random_image(height, width, seed=3)
     src = make_raster(tmp_path / "in.tif", pixels)
-    spec = small_spec(spec_for_entry(ENTRY), size, margin)
+    spec = small_spec(ENTRY.spec, size, margin)
     model = tiny_model()
     out = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "out.tif", batch_size=3)).output)[0]
 
@@ -115,7 +116,7 @@ def test_each_pixel_gets_its_own_tile_prediction_exactly_in_place(tmp_path):
 
 def test_output_has_the_input_grid_colour_table_and_class_names(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(100, 140), origin=(843210.4, 6519876.2))
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     result = segment_with(PixelModel().eval(), spec, SegmentRequest.of(src, tmp_path / "out.tif"))
     with rasterio.open(src) as a, rasterio.open(result.output) as b:
         assert (b.crs, b.transform, b.width, b.height) == (a.crs, a.transform, a.width, a.height)
@@ -138,14 +139,14 @@ def test_switched_off_classes_are_never_predicted(tmp_path):
     with torch.no_grad():
         model.conv.bias[15] = 1e6  # code 16 "mixed" would win everywhere
         model.conv.bias[3] = 1e3   # code 4 is the best active class
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     out = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "out.tif")).output)
     assert set(np.unique(out)) == {4}
 
 
 def test_class_prob_writes_one_band_per_class_and_probabilities_sum_to_255(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(70, 90))
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     result = segment_with(PixelModel().eval(), spec,
                           SegmentRequest.of(src, tmp_path / "p.tif", output_type="class_prob"))
     probs = read(result.output).astype(int)
@@ -162,7 +163,7 @@ def test_nodata_stays_nodata_and_empty_tiles_are_skipped(tmp_path):
     pixels = random_image(200, 200, seed=5)
     pixels[:, :, :120] = 0  # left part is nodata
     src = make_raster(tmp_path / "in.tif", pixels, nodata=0)
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     model = PixelModel().eval()
     result = segment_with(model, spec, SegmentRequest.of(src, tmp_path / "out.tif"))
     out = read(result.output)[0]
@@ -180,7 +181,7 @@ def test_alpha_band_is_skipped_by_default_and_masks_the_output(tmp_path):
                        crs="EPSG:2154", transform=rasterio.transform.from_origin(0, 0, 0.2, 0.2),
                        photometric="RGB", alpha="YES") as dst:
         dst.write(np.concatenate([rgb, alpha]))
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     model = PixelModel().eval()
     out = read(segment_with(model, spec, SegmentRequest.of(path, tmp_path / "out.tif")).output)[0]
     assert (out[60:] == 0).all()
@@ -189,7 +190,7 @@ def test_alpha_band_is_skipped_by_default_and_masks_the_output(tmp_path):
 
 def test_bands_are_chosen_and_ordered_by_the_user(tmp_path):
     pixels = random_image(60, 80, bands=4, seed=9)
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     model = PixelModel().eval()
     four = make_raster(tmp_path / "four.tif", pixels)
     three = make_raster(tmp_path / "three.tif", pixels[[3, 1, 0]])
@@ -201,7 +202,7 @@ def test_bands_are_chosen_and_ordered_by_the_user(tmp_path):
 def test_normalisation_override_changes_what_the_model_sees(tmp_path):
     pixels = random_image(40, 40, seed=11)
     src = make_raster(tmp_path / "in.tif", pixels)
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     from dataclasses import replace
 
     model = PixelModel().eval()
@@ -231,7 +232,7 @@ def test_cancel_stops_and_leaves_the_previous_output_untouched(tmp_path):
         calls.append(1)
         return len(calls) > 2
 
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     with pytest.raises(Cancelled):
         segment_with(PixelModel().eval(), spec, SegmentRequest.of(src, out, batch_size=1),
                      Progress(cancelled=cancelled))
@@ -241,7 +242,7 @@ def test_cancel_stops_and_leaves_the_previous_output_untouched(tmp_path):
 
 def test_a_failure_while_writing_leaves_no_temporary_file(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(100, 100))
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
 
     class Broken(PixelModel):
         calls = 0
@@ -261,7 +262,7 @@ def test_a_failure_while_writing_leaves_no_temporary_file(tmp_path):
 def test_progress_reaches_one_and_logs_the_grid(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(130, 130))
     fractions, logs = [], []
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     segment_with(PixelModel().eval(), spec, SegmentRequest.of(src, tmp_path / "o.tif", batch_size=2),
                  Progress(fraction=fractions.append, log=logs.append))
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
@@ -276,7 +277,7 @@ def test_full_path_from_an_ignf_checkpoint_file(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(90, 120))
     from dataclasses import replace
 
-    spec = small_spec(replace(spec_for_entry(ENTRY), encoder="tu-mobilenetv3_small_050"))
+    spec = small_spec(replace(ENTRY.spec, encoder="tu-mobilenetv3_small_050"))
     own = save_checkpoint(tmp_path / "own.ckpt", model, spec)
     a = segment(SegmentRequest.of(src, tmp_path / "a.tif", checkpoint=own))
     b = segment(SegmentRequest.of(src, tmp_path / "b.tif", checkpoint=ckpt, arch="unet",
@@ -302,20 +303,20 @@ def test_bad_requests_are_refused_before_anything_is_written(tmp_path, change, w
         options = options.changed(**{key: src if value == Path("same") else
                                      (tmp_path / "out" / value if isinstance(value, Path) else value)})
     with pytest.raises(FlairError, match=words):
-        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)), options)
+        segment_with(PixelModel().eval(), small_spec(ENTRY.spec), options)
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
 
 def test_raster_without_crs_is_refused(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(40, 40), crs=None)
     with pytest.raises(FlairError, match="no CRS"):
-        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)), SegmentRequest.of(src, tmp_path / "o.tif"))
+        segment_with(PixelModel().eval(), small_spec(ENTRY.spec), SegmentRequest.of(src, tmp_path / "o.tif"))
 
 
 def test_missing_and_unreadable_inputs_are_named(tmp_path):
     bad = tmp_path / "bad.tif"
     bad.write_bytes(b"not a tiff")
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     with pytest.raises(FlairError, match="does not exist"):
         segment_with(PixelModel().eval(), spec, SegmentRequest.of(tmp_path / "nope.tif", tmp_path / "o.tif"))
     with pytest.raises(FlairError, match="cannot be read"):
@@ -331,7 +332,7 @@ def test_unwritable_output_folder_is_a_clear_error(tmp_path):
         target = locked / "map.tif"
     src = make_raster(tmp_path / "in.tif", random_image(40, 40))
     with pytest.raises(FlairError, match="output folder"):
-        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)), SegmentRequest.of(src, target))
+        segment_with(PixelModel().eval(), small_spec(ENTRY.spec), SegmentRequest.of(src, target))
 
 
 def test_devices():
@@ -349,7 +350,7 @@ def test_devices():
 def test_fast_preset_doubles_the_tile_and_keeps_exact_stitching(tmp_path):
     pixels = random_image(230, 190, seed=21)
     src = make_raster(tmp_path / "in.tif", pixels)
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     model = PixelModel().eval()
     result = segment_with(model, spec, SegmentRequest.of(src, tmp_path / "f.tif", preset="fast"))
     assert (result.spec.tile_size, result.spec.margin) == (128, 16)
@@ -359,14 +360,14 @@ def test_fast_preset_doubles_the_tile_and_keeps_exact_stitching(tmp_path):
 def test_unknown_preset_is_refused(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(40, 40))
     with pytest.raises(FlairError, match="unknown preset"):
-        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)),
+        segment_with(PixelModel().eval(), small_spec(ENTRY.spec),
                      SegmentRequest.of(src, tmp_path / "o.tif", preset="turbo"))
 
 
 def test_flip_tta_of_a_flip_invariant_model_changes_nothing(tmp_path):
     pixels = random_image(90, 110, seed=22)
     src = make_raster(tmp_path / "in.tif", pixels)
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     model = PixelModel().eval()
     out = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "t.tif", tta=True)).output)[0]
     assert_same_classes(out, model, spec, pixels)
@@ -375,7 +376,7 @@ def test_flip_tta_of_a_flip_invariant_model_changes_nothing(tmp_path):
 def test_tta_averages_flipped_predictions_of_a_context_model(tmp_path):
     from flair_qgis.prediction import Predictor
 
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     model = tiny_model()
     tiles = random_image(64, 64, seed=23)[None]
     x = torch.from_numpy(spec.normalisation.apply(tiles))
@@ -391,7 +392,7 @@ def test_tta_averages_flipped_predictions_of_a_context_model(tmp_path):
 
 def test_several_reader_threads_give_the_same_output(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(300, 260, seed=24), nodata=0)
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     model = PixelModel().eval()
     one = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "a.tif", readers=1)).output)
     three = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "b.tif", readers=3,
@@ -401,7 +402,7 @@ def test_several_reader_threads_give_the_same_output(tmp_path):
 
 def test_bf16_autocast_agrees_with_fp32(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(64, 64, seed=25))
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     model = PixelModel().eval()
     a = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "a.tif", precision="fp32")).output)
     b = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "b.tif", precision="bf16")).output)
@@ -420,7 +421,7 @@ def test_out_of_memory_halves_the_batch_and_goes_on():
                 raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
             return super().forward(x)
 
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     tiles = random_image(64, 64 * 8, seed=26).reshape(3, 64, 8, 64).transpose(2, 0, 1, 3).copy()
     model = SmallMemory().eval()
     got = Predictor(model, spec, torch.device("cpu"), channels_last=False)(tiles)
@@ -433,7 +434,7 @@ def test_out_of_memory_halves_the_batch_and_goes_on():
 @pytest.mark.parametrize("window", [(0, 0, 190, 230), (37, 51, 100, 77), (150, 200, 40, 30), (5, 0, 1, 1)])
 def test_a_window_of_the_raster_equals_that_part_of_the_whole_run(tmp_path, window):
     src = make_raster(tmp_path / "in.tif", random_image(230, 190, seed=31), nodata=0)
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     model = tiny_model()
     whole = segment_with(model, spec, SegmentRequest.of(src, tmp_path / "whole.tif"))
     part = segment_with(model, spec, SegmentRequest.of(src, tmp_path / "part.tif", window=window))
@@ -447,7 +448,7 @@ def test_a_window_of_the_raster_equals_that_part_of_the_whole_run(tmp_path, wind
 def test_a_window_outside_the_raster_is_refused(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(40, 40))
     with pytest.raises(FlairError, match="not inside"):
-        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)),
+        segment_with(PixelModel().eval(), small_spec(ENTRY.spec),
                      SegmentRequest.of(src, tmp_path / "o.tif", window=(30, 30, 20, 5)))
 
 
@@ -477,7 +478,7 @@ def blended_by_hand(model, spec, pixels):
 def test_blend_of_a_per_pixel_model_equals_the_untiled_prediction(tmp_path):
     pixels = random_image(150, 130, seed=41)
     src = make_raster(tmp_path / "in.tif", pixels)
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     model = PixelModel().eval()
     out = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "b.tif", stitch="blend")).output)[0]
     assert_same_classes(out, model, spec, pixels)
@@ -490,7 +491,7 @@ def test_blend_averages_every_overlapping_tile_with_the_window(tmp_path, monkeyp
     monkeypatch.setattr(flair_qgis.blend, "STRIPE", stripe)
     pixels = random_image(110, 140, seed=42)
     src = make_raster(tmp_path / "in.tif", pixels)
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     model = tiny_model()
     out = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "b.tif", stitch="blend")).output)[0]
     assert (out != blended_by_hand(model, spec, pixels)).mean() < 1e-3
@@ -500,7 +501,7 @@ def test_blend_keeps_nodata_windows_and_probabilities(tmp_path):
     pixels = random_image(120, 100, seed=43)
     pixels[:, :50] = 0
     src = make_raster(tmp_path / "in.tif", pixels, nodata=0)
-    spec = small_spec(spec_for_entry(ENTRY))
+    spec = small_spec(ENTRY.spec)
     model = tiny_model()
     whole = read(segment_with(model, spec, SegmentRequest.of(src, tmp_path / "w.tif", stitch="blend")).output)[0]
     assert (whole[:50] == 0).all() and (whole[50:] > 0).all()
@@ -516,7 +517,7 @@ def test_blend_keeps_nodata_windows_and_probabilities(tmp_path):
 def test_unknown_stitching_is_refused(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(40, 40))
     with pytest.raises(FlairError, match="unknown stitching"):
-        segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)),
+        segment_with(PixelModel().eval(), small_spec(ENTRY.spec),
                      SegmentRequest.of(src, tmp_path / "o.tif", stitch="feather"))
 
 
@@ -527,7 +528,7 @@ def test_automatic_batch_size(tmp_path):
     assert batch_for_memory(2**20, 2**30) == 1 and batch_for_memory(2**40, 2**20) == 64
     src = make_raster(tmp_path / "in.tif", random_image(100, 100))
     logs = []
-    result = segment_with(PixelModel().eval(), small_spec(spec_for_entry(ENTRY)),
+    result = segment_with(PixelModel().eval(), small_spec(ENTRY.spec),
                           SegmentRequest.of(src, tmp_path / "o.tif", batch_size=None), Progress(log=logs.append))
     assert result.output.exists()
     expected = 4 if not torch.cuda.is_available() else None

@@ -17,17 +17,18 @@ from rasterio.enums import ColorInterp
 from safetensors.torch import load_file, save_file
 
 from conftest import ROOT, make_raster, random_image
-from flair_qgis import zoo
-from flair_qgis.checkpoints import build_model, load_weights, read_checkpoint, spec_for_entry
+from flair_qgis import hf_download, zoo
+from flair_qgis.checkpoints import load_weights, read_checkpoint
+from flair_qgis.model_spec import build_model
 from flair_qgis.engine import segment_with
 from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.model_resolution import resolve_model
 from flair_qgis.errors import FlairError
-from flair_qgis.hub_models import (HUB_CHANNEL_CODES, HUB_UNTRAINED, IR_NORMALISATION, RGB_NORMALISATION,
-                                   UPERNET_SMP04, hub_layout)
+from flair_qgis.flair_hub import UPERNET_SMP04
+from flair_qgis.zoo import HUB_CHANNEL_CODES, HUB_UNTRAINED, IR_NORMALISATION, RGB_NORMALISATION
 from flair_qgis.palette import palette
 from flair_qgis.progress import Progress
-from hub_fixtures import TINY_CONVNEXT, TINY_SWIN, tiny_hub_entry, tiny_hub_model, write_hub_file
+from hub_fixtures import TINY_CONVNEXT, TINY_SWIN, hub_layout, tiny_hub_entry, tiny_hub_model, write_hub_file
 
 HUB_ENTRIES = [e for e in zoo.ZOO.values() if e.name.startswith("FLAIR-HUB_")]
 GOLDEN = ROOT / "tests" / "data" / "golden"
@@ -113,20 +114,20 @@ def test_a_hub_file_loads_strictly_and_predicts_as_the_saved_model(encoder, tmp_
     model = tiny_hub_model(encoder)
     path = write_hub_file(tmp_path / "FLAIR-HUB_LC-A_IR_tiny-upernet.safetensors", model)
     ckpt = read_checkpoint(path)
-    assert ckpt.extra["class_weights"] == [0.0 if i in HUB_UNTRAINED else 1.0 for i in range(19)]
+    assert ckpt.class_weights == tuple(0.0 if i in HUB_UNTRAINED else 1.0 for i in range(19))
     assert not any(k.startswith(("model.", "criterion.", "fusion")) for k in ckpt.state_dict)
-    loaded = load_weights(ckpt, spec_for_entry(tiny_hub_entry(encoder=encoder)))
+    loaded = load_weights(ckpt, tiny_hub_entry(encoder=encoder).spec)
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         assert torch.equal(loaded(x), model(x))
 
 
 def test_a_swin_model_rebuilt_for_another_tile_size_equals_one_built_for_it():
-    from flair_qgis.hub_models import build_hub_model
+    from flair_qgis.flair_hub import build_flair_hub_model
 
     model = tiny_hub_model(TINY_SWIN)  # built for 512 px tiles
     params = [id(p) for p in model.parameters()]
-    at_64 = build_hub_model(UPERNET_SMP04, TINY_SWIN, 3, 19, size=(64, 64)).eval()
+    at_64 = build_flair_hub_model(UPERNET_SMP04, TINY_SWIN, 3, 19, size=(64, 64)).eval()
     at_64.load_state_dict(model.state_dict())
     x = torch.randn(1, 3, 64, 64)
     with torch.inference_mode():
@@ -164,7 +165,7 @@ def test_a_safetensors_file_of_something_else_is_not_taken_for_a_hub_model(tmp_p
 def test_another_architectures_file_does_not_fit_and_says_so(tmp_path):
     path = write_hub_file(tmp_path / "m.safetensors", tiny_hub_model(TINY_SWIN))
     with pytest.raises(FlairError, match="does not fit a upernet-smp0.4/tu-convnextv2_flairtest model"):
-        load_weights(read_checkpoint(path), spec_for_entry(tiny_hub_entry(encoder=TINY_CONVNEXT)))
+        load_weights(read_checkpoint(path), tiny_hub_entry(encoder=TINY_CONVNEXT).spec)
 
 
 # --- the zoo entries, classes, bands and normalisation --------------------------------------------
@@ -191,7 +192,7 @@ def test_hub_normalisation_is_flair_hubs_not_flair_incs():
 
 @pytest.mark.parametrize("entry", HUB_ENTRIES, ids=[e.name for e in HUB_ENTRIES])
 def test_hub_channels_carry_flair_codes_and_the_untrained_ones_are_masked(entry):
-    spec = spec_for_entry(entry)
+    spec = entry.spec
     assert [c.code for c in spec.classes] == list(HUB_CHANNEL_CODES)
     names = [c.name for c in spec.classes]
     assert names[:3] == ["building", "greenhouse", "swimming pool"] and names[13] == "coniferous"
@@ -222,7 +223,7 @@ def test_the_engine_writes_flair_codes_of_hub_channels_and_feeds_bands_4_1_2_nor
     src = make_raster(tmp_path / "rgbi.tif", image)
     with rasterio.open(src, "r+") as dst:  # GDAL calls the 4th band of a 4-band byte GeoTIFF alpha
         dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.undefined]
-    spec = spec_for_entry(tiny_hub_entry())
+    spec = tiny_hub_entry().spec
     from dataclasses import replace
 
     model = ChannelModel()
@@ -295,7 +296,7 @@ def test_diagnostics_lists_a_cached_hub_model_with_its_revision_and_hash(tmp_pat
     entry = zoo.get_entry("FLAIR-HUB_LC-A_IR_convnextv2tiny-upernet")
     fake_hub.add(entry.repo_id, entry.filename, b"weights of a FLAIR-HUB model")
     monkeypatch.setenv("HF_ENDPOINT", fake_hub.url)
-    zoo.fetch(entry)
+    hf_download.fetch(entry)
 
     states = dict(diagnostics.cached_models())
     assert states[entry.name].startswith("cached (revision ") and states[entry.name].endswith("sha256 OK")

@@ -52,7 +52,7 @@ def test_offline_mode_makes_no_connection_at_all():
 
 
 def test_unresolvable_hub_name_is_said_so():
-    from flair_qgis.hub_probe import unreachable
+    from flair_qgis.hf_probe import unreachable
 
     why = unreachable("https://no-such-host.invalid")
 

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from conftest import make_raster, random_image
-from flair_qgis.checkpoints import spec_for_entry
 from flair_qgis.engine import segment_with
 from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.tiling import flair_hub_tile_grid, grid_function, tile_grid
@@ -75,8 +74,8 @@ def test_the_reference_example_has_30_tiles_at_the_listed_places():
 
 
 def test_hub_models_use_the_flair_hub_grid_and_flair_inc_models_flair_detects():
-    assert spec_for_entry(get_entry("FLAIR-HUB_LC-A_IR_convnextv2tiny-upernet")).grid == "flair-hub"
-    assert spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")).grid == "flair-detect"
+    assert get_entry("FLAIR-HUB_LC-A_IR_convnextv2tiny-upernet").spec.grid == "flair-hub"
+    assert get_entry("FLAIR-INC_rgb_15cl_resnet34-unet").spec.grid == "flair-detect"
     assert grid_function("flair-hub") is flair_hub_tile_grid and grid_function("flair-detect") is tile_grid
 
 
@@ -91,7 +90,7 @@ class PixelModel(torch.nn.Module):
 
 def test_the_engine_tiles_a_hub_model_on_the_flair_hub_grid(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(1100, 1300))
-    spec = spec_for_entry(get_entry("FLAIR-HUB_LC-A_RGB_swintiny-upernet"))
+    spec = get_entry("FLAIR-HUB_LC-A_RGB_swintiny-upernet").spec
     options = SegmentRequest.of(src, tmp_path / "out.tif", batch_size=8, tile_size=512, margin=128)
     assert segment_with(PixelModel().eval(), spec, options).tiles == 30
     at_default = segment_with(PixelModel().eval(), spec, SegmentRequest.of(src, tmp_path / "default.tif"))
@@ -110,7 +109,7 @@ class BatchRecorder(PixelModel):
 
 def test_large_tiles_on_the_cpu_are_batched_by_pixels_not_by_count(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(600, 1100))
-    spec = spec_for_entry(get_entry("FLAIR-HUB_LC-A_RGB_swintiny-upernet"))
+    spec = get_entry("FLAIR-HUB_LC-A_RGB_swintiny-upernet").spec
     logs: list[str] = []
     from flair_qgis.progress import Progress
 

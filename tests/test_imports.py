@@ -1,16 +1,30 @@
 """The import drawing of flair_qgis/ (read from the sources with ast, so imports inside functions
-count too) has no circle, and no module switches GDAL's exception state for the whole process."""
+count too) has no circle and no import running up a floor, and no module switches GDAL's exception
+state for the whole process."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "flair_qgis"
-# Being untangled in another piece of work (issue 19, item 2): the model registry's three modules.
-KNOWN_CIRCLES = [{"flair_qgis.checkpoints", "flair_qgis.hub_models", "flair_qgis.zoo"}]
+# The floors of flair_qgis, from the bottom up: a module imports only from its own floor or below.
+# A new module goes on the lowest floor its imports allow; a helper needed lower down moves down.
+FLOORS: list[tuple[str, set[str]]] = [
+    ("leaves", {"flair_qgis", "errors", "files", "labels", "plots", "hf_probe", "triton_guard", "change_regions"}),
+    ("facts", {"progress", "normalisation", "palette", "grids", "tiling", "choices", "dependencies", "upernet", "vrt",
+               "change_zones", "change_spec", "metrics", "cpu_memory"}),
+    ("rasters", {"raster_io", "mosaics", "resampling", "class_codes", "styling", "vectorize", "areas", "change_plot",
+                 "score_reports", "openvino_backend", "pip_install"}),
+    ("inputs and data", {"band_sources", "blend", "pipeline", "patch_files", "patches", "export", "train_options",
+                         "change_classes", "change_tables", "raster_evaluation"}),
+    ("models", {"flair_hub", "model_spec", "zoo", "checkpoints", "hf_download", "model_resolution", "prediction"}),
+    ("work", {"change", "zones", "evaluation", "diagnostics"}),
+    ("engines", {"engine", "training_loop", "training", "distributed.blocks", "distributed.workers",
+                 "distributed.executors", "distributed.run", "distributed"}),
+    ("entry points", {"config", "cli", "__main__"}),
+]
 
 
 def module_name(path: Path) -> str:
@@ -90,15 +104,45 @@ def test_the_drawing_sees_relative_imports_of_modules_and_of_packages():
     assert "flair_qgis.mosaics" in graph["flair_qgis.distributed.run"]
 
 
+def floor_of(module: str, floors: list[tuple[str, set[str]]] = FLOORS) -> int:
+    short = module if module == "flair_qgis" else module.removeprefix("flair_qgis.")
+    return next((i for i, (_, names) in enumerate(floors) if short in names), -1)
+
+
+def upward_imports(graph: dict[str, set[str]], floors: list[tuple[str, set[str]]] = FLOORS) -> list[str]:
+    """``a (floor) -> b (floor)`` for each import from a lower floor to a higher one."""
+    return sorted(f"{a} ({floors[floor_of(a, floors)][0]}) -> {b} ({floors[floor_of(b, floors)][0]})"
+                  for a, targets in graph.items() for b in targets if floor_of(a, floors) < floor_of(b, floors))
+
+
 def test_no_import_circle_in_flair_qgis():
-    found = [c for c in circles(import_graph()) if c not in KNOWN_CIRCLES]
+    found = circles(import_graph())
     assert found == [], f"import circles: {[sorted(c) for c in found]}"
 
 
-@pytest.mark.xfail(reason="checkpoints ↔ hub_models ↔ zoo: being untangled with the model registry (issue 19, "
-                          "item 2)", strict=False)
-def test_the_model_registry_has_no_import_circle():
-    assert not [c for c in circles(import_graph()) if c in KNOWN_CIRCLES]
+def test_the_model_modules_have_no_import_circle():
+    """The registry (zoo), FLAIR-HUB's file layout, checkpoints and the download import one way only."""
+    graph = import_graph()
+    assert "flair_qgis.checkpoints" not in graph["flair_qgis.zoo"] | graph["flair_qgis.flair_hub"]
+    assert "flair_qgis.zoo" not in graph["flair_qgis.flair_hub"] | graph["flair_qgis.model_spec"]
+    assert not {"flair_qgis.hub_models", "flair_qgis.hub_probe"} & set(graph)  # "hub" meant two things
+
+
+def test_every_module_is_on_a_floor():
+    assert sorted(m for m in import_graph() if floor_of(m) < 0) == []
+    named = [m for _, names in FLOORS for m in names]
+    assert len(named) == len(set(named)), "a module is on two floors"
+
+
+def test_the_floor_check_finds_an_import_running_up():
+    floors = [("low", {"a"}), ("high", {"b"})]
+    assert upward_imports({"flair_qgis.a": {"flair_qgis.b"}, "flair_qgis.b": set()}, floors) == [
+        "flair_qgis.a (low) -> flair_qgis.b (high)"]
+    assert upward_imports({"flair_qgis.b": {"flair_qgis.a"}, "flair_qgis.a": set()}, floors) == []
+
+
+def test_nothing_imports_upward():
+    assert upward_imports(import_graph()) == []
 
 
 def test_gdal_exceptions_are_never_switched_on_for_the_whole_process():

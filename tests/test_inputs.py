@@ -7,7 +7,6 @@ import pytest
 import rasterio
 
 from conftest import make_raster, random_image
-from flair_qgis.checkpoints import spec_for_entry
 from flair_qgis.engine import segment_with
 from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
@@ -15,7 +14,7 @@ from flair_qgis.progress import Progress
 from flair_qgis.zoo import get_entry
 from test_engine import PixelModel, read, small_spec
 
-SPEC = small_spec(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")))
+SPEC = small_spec(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet").spec)
 
 
 def smooth_scene(size: int, seed: int = 0) -> np.ndarray:

@@ -14,12 +14,13 @@ import torch
 from rasterio.enums import ColorInterp
 
 from conftest import TINY_ENCODER, ignf_state_dict, make_raster, random_image, tiny_model
+from registry_fixtures import entry_like
 from flair_qgis import zoo
-from flair_qgis.checkpoints import load_weights, spec_for_entry
+from flair_qgis.checkpoints import load_weights
 from flair_qgis.engine import segment
 from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
-from flair_qgis.hub_models import HUB_CHANNEL_CODES, HUB_UNTRAINED
+from flair_qgis.zoo import HUB_CHANNEL_CODES, HUB_UNTRAINED
 from flair_qgis.model_resolution import resolve_model
 from flair_qgis.progress import Progress
 from hub_fixtures import TINY_CONVNEXT, tiny_hub_entry, tiny_hub_model, write_hub_file
@@ -35,13 +36,13 @@ def tiny_zoo(monkeypatch):
     entries = {
         "ir": tiny_hub_entry(encoder=TINY_CONVNEXT),
         "rgb": tiny_hub_entry("FLAIR-HUB_LC-A_RGB_swintiny-upernet", TINY_CONVNEXT, "FLAIR-HUB_LC-A_RGB_tiny-upernet"),
-        "unet": replace(zoo.ZOO[zoo.DEFAULT_MODEL], name="FLAIR-INC_rgb_15cl_tiny-unet",
+        "unet": entry_like(zoo.ZOO[zoo.DEFAULT_MODEL], name="FLAIR-INC_rgb_15cl_tiny-unet",
                         filename="FLAIR-INC_rgb_15cl_tiny-unet_weights.pth", encoder=TINY_ENCODER, sha256=None,
                         size=None, revision="main"),
-        "unet12": replace(zoo.ZOO["FLAIR-INC_rgb_12cl_resnet34-unet"], name="FLAIR-INC_rgb_12cl_tiny-unet",
+        "unet12": entry_like(zoo.ZOO["FLAIR-INC_rgb_12cl_resnet34-unet"], name="FLAIR-INC_rgb_12cl_tiny-unet",
                           filename="FLAIR-INC_rgb_12cl_tiny-unet_weights.pth", encoder=TINY_ENCODER, sha256=None,
                           size=None, revision="main"),
-        "fpn": replace(zoo.ZOO[zoo.DEFAULT_MODEL], name="FLAIR-INC_rgb_15cl_tiny-fpn", arch="fpn",
+        "fpn": entry_like(zoo.ZOO[zoo.DEFAULT_MODEL], name="FLAIR-INC_rgb_15cl_tiny-fpn", arch="fpn",
                        filename="FLAIR-INC_rgb_15cl_tiny-fpn_weights.pth", encoder=TINY_ENCODER, sha256=None,
                        size=None, revision="main"),
     }
@@ -74,7 +75,7 @@ def test_igns_hub_file_with_the_default_model_runs_as_that_hub_model(tmp_path, t
 
     ckpt, spec, logs = resolved(zoo.DEFAULT_MODEL, path)
 
-    assert spec == spec_for_entry(entry)
+    assert spec == entry.spec
     assert [c.code for c in spec.classes] == list(HUB_CHANNEL_CODES)
     assert f"Checkpoint {path.name} recognised as zoo model {entry.name} by its file name, instead of model " \
            f"{zoo.DEFAULT_MODEL}" in logs
@@ -107,7 +108,7 @@ def test_a_renamed_hub_file_alone_is_recognised_by_its_layers_and_its_bands_word
     ckpt, spec, logs = resolved(None, path)
 
     entry = tiny_zoo["ir"]
-    assert spec == spec_for_entry(entry)
+    assert spec == entry.spec
     assert any(m.startswith(f"Checkpoint {path.name} recognised as zoo model {entry.name} by its layers (")
                for m in logs)
     assert "none is off" not in active_line(logs)
@@ -120,7 +121,7 @@ def test_igns_name_within_a_copys_file_name_is_enough(tmp_path, tiny_zoo):
 
     _, spec, logs = resolved(zoo.DEFAULT_MODEL, path)
 
-    assert spec == spec_for_entry(entry)
+    assert spec == entry.spec
     assert f"Checkpoint {path.name} recognised as zoo model {entry.name} by IGN's model name in its file name, " \
            f"instead of model {zoo.DEFAULT_MODEL}" in logs
 
@@ -215,6 +216,6 @@ def test_a_renamed_pinned_zoo_file_given_alone_is_recognised_by_its_sha256(tmp_p
 
     _, spec, logs = resolved(zoo.DEFAULT_MODEL, path)
 
-    assert spec == spec_for_entry(pinned)
+    assert spec == pinned.spec
     assert f"Checkpoint {path.name} recognised as zoo model {pinned.name} by its sha256, instead of model " \
            f"{zoo.DEFAULT_MODEL}" in logs

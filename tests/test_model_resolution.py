@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from conftest import TINY_ENCODER, ignf_state_dict, tiny_model
+from registry_fixtures import entry_like
 from flair_qgis import zoo
-from flair_qgis.checkpoints import read_checkpoint, spec_for_entry
+from flair_qgis.checkpoints import read_checkpoint
 from flair_qgis.errors import FlairError
 from flair_qgis.model_resolution import bare_spec, resolve_model, with_tiling
 from flair_qgis.progress import Progress
@@ -24,7 +25,7 @@ UNTRAINED = (15, 16, 17, 19)  # codes a real FLAIR-1 19-class run switched off
 @pytest.fixture
 def entry(monkeypatch):
     """The 15-class RGB zoo model, with a tiny encoder so that its weights are quick to build."""
-    entry = replace(zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"], name=NAME, repo_id=f"IGNF/{NAME}",
+    entry = entry_like(zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"], name=NAME, repo_id=f"IGNF/{NAME}",
                     filename=f"{NAME}_weights.pth", encoder=TINY_ENCODER)
     monkeypatch.setitem(zoo.ZOO, NAME, entry)
     return entry
@@ -99,7 +100,7 @@ def test_a_renamed_zoo_file_is_recognised_by_its_sha256(tmp_path, monkeypatch, e
 
     _, spec = resolve_model(NAME, path, Progress())
 
-    assert spec == replace(spec_for_entry(pinned), normalisation=spec.normalisation)
+    assert spec == replace(pinned.spec, normalisation=spec.normalisation)
     assert sum(spec.active) == 15
 
 
@@ -126,3 +127,22 @@ def test_tiling_and_bare_spec_take_plain_arguments(tmp_path):
     assert (with_tiling(spec, "fast").tile_size, with_tiling(spec, None, 256, 32).margin) == (1024, 32)
     with pytest.raises(FlairError, match="unknown preset 'slow'"):
         with_tiling(spec, "slow")
+
+
+def test_active_classes_are_decided_in_one_place_from_one_class_weights_field(tmp_path):
+    """FLAIR-1 and FLAIR-HUB files keep their loss weights in ``Checkpoint.class_weights``; a FLAIR-HUB
+    file's weights mask a registry model's classes, a FLAIR-1 file's only a file read from its weights."""
+    from flair_qgis.checkpoints import Checkpoint
+    from flair_qgis.model_resolution import FROM_WEIGHTS, OWN, active_classes
+
+    spec = zoo.get_entry("FLAIR-HUB_LC-A_IR_convnextv2tiny-upernet").spec
+    off = (0.0,) + (1.0,) * 18  # channel 0 (code 1) switched off by the file
+    hub = Checkpoint(tmp_path / "hub.safetensors", {}, None, {"layout": "flair-hub"}, off)
+    masked, why = active_classes(spec, hub, OWN, "zoo model")
+    assert masked.active == (False,) + spec.active[1:] and "loss weights switch off" in why
+    flair1 = Checkpoint(tmp_path / "f1.pth", {}, None, {}, off)
+    assert active_classes(spec, flair1, OWN, "zoo model") == (spec, "zoo model")
+    from_file, why = active_classes(spec, flair1, FROM_WEIGHTS, "")
+    assert from_file.active == (False,) + (True,) * 18 and "criterion.weight" in why
+    asked, why = active_classes(spec, hub, OWN, "zoo model", active_codes=[1, 2])
+    assert [c.code for c in asked.active_classes] == [1, 2] and why == "as asked"

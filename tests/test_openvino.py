@@ -20,7 +20,6 @@ import torch
 
 from conftest import EXAMPLE, ROOT, TINY_ENCODER, tiny_model
 from flair_qgis import openvino_backend, zoo
-from flair_qgis.checkpoints import spec_for_entry
 from flair_qgis.engine import segment, segment_with
 from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
@@ -48,7 +47,7 @@ def shared_cache(tmp_path_factory) -> Path:
 
 def inc_spec(tile: int = 256, margin: int = 64):
     """FLAIR-INC's RGB spec (its normalisation and 19 classes, some switched off) at a small tile."""
-    spec = spec_for_entry(zoo.get_entry(zoo.DEFAULT_MODEL))
+    spec = zoo.get_entry(zoo.DEFAULT_MODEL).spec
     norm = replace(spec.normalisation, means=spec.normalisation.means[:3], stds=spec.normalisation.stds[:3])
     return replace(spec, bands=spec.bands[:3], normalisation=norm, tile_size=tile, margin=margin)
 
@@ -100,7 +99,7 @@ def test_flair_hub_upernets_agree_with_pytorch(encoder, tmp_path):
     from hub_fixtures import tiny_hub_entry, tiny_hub_model
 
     model = tiny_hub_model(encoder)
-    spec = replace(spec_for_entry(tiny_hub_entry(encoder=encoder)), tile_size=128, margin=32)
+    spec = replace(tiny_hub_entry(encoder=encoder).spec, tile_size=128, margin=32)
     window = (200, 100, 512, 384)
     reference = run(model, spec, tmp_path / "torch.tif", "torch", Log(), window=window)
     log = Log()
@@ -172,11 +171,11 @@ def test_without_openvino_auto_runs_pytorch_and_the_log_says_why(tmp_path):
         sys.path.insert(0, {str(ROOT)!r})
         from dataclasses import replace
         from flair_qgis import zoo
-        from flair_qgis.checkpoints import build_model, spec_for_entry
+        from flair_qgis.model_spec import build_model
         from flair_qgis.engine import segment_with
         from flair_qgis.segment_options import SegmentRequest
         from flair_qgis.progress import Progress
-        spec = spec_for_entry(zoo.get_entry(zoo.DEFAULT_MODEL))
+        spec = zoo.get_entry(zoo.DEFAULT_MODEL).spec
         norm = replace(spec.normalisation, means=spec.normalisation.means[:3], stds=spec.normalisation.stds[:3])
         spec = replace(spec, bands=spec.bands[:3], normalisation=norm, tile_size=64, margin=16)
         model = build_model("unet", {TINY_ENCODER!r}, 3, 19).eval()

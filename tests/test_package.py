@@ -68,7 +68,8 @@ def installed(archive, tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    from flair_qgis.checkpoints import ModelSpec, save_checkpoint
+    from flair_qgis.checkpoints import save_checkpoint
+    from flair_qgis.model_spec import ModelSpec
     from flair_qgis.normalisation import Normalisation
     from flair_qgis.palette import palette
 

@@ -34,7 +34,8 @@ def project(qgis_app):
 
 def _save_own(path: Path, classes, active=None, bands=("R", "G", "B")) -> Path:
     """A tiny model in our self-describing format, tiled 64/16 so that runs are quick."""
-    from flair_qgis.checkpoints import ModelSpec, save_checkpoint
+    from flair_qgis.checkpoints import save_checkpoint
+    from flair_qgis.model_spec import ModelSpec
     from flair_qgis.normalisation import Normalisation
 
     spec = ModelSpec(arch="unet", encoder=TINY_ENCODER, bands=tuple(bands), classes=tuple(classes),

@@ -44,7 +44,8 @@ def env(profile) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
     """A tiny model in our self-describing format (FLAIR's 19 classes, tiled 128/32)."""
-    from flair_qgis.checkpoints import ModelSpec, save_checkpoint
+    from flair_qgis.checkpoints import save_checkpoint
+    from flair_qgis.model_spec import ModelSpec
     from flair_qgis.normalisation import Normalisation
     from flair_qgis.palette import palette
 
@@ -178,7 +179,7 @@ def test_readme_command_segments_the_example(profile, fake_hub, tmp_path):
 
     import torch
 
-    from flair_qgis.checkpoints import build_model
+    from flair_qgis.model_spec import build_model
     from flair_qgis.palette import palette
     from flair_qgis.zoo import ZOO
 

@@ -25,7 +25,7 @@ import torch
 
 from conftest import ROOT, ignf_state_dict, make_raster, random_image, tiny_model
 from flair_qgis import zoo
-from flair_qgis.checkpoints import read_checkpoint, save_checkpoint, spec_for_entry
+from flair_qgis.checkpoints import read_checkpoint, save_checkpoint
 from flair_qgis.engine import segment_with
 from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
@@ -33,7 +33,7 @@ from flair_qgis.progress import Progress
 from flair_qgis.files import host, remove_stale_temporaries
 from test_engine import ENTRY, PixelModel, read, small_spec
 
-SPEC = small_spec(spec_for_entry(ENTRY))  # 64 px tiles, 16 px margin
+SPEC = small_spec(ENTRY.spec)  # 64 px tiles, 16 px margin
 
 # A segmentation in a process of its own, with test_engine's PixelModel (same seed, same weights)
 # made slow by ``sleep`` seconds a batch. It waits for the file ``go`` (if given) before starting,
@@ -47,7 +47,6 @@ from pathlib import Path
 args = json.loads(sys.argv[1])
 sys.path.insert(0, args["root"])
 import torch
-from flair_qgis.checkpoints import spec_for_entry
 from flair_qgis.engine import segment_with
 from flair_qgis.segment_options import SegmentRequest
 from flair_qgis.errors import FlairError
@@ -67,7 +66,7 @@ class SlowPixelModel(torch.nn.Module):
         return self.conv(x)
 
 
-spec = replace(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")), tile_size=64, margin=16)
+spec = replace(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet").spec, tile_size=64, margin=16)
 model = SlowPixelModel().eval()
 if args.get("go"):
     while not Path(args["go"]).exists():
@@ -241,11 +240,11 @@ from pathlib import Path
 
 args = json.loads(sys.argv[1])
 sys.path.insert(0, args["root"])
-from flair_qgis import zoo
+from flair_qgis import hf_download, zoo
 
 while not Path(args["go"]).exists():
     time.sleep(0.02)
-print(zoo.fetch(zoo.get_entry(args["model"])))
+print(hf_download.fetch(zoo.get_entry(args["model"])))
 """
 
 
@@ -353,7 +352,6 @@ def test_finished_files_get_the_umasks_permissions_not_mkstemps(tmp_path):
     import stat
 
     from conftest import make_raster, random_image
-    from flair_qgis.checkpoints import spec_for_entry
     from flair_qgis.engine import segment_with
     from flair_qgis.segment_options import SegmentRequest
     from flair_qgis.zoo import get_entry
@@ -362,7 +360,7 @@ def test_finished_files_get_the_umasks_permissions_not_mkstemps(tmp_path):
     src = make_raster(tmp_path / "in.tif", random_image(40, 40))
     old = os.umask(0o022)
     try:
-        spec = small_spec(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")))
+        spec = small_spec(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet").spec)
         result = segment_with(PixelModel().eval(), spec, SegmentRequest.of(src, tmp_path / "o.tif"))
     finally:
         os.umask(old)

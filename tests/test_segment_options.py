@@ -13,7 +13,7 @@ import pytest
 from conftest import TINY_ENCODER, make_raster, random_image, tiny_model
 from flair_qgis import band_sources, raster_io, resampling, segment_checks
 from flair_qgis.band_sources import BandSources
-from flair_qgis.checkpoints import save_checkpoint, spec_for_entry
+from flair_qgis.checkpoints import save_checkpoint
 from flair_qgis.distributed import ZoneOptions, run_zone
 from flair_qgis.engine import segment
 from flair_qgis.errors import FlairError
@@ -21,9 +21,9 @@ from flair_qgis.segment_options import ModelChoice, ReadOptions, RunOptions, Seg
 from flair_qgis.zoo import get_entry
 
 ORIGIN = (650000.0, 6860000.0)
-RGB = replace(spec_for_entry(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet")), encoder=TINY_ENCODER,
+RGB = replace(get_entry("FLAIR-INC_rgb_15cl_resnet34-unet").spec, encoder=TINY_ENCODER,
               tile_size=64, margin=16)
-RGBI = replace(spec_for_entry(get_entry("FLAIR-INC_rgbi_15cl_resnet34-unet")), tile_size=64, margin=16)
+RGBI = replace(get_entry("FLAIR-INC_rgbi_15cl_resnet34-unet").spec, tile_size=64, margin=16)
 
 
 def test_flat_settings_are_routed_to_their_part_and_back():

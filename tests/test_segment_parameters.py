@@ -18,7 +18,8 @@ pytestmark = pytest.mark.qgis
 @pytest.fixture(scope="module")
 def flair19_ckpt(tmp_path_factory) -> Path:
     """A tiny model in our own format: FLAIR's 19 classes, all active, tiled 128/32."""
-    from flair_qgis.checkpoints import ModelSpec, save_checkpoint
+    from flair_qgis.checkpoints import save_checkpoint
+    from flair_qgis.model_spec import ModelSpec
     from flair_qgis.normalisation import Normalisation
     from flair_qgis.palette import palette
 

@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from conftest import TINY_ENCODER, tiny_model
-from flair_qgis.checkpoints import ModelSpec, read_checkpoint, save_checkpoint
+from registry_fixtures import entry_like
+from flair_qgis.checkpoints import read_checkpoint, save_checkpoint
+from flair_qgis.model_spec import ModelSpec
 from flair_qgis.errors import Cancelled, FlairError
 from flair_qgis.normalisation import Normalisation
 from flair_qgis.palette import palette
@@ -155,7 +157,7 @@ def test_fine_tuning_a_zoo_model_fetches_it_and_keeps_its_bands_and_normalisatio
     from flair_qgis import zoo
 
     name = "FLAIR-INC_rgb_15cl_tiny-unet"
-    entry = replace(zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"], name=name, repo_id=f"IGNF/{name}",
+    entry = entry_like(zoo.ZOO["FLAIR-INC_rgb_15cl_resnet34-unet"], name=name, repo_id=f"IGNF/{name}",
                     filename=f"{name}_weights.pth", encoder=TINY_ENCODER, sha256=None, size=None)
     monkeypatch.setitem(zoo.ZOO, name, entry)
     buffer = io.BytesIO()

@@ -224,7 +224,8 @@ def test_segment_writes_styled_polygons_when_asked(provider, tmp_path):
     import torch
 
     from conftest import TINY_ENCODER, random_image, tiny_model
-    from flair_qgis.checkpoints import ModelSpec, save_checkpoint
+    from flair_qgis.checkpoints import save_checkpoint
+    from flair_qgis.model_spec import ModelSpec
     from flair_qgis.normalisation import Normalisation
     from flair_qgis.palette import palette
 

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from flair_qgis import dependencies as deps
 from flair_qgis import pip_install
 from flair_qgis.files import process_alive
-from flair_qgis.zoo import hub_cache_dir
+from flair_qgis.hf_download import cache_dir as hub_cache_dir
 
 PROFILE = PureWindowsPath(r"C:\Users\Anaïs\AppData\Roaming\QGIS\QGIS3\profiles\default")
 QGIS_PYTHON = r"C:\Program Files\QGIS 3.40.6\apps\Python312"

@@ -119,7 +119,8 @@ def test_landtake_workflow_maps_two_dates_and_measures_land_take_per_zone(tmp_pa
     model for both, two zones: the workflow's transition table and the maps agree pixel for pixel."""
     from osgeo import ogr, osr
 
-    from flair_qgis.checkpoints import ModelSpec, save_checkpoint
+    from flair_qgis.checkpoints import save_checkpoint
+    from flair_qgis.model_spec import ModelSpec
     from flair_qgis.normalisation import Normalisation
     from flair_qgis.palette import palette
     from conftest import random_image, tiny_model

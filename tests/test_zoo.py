@@ -16,8 +16,10 @@ import pytest
 import torch
 
 from conftest import ROOT, TINY_ENCODER, ignf_state_dict, tiny_model
-from flair_qgis import zoo
-from flair_qgis.checkpoints import build_model, load_weights, spec_for_entry
+from registry_fixtures import entry_like
+from flair_qgis import hf_download, zoo
+from flair_qgis.checkpoints import load_weights
+from flair_qgis.model_spec import build_model
 from flair_qgis.model_resolution import resolve_model
 from flair_qgis.errors import Cancelled, FlairError
 from flair_qgis.normalisation import FLAIR_MEANS, FLAIR_STDS
@@ -95,7 +97,7 @@ def test_entry_bands_palette_and_normalisation(entry):
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
 def test_entry_spec_masks_the_switched_off_classes(entry):
-    spec = spec_for_entry(entry)
+    spec = entry.spec
     assert spec.n_classes == entry.head_classes and spec.in_channels == len(entry.bands)
     assert [c.code for c in spec.classes] == list(range(1, 20))
     assert [c.code for c in spec.active_classes] == [c.code for c in palette(entry.palette)]
@@ -162,7 +164,7 @@ def test_every_entry_downloads_its_pinned_revision_and_checks_its_pinned_hash(en
     hub.add(entry.repo_id, entry.filename, data)
     with pytest.raises(FlairError, match=f"the downloaded file is {len(data)} bytes, expected {entry.size} "
                                          f"\\(sha256 {entry.sha256}\\); the corrupt file was removed"):
-        zoo.fetch(entry)
+        hf_download.fetch(entry)
     asked = [path for _, path in hub.requests if "/resolve/" in path]
     assert asked and all(f"/{entry.repo_id}/resolve/{entry.revision}/{entry.filename}" in p for p in asked)
 
@@ -171,7 +173,7 @@ def test_an_unconfirmed_entry_missing_from_the_hub_says_what_to_do_instead(hub):
     entry = zoo.unconfirmed()[0]
     with pytest.raises(FlairError, match="never confirmed at that revision: download the file from "
                                          f"{entry.url} and give it as a checkpoint file"):
-        zoo.fetch(entry)
+        hf_download.fetch(entry)
 
 
 def test_zoo_lookups():
@@ -203,7 +205,7 @@ def hub(fake_hub, monkeypatch):
 @pytest.fixture
 def tiny_entry(tiny_file, monkeypatch) -> zoo.ModelEntry:
     """A pinned zoo entry for the tiny file, put in the zoo for the test."""
-    entry = replace(UNHASHED, name=TINY_NAME, repo_id=f"IGNF/{TINY_NAME}", filename=f"{TINY_NAME}_weights.pth",
+    entry = entry_like(UNHASHED, name=TINY_NAME, repo_id=f"IGNF/{TINY_NAME}", filename=f"{TINY_NAME}_weights.pth",
                     encoder=TINY_ENCODER, revision=TINY_REVISION, sha256=tiny_file[1], size=len(tiny_file[0]))
     monkeypatch.setitem(zoo.ZOO, TINY_NAME, entry)
     return entry
@@ -228,7 +230,7 @@ def test_unhashed_download_lands_in_the_cache_verified_and_is_reused(hub, tiny_f
     hub.add(UNHASHED.repo_id, UNHASHED.filename, data)
     fractions: list[float] = []
 
-    path = zoo.fetch(UNHASHED, Progress(fraction=fractions.append))
+    path = hf_download.fetch(UNHASHED, Progress(fraction=fractions.append))
 
     assert path.is_relative_to(_private_hf_cache / "hub" / "models--IGNF--FLAIR-INC_rgb_15cl_resnet34-unet")
     assert path.name == UNHASHED.filename and path.read_bytes() == data
@@ -237,43 +239,43 @@ def test_unhashed_download_lands_in_the_cache_verified_and_is_reused(hub, tiny_f
     assert fractions and fractions[-1] == 1.0
     assert all(0.0 <= f <= 1.0 for f in fractions) and fractions == sorted(fractions)
 
-    assert zoo.fetch(UNHASHED) == path
+    assert hf_download.fetch(UNHASHED) == path
     assert file_gets(hub) == 1  # only asked the hub whether the file changed
 
 
 def test_cached_file_is_served_offline_without_asking_the_hub(hub, tiny_file, monkeypatch):
     hub.add(UNHASHED.repo_id, UNHASHED.filename, tiny_file[0])
-    path = zoo.fetch(UNHASHED)
+    path = hf_download.fetch(UNHASHED)
     asked = len(hub.requests)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
-    assert zoo.fetch(UNHASHED) == path
+    assert hf_download.fetch(UNHASHED) == path
     assert len(hub.requests) == asked
 
 
 def test_cached_file_is_served_when_the_hub_is_unreachable(hub, tiny_file, monkeypatch):
     hub.add(UNHASHED.repo_id, UNHASHED.filename, tiny_file[0])
-    path = zoo.fetch(UNHASHED)
+    path = hf_download.fetch(UNHASHED)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
 
-    assert zoo.fetch(UNHASHED) == path
+    assert hf_download.fetch(UNHASHED) == path
 
 
 def test_pinned_download_verifies_its_hash_and_is_reused_without_a_request(hub, tiny_file, tiny_entry):
     hub.add(tiny_entry.repo_id, tiny_entry.filename, tiny_file[0])
 
-    path = zoo.fetch(tiny_entry)
+    path = hf_download.fetch(tiny_entry)
 
     assert path.parent.name == TINY_REVISION and path.read_bytes() == tiny_file[0]
     assert file_gets(hub) == 1
     asked = len(hub.requests)
-    assert zoo.fetch(tiny_entry) == path
+    assert hf_download.fetch(tiny_entry) == path
     assert len(hub.requests) == asked  # a pinned revision in the cache needs no hub at all
 
 
 def test_fetched_tiny_model_loads_through_resolve_model_offline(hub, tiny_file, tiny_entry, tmp_path, monkeypatch):
     hub.add(tiny_entry.repo_id, tiny_entry.filename, tiny_file[0])
-    zoo.fetch(tiny_entry)
+    hf_download.fetch(tiny_entry)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     asked = len(hub.requests)
     logs: list[str] = []
@@ -282,7 +284,7 @@ def test_fetched_tiny_model_loads_through_resolve_model_offline(hub, tiny_file, 
     model = load_weights(ckpt, spec)
 
     assert len(hub.requests) == asked
-    assert spec == spec_for_entry(tiny_entry) and sum(spec.active) == 15
+    assert spec == tiny_entry.spec and sum(spec.active) == 15
     assert any(TINY_NAME in m and TINY_REVISION[:12] in m for m in logs)
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
@@ -293,7 +295,7 @@ def test_offline_without_cache_names_the_model_and_how_to_fetch_it(hub, monkeypa
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
     with pytest.raises(FlairError) as err:
-        zoo.fetch(UNHASHED)
+        hf_download.fetch(UNHASHED)
 
     message = str(err.value)
     assert UNHASHED.name in message and "offline" in message
@@ -305,7 +307,7 @@ def test_unreachable_hub_without_cache_is_a_clear_error(monkeypatch, _private_hf
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: one attempt, no retries
 
     with pytest.raises(FlairError) as err:
-        zoo.fetch(UNHASHED)
+        hf_download.fetch(UNHASHED)
 
     message = str(err.value)
     assert UNHASHED.name in message and "the hub http://127.0.0.1:9 cannot be reached" in message
@@ -316,7 +318,7 @@ def test_unreachable_hub_without_cache_is_a_clear_error(monkeypatch, _private_hf
 def test_file_missing_on_the_hub_says_so(hub):
     with pytest.raises(FlairError, match=rf"IGNF/FLAIR-INC_rgb_15cl_resnet34-unet@{UNHASHED.revision}/.*is not on "
                                          "the hub"):
-        zoo.fetch(UNHASHED)
+        hf_download.fetch(UNHASHED)
 
 
 def test_file_differing_from_the_hash_the_hub_announces_is_removed(hub, tiny_file, _private_hf_cache):
@@ -324,7 +326,7 @@ def test_file_differing_from_the_hash_the_hub_announces_is_removed(hub, tiny_fil
     hub.add(UNHASHED.repo_id, UNHASHED.filename, data[:-1000] + bytes(1000), announce_sha256=sha)
 
     with pytest.raises(FlairError) as err:
-        zoo.fetch(UNHASHED)
+        hf_download.fetch(UNHASHED)
 
     assert UNHASHED.name in str(err.value) and f"expected {sha}" in str(err.value)
     assert "removed from the cache" in str(err.value)
@@ -332,7 +334,7 @@ def test_file_differing_from_the_hash_the_hub_announces_is_removed(hub, tiny_fil
     assert not any(p.name == UNHASHED.filename for p in (_private_hf_cache / "hub").rglob("*"))
 
     hub.add(UNHASHED.repo_id, UNHASHED.filename, data)  # the hub is repaired: the next try works
-    assert zoo.fetch(UNHASHED).read_bytes() == data
+    assert hf_download.fetch(UNHASHED).read_bytes() == data
 
 
 def test_pinned_file_with_another_hash_is_removed(hub, tiny_file, tiny_entry, _private_hf_cache):
@@ -340,7 +342,7 @@ def test_pinned_file_with_another_hash_is_removed(hub, tiny_file, tiny_entry, _p
     wrong = replace(tiny_entry, sha256="0" * 64)
 
     with pytest.raises(FlairError, match=f"sha256 is {tiny_file[1]}, expected {'0' * 64}"):
-        zoo.fetch(wrong)
+        hf_download.fetch(wrong)
 
     assert blobs(_private_hf_cache, wrong) == []
     assert not any(p.name == wrong.filename for p in (_private_hf_cache / "hub").rglob("*"))
@@ -362,11 +364,11 @@ def test_cache_without_symlinks_still_checks_the_announced_hash(hub, tiny_file, 
     hub.add(UNHASHED.repo_id, UNHASHED.filename, bytes(corrupt), announce_sha256=sha)
 
     with pytest.raises(FlairError, match=f"expected {sha}"):
-        zoo.fetch(UNHASHED)
+        hf_download.fetch(UNHASHED)
 
     assert not any(p.name == UNHASHED.filename for p in (_private_hf_cache / "hub").rglob("*"))
     hub.add(UNHASHED.repo_id, UNHASHED.filename, data)
-    path = zoo.fetch(UNHASHED)
+    path = hf_download.fetch(UNHASHED)
     assert not path.is_symlink() and path.read_bytes() == data
 
 
@@ -374,7 +376,7 @@ def test_cache_without_symlinks_still_checks_the_announced_hash(hub, tiny_file, 
 def test_cached_file_altered_on_disk_is_caught_and_removed(hub, tiny_file, tiny_entry, pinned, _private_hf_cache):
     entry = tiny_entry if pinned else UNHASHED
     hub.add(entry.repo_id, entry.filename, tiny_file[0])
-    blob = zoo.fetch(entry).resolve()
+    blob = hf_download.fetch(entry).resolve()
     with open(blob, "r+b") as f:  # one flipped byte, as a bad disk or an interrupted copy would leave
         f.seek(len(tiny_file[0]) // 2)
         byte = f.read(1)
@@ -382,10 +384,10 @@ def test_cached_file_altered_on_disk_is_caught_and_removed(hub, tiny_file, tiny_
         f.write(bytes([byte[0] ^ 0xFF]))
 
     with pytest.raises(FlairError, match="sha256 is .* expected"):
-        zoo.fetch(entry)
+        hf_download.fetch(entry)
 
     assert not blob.exists() and blobs(_private_hf_cache, entry) == []
-    assert zoo.fetch(entry).read_bytes() == tiny_file[0]  # and the next fetch downloads it again
+    assert hf_download.fetch(entry).read_bytes() == tiny_file[0]  # and the next fetch downloads it again
     assert file_gets(hub) == 2
 
 
@@ -394,17 +396,17 @@ def test_cancelled_download_leaves_no_file_and_the_next_one_completes(hub, tiny_
     hub.add(tiny_entry.repo_id, tiny_entry.filename, tiny_file[0])
 
     with pytest.raises(Cancelled):
-        zoo.fetch(tiny_entry, Progress(cancelled=lambda: True))
+        hf_download.fetch(tiny_entry, Progress(cancelled=lambda: True))
 
     assert blobs(_private_hf_cache, tiny_entry) == [] or all(
         p.name.endswith(".incomplete") for p in blobs(_private_hf_cache, tiny_entry))
-    assert zoo.fetch(tiny_entry).read_bytes() == tiny_file[0]
+    assert hf_download.fetch(tiny_entry).read_bytes() == tiny_file[0]
 
 
 def test_force_downloads_again(hub, tiny_file):
     hub.add(UNHASHED.repo_id, UNHASHED.filename, tiny_file[0])
-    zoo.fetch(UNHASHED)
-    zoo.fetch(UNHASHED, force=True)
+    hf_download.fetch(UNHASHED)
+    hf_download.fetch(UNHASHED, force=True)
     assert file_gets(hub) == 2
 
 
@@ -445,3 +447,29 @@ def test_cli_download_of_an_unknown_model_exits_2(hub):
     assert done.returncode == 2
     assert "error: unknown model 'FLAIR-INC_rgb_99cl_resnet34-unet'" in done.stderr
     assert done.stdout == "" and hub.requests == []
+
+
+@pytest.mark.parametrize("name", [zoo.DEFAULT_MODEL, "FLAIR-HUB_LC-A_IR_convnextv2tiny-upernet"])
+def test_a_registry_entry_holds_its_spec_and_builds_its_own_model(name):
+    """One typed entry: its spec (bands, classes, tiling) is part of it, and it builds its model (here on the
+    meta device: no weights are made)."""
+    entry = zoo.get_entry(name)
+    assert entry.spec.name == entry.name and entry.spec.bands == entry.bands
+    assert (entry.spec.tile_size, entry.spec.grid) == (entry.tile_size, entry.grid)
+    state = entry.build(device="meta").state_dict()
+    assert state["segmentation_head.0.weight"].shape[0] == entry.spec.n_classes == 19
+    first = next(t for t in state.values() if t.ndim == 4)
+    assert first.shape[1] == len(entry.bands)
+
+
+def test_the_download_cache_is_huggingface_hubs_read_when_called(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_HOME", raising=False)
+    assert hf_download.cache_dir() == Path(constants.HF_HUB_CACHE)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    assert hf_download.cache_dir() == tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    assert hf_download.cache_dir() == tmp_path / "cache"
+    assert hf_download.cached_copies() == {}  # no cache there yet

@@ -62,13 +62,12 @@ def zone_paths(options: ZoneOptions) -> tuple[Path, Path]:
 
 def _plan_spec(seg: SegmentRequest, progress: Progress) -> Any:
     """The model's spec with the run's tiling, without downloading a zoo model here."""
-    from ..checkpoints import spec_for_entry
     from ..model_resolution import resolve_model, with_tiling
     from ..zoo import get_entry
 
     choice = seg.model
     if choice.checkpoint is None and choice.name:
-        spec = spec_for_entry(get_entry(choice.name))
+        spec = get_entry(choice.name).spec
         if choice.normalisation is not None:
             spec = replace(spec, normalisation=choice.normalisation)
     else:
