@@ -20,7 +20,7 @@ FLOORS: list[tuple[str, set[str]]] = [
     ("inputs and data", {"band_sources", "blend", "pipeline", "patch_files", "patches", "export", "train_options",
                          "change_classes", "change_tables", "raster_evaluation"}),
     ("models", {"flair_hub", "model_spec", "zoo", "checkpoints", "hf_download", "model_resolution", "prediction"}),
-    ("work", {"change", "zones", "evaluation", "diagnostics"}),
+    ("work", {"change", "zones", "evaluation", "diagnostics", "segment_options", "segment_checks"}),
     ("engines", {"engine", "training_loop", "training", "distributed.blocks", "distributed.workers",
                  "distributed.executors", "distributed.run", "distributed"}),
     ("entry points", {"config", "cli", "__main__"}),
