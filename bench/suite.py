@@ -107,7 +107,7 @@ def child(run: str, name: str, src: Path, out: Path, t0: float) -> None:
             first.append(time.time())
 
     model, spec = _model(name)
-    start = time.time()
+    start, rss_ready = time.time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if run == "baseline":
         import flair_detect_like
         from flair_qgis.tiling import tile_grid
@@ -122,7 +122,7 @@ def child(run: str, name: str, src: Path, out: Path, t0: float) -> None:
         seconds, tiles = _segment(model, spec, src, out, run, BATCH, lambda f: f > 0 and mark())
     print(json.dumps({"ready": start - t0, "startup": (first or [float("nan")])[0] - t0, "processing": seconds,
                       "tiles": tiles,
-                      "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "rss_ready": rss_ready, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def measured(run: str, name: str, src: Path, out: Path) -> dict:
@@ -214,7 +214,8 @@ def bench_model(key: str, side: int, work: Path, repeats: int) -> list[str]:
     lines = [f"\n**{name}** ({spec.arch} / {spec.encoder}), {what}, {TILE}/{MARGIN}, batch {BATCH}, "
              f"{base['tiles']} tiles; OpenVINO conversion + compile (first run only): {setup['openvino']:.1f} s\n\n",
              "| run | wall (s) | × baseline | processing (s) | s/tile | × baseline | bare forward (s/tile) "
-             "| efficiency | imports + model (s) | start-up (s) | peak RSS (MiB) | same pixels as baseline |\n",
+             "| efficiency | imports + model (s) | start-up (s) | peak RSS: model built / run (MiB) "
+             "| same pixels as baseline |\n",
              "|---|---|---|---|---|---|---|---|---|---|---|---|\n"]
     for run in RUNS:
         r = runs[run]
@@ -223,7 +224,8 @@ def bench_model(key: str, side: int, work: Path, repeats: int) -> list[str]:
         same = "—" if run == "baseline" else f"{agreement(work / f'{key}_{run}.tif', work / f'{key}_baseline.tif'):.4%}"
         lines.append(f"| {run} | {r['wall']:.1f} | {base['wall'] / r['wall']:.2f}× | {r['processing']:.1f} | "
                      f"{r['processing'] / r['tiles']:.3f} | {base['processing'] / r['processing']:.2f}× | "
-                     f"{f'{bare:.3f}' if bare else '—'} | {eff} | {r['ready']:.1f} | {r['startup']:.1f} | {r['rss']:.0f} | {same} |\n")
+                     f"{f'{bare:.3f}' if bare else '—'} | {eff} | {r['ready']:.1f} | {r['startup']:.1f} | "
+                     f"{r['rss_ready']:.0f} / {r['rss']:.0f} | {same} |\n")
     print("".join(lines), flush=True)
     return lines
 
@@ -254,7 +256,8 @@ def main() -> None:
     head = [f"\n## make bench{' --quick' if a.quick else ''}, {stamp} — {machine()}\n\n",
             "Random weights; FLAIR-HUB models at 512/128 (their own tiling is 2048/512) to keep the bench short. "
             "Wall = process start → output written; imports + model = process start → the run begins; "
-            "start-up = process start → first tile computed (the first batch; OpenVINO model cached); processing = the engine's own time (baseline: after the model is built); "
+            "start-up = process start → first tile computed (the first batch; OpenVINO model cached); "
+            "processing = the engine's own time (baseline: after the model is built); "
             "× baseline = baseline time ÷ this time; efficiency = bare forward × tiles computed ÷ processing. "
             f"Whole bench: {time.perf_counter() - started:.0f} s.\n"]
     if a.note:
