@@ -97,7 +97,8 @@ def bench(names, device: torch.device, tile: int | None, batch: int | None, seco
             tiles = tiles_from_example(b, spec.tile_size, spec.in_channels)
             speed, codes[precision] = rate(predictor, tiles, b, seconds, device)
             peak = torch.cuda.max_memory_allocated() / 2 ** 30 if device.type == "cuda" else float("nan")
-            same = f"{(codes['fp16'] == codes['fp32']).mean():.4%}" if precision == "fp16" else "—"
+            n = min(len(c) for c in codes.values())  # the same first tiles (same seed), batches may differ
+            same = f"{(codes['fp16'][:n] == codes['fp32'][:n]).mean():.4%}" if precision == "fp16" else "—"
             rows.append(f"| {name} | {spec.tile_size} | {precision} | {b} | {speed:.2f} | "
                         f"{speed * spec.tile_size ** 2 / 1e6:.1f} | {same} | {peak:.1f} |\n")
             print(rows[-1], end="", flush=True)
