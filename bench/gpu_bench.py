@@ -96,11 +96,11 @@ def bench(names, device: torch.device, tile: int | None, batch: int | None, seco
             predictor, b = _predictor(model, spec, device, precision, batch)
             tiles = tiles_from_example(b, spec.tile_size, spec.in_channels)
             speed, codes[precision] = rate(predictor, tiles, b, seconds, device)
-            peak = torch.cuda.max_memory_allocated() / 2 ** 30 if device.type == "cuda" else float("nan")
+            peak = f"{torch.cuda.max_memory_allocated() / 2 ** 30:.1f}" if device.type == "cuda" else "—"
             n = min(len(c) for c in codes.values())  # the same first tiles (same seed), batches may differ
             same = f"{(codes['fp16'][:n] == codes['fp32'][:n]).mean():.4%}" if precision == "fp16" else "—"
             rows.append(f"| {name} | {spec.tile_size} | {precision} | {b} | {speed:.2f} | "
-                        f"{speed * spec.tile_size ** 2 / 1e6:.1f} | {same} | {peak:.1f} |\n")
+                        f"{speed * spec.tile_size ** 2 / 1e6:.2f} | {same} | {peak} |\n")
             print(rows[-1], end="", flush=True)
         del model, predictor
     return rows
