@@ -61,9 +61,11 @@ bench-change:  ## flair:change speed (vs numpy) and peak RSS at 4k² and 32k², 
 
 # The wheels bench/gpu.sh installs on a GPU machine that has python3.12, torch, timm, numpy 2… but no
 # rasterio or segmentation-models-pytorch (this workplace's device; docs/development.md, "Benchmarks").
-GPU_WHEELS := rasterio==1.4.4 affine==2.4.0 cligj==0.7.2 click-plugins==1.1.1.2 segmentation-models-pytorch==0.6.0 timm==1.0.31
+# rasterio, smp and timm at requirements.txt's tested versions; rasterio's own needs the machine lacks.
+GPU_WHEELS = $(shell sed -nE 's/^(rasterio|segmentation-models-pytorch|timm)>=[^,]*,(==[^ ]*).*/\1\2/p' requirements.txt) \
+  affine==2.4.0 cligj==0.7.2 click-plugins==1.1.1.2
 gpu-wheels:  ## download the cp312 manylinux wheels bench/gpu.sh needs into .whl/ (ignored by git)
-	mkdir -p .whl
+	mkdir -p .whl && rm -f .whl/*.whl  # one version of each: two stop the install there
 	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
 	  -d .whl $(GPU_WHEELS)
