@@ -10,7 +10,8 @@ on a mosaic of the real fnau-parking BD ORTHO patches, three runs, each in a fre
   converted and cached by this process's bare-forward measurement, as on any second run).
 
 Each subprocess reports its start-up (process start → first tile computed: imports, model, caches),
-its processing time, its wall time and its peak RSS (``ru_maxrss``). In this process: each backend's
+its processing time, its wall time and its peak RSS (``VmHWM``: see :func:`peak_rss_mib`).
+In this process: each backend's
 bare forward pass (same batch and tile, tiles already normalised in memory), from which the engine's
 efficiency = bare forward time of the tiles it computed ÷ its processing time. The table (ratios
 against the baseline) is printed and appended to bench/RESULTS.md with the machine line.
@@ -97,6 +98,17 @@ def _segment(model, spec, src: Path, out: Path, backend: str, batch: int, on_fra
 
 # --- the subprocess: one run, measured -------------------------------------------------------------------
 
+def peak_rss_mib() -> float:
+    """This process's peak RSS. Linux's ``ru_maxrss`` keeps, across ``exec``, the RSS of the process that
+    forked it (here the parent, models and all): the peak of this program's own memory is ``VmHWM``."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):  # not Linux: ru_maxrss (kB on Linux, bytes on macOS)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return rss / (2 ** 20 if sys.platform == "darwin" else 1024)
+
+
 def child(run: str, name: str, src: Path, out: Path, t0: float) -> None:
     """Run ``run`` once and print its figures as JSON; times count from ``t0`` (the parent's clock
     just before it started this process)."""
@@ -107,7 +119,7 @@ def child(run: str, name: str, src: Path, out: Path, t0: float) -> None:
             first.append(time.time())
 
     model, spec = _model(name)
-    start, rss_ready = time.time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start, rss_ready = time.time(), peak_rss_mib()
     if run == "baseline":
         import flair_detect_like
         from flair_qgis.tiling import tile_grid
@@ -122,7 +134,7 @@ def child(run: str, name: str, src: Path, out: Path, t0: float) -> None:
         seconds, tiles = _segment(model, spec, src, out, run, BATCH, lambda f: f > 0 and mark())
     print(json.dumps({"ready": start - t0, "startup": (first or [float("nan")])[0] - t0, "processing": seconds,
                       "tiles": tiles,
-                      "rss_ready": rss_ready, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "rss_ready": rss_ready, "rss": peak_rss_mib()}))
 
 
 def measured(run: str, name: str, src: Path, out: Path) -> dict:
