@@ -10,7 +10,7 @@ on a mosaic of the real fnau-parking BD ORTHO patches, three runs, each in a fre
   converted and cached by this process's bare-forward measurement, as on any second run).
 
 Each subprocess reports its start-up (process start → first tile computed: imports, model, caches),
-its processing time, its wall time and its peak RSS (``VmHWM``: see :func:`peak_rss_mib`).
+its processing time, its wall time and its peak RSS (``VmHWM``: see bench/peak_rss.py).
 In this process: each backend's
 bare forward pass (same batch and tile, tiles already normalised in memory), from which the engine's
 efficiency = bare forward time of the tiles it computed ÷ its processing time. The table (ratios
@@ -29,7 +29,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from peak_rss import peak_rss_mib  # noqa: E402 - VmHWM: ru_maxrss would carry this parent's RSS into each run
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 DATA = ROOT.parent / "shared" / "data" / "fnau-parking" / "train" / "images"
@@ -97,17 +98,6 @@ def _segment(model, spec, src: Path, out: Path, backend: str, batch: int, on_fra
 
 
 # --- the subprocess: one run, measured -------------------------------------------------------------------
-
-def peak_rss_mib() -> float:
-    """This process's peak RSS. Linux's ``ru_maxrss`` keeps, across ``exec``, the RSS of the process that
-    forked it (here the parent, models and all): the peak of this program's own memory is ``VmHWM``."""
-    try:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
-    except (OSError, StopIteration):  # not Linux: ru_maxrss (kB on Linux, bytes on macOS)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return rss / (2 ** 20 if sys.platform == "darwin" else 1024)
-
 
 def child(run: str, name: str, src: Path, out: Path, t0: float) -> None:
     """Run ``run`` once and print its figures as JSON; times count from ``t0`` (the parent's clock
