@@ -8,6 +8,9 @@
 #
 #   device tool: run(command="bash bench/gpu.sh", carry=[".whl"], timeout_s=540)
 #   anywhere else: OUT=/tmp/gpu-out bash bench/gpu.sh
+#   a dry run of the script on a CPU (what was checked without a GPU):
+#     PYTHON=.venv/bin/python OUT=/tmp/gpu-out GPU_TESTS=tests/test_cuda.py \
+#       GPU_BENCH_ARGS="--quick --models FLAIR-INC_rgb_15cl_resnet34-unet" bash bench/gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/flair-gpu-out}
@@ -30,15 +33,16 @@ EOF
 # The core tests where CUDA changes something: device choice, autocast/precision, the automatic batch
 # from the free GPU memory, out-of-memory halving, PyTorch kept on CUDA (test_cuda.py runs only there),
 # FLAIR-HUB models, the CPU-memory checks that must not apply on CUDA. QGIS tests are left out (no QGIS).
-timeout 240 "$PY" -m pytest -q -m "not qgis" -p no:cacheprovider -o addopts="-ra" \
-  tests/test_cuda.py tests/test_engine.py tests/test_cpu_memory.py tests/test_hub_models.py tests/test_pipeline.py \
-  2>&1 | tee "$OUT/tests.log"
+TESTS=${GPU_TESTS:-tests/test_cuda.py tests/test_engine.py tests/test_cpu_memory.py tests/test_hub_models.py tests/test_pipeline.py}
+# shellcheck disable=SC2086  # a list of files
+timeout 240 "$PY" -m pytest -q -m "not qgis" -p no:cacheprovider -o addopts="-ra" $TESTS 2>&1 | tee "$OUT/tests.log"
 tests=${PIPESTATUS[0]}
 
-timeout 210 "$PY" bench/gpu_bench.py --seconds 8 --out "$OUT/RESULTS-gpu.md" 2>&1 | tee "$OUT/bench.log"
+# shellcheck disable=SC2086  # options
+timeout 210 "$PY" bench/gpu_bench.py ${GPU_BENCH_ARGS:---seconds 8} --out "$OUT/RESULTS-gpu.md" 2>&1 | tee "$OUT/bench.log"
 bench=${PIPESTATUS[0]}
 
 { echo; echo "bench/gpu.sh: tests exit $tests, bench exit $bench (124: stopped at its time limit)."; } >>"$OUT/RESULTS-gpu.md"
-tail -n 3 "$OUT/tests.log" | sed 's/^/tests: /' >>"$OUT/RESULTS-gpu.md"
+grep -E "[0-9]+ (passed|failed|skipped|error)" "$OUT/tests.log" | tail -n 1 | sed 's/^/tests: /' >>"$OUT/RESULTS-gpu.md"
 echo "tests exit $tests, bench exit $bench"
 [ "$tests" -eq 0 ] && [ "$bench" -eq 0 ]
