@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/flair-gpu-out}
 PY=${PYTHON:-python3}
 mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1 FLAIR_CACHE_DIR=/tmp/flair-gpu-cache HF_HUB_OFFLINE=1
+export PYTHONUNBUFFERED=1 FLAIR_CACHE_DIR=/tmp/flair-gpu-cache  # the tests run their own loopback hub
 
 if compgen -G ".whl/*.whl" >/dev/null; then
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
