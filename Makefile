@@ -15,7 +15,7 @@ PLUGIN_PATH := $(CURDIR)/build/plugins
 QGIS_ENV = QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH=$(PLUGIN_PATH) PYTHONPATH=$(SITE)
 EXAMPLE_OUT ?= $(CURDIR)/build/parking_landcover.tif
 
-.PHONY: setup system test test-core test-debian13 run plugin-link styles lint clean bench bench-change package translations models docs screenshots
+.PHONY: setup system test test-core test-debian13 run plugin-link styles lint clean bench bench-engine bench-change gpu-wheels package translations models docs screenshots
 
 setup: system $(VENV)/.installed plugin-link  ## install QGIS (apt) and the Python packages (venv)
 
@@ -50,11 +50,26 @@ run: plugin-link  ## segment the bundled example through qgis_process (downloads
 	  INPUT=$(CURDIR)/examples/parking_mosaic.tif MODEL=FLAIR-INC_rgb_15cl_resnet34-unet \
 	  OUTPUT=$(EXAMPLE_OUT)
 
-bench:  ## speed, agreement and memory figures, appended to bench/RESULTS.md (~12 min on 2 cores)
-	$(PY) bench/run.py $(BENCH_ARGS)
+bench:  ## flair-detect-like vs PyTorch vs OpenVINO, 3 models: speed, efficiency, start-up, RSS, to bench/RESULTS.md (~12 min on 2 cores; BENCH_ARGS=--quick)
+	$(PY) bench/suite.py $(BENCH_ARGS)
+
+bench-engine:  ## the engine's options (presets, blend, TTA) and RSS up to 32768², appended to bench/RESULTS.md (~12 min)
+	$(PY) bench/run.py $(ENGINE_BENCH_ARGS)
 
 bench-change:  ## flair:change speed (vs numpy) and peak RSS at 4k² and 32k², appended to bench/RESULTS.md
 	$(PY) bench/change_bench.py $(CHANGE_BENCH_ARGS)
+
+# The wheels bench/gpu.sh installs on a GPU machine that has python3.12, torch, timm, numpy 2… but no
+# rasterio or segmentation-models-pytorch (this workplace's device; docs/development.md, "Benchmarks").
+# rasterio, smp and timm at requirements.txt's tested versions; rasterio's own needs the machine lacks.
+GPU_WHEELS = $(shell sed -nE 's/^(rasterio|segmentation-models-pytorch|timm)>=[^,]*,(==[^ ]*).*/\1\2/p' requirements.txt) \
+  affine==2.4.0 cligj==0.7.2 click-plugins==1.1.1.2
+gpu-wheels:  ## download the cp312 manylinux wheels bench/gpu.sh needs into .whl/ (ignored by git)
+	mkdir -p .whl && rm -f .whl/*.whl  # one version of each: two stop the install there
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  -d .whl $(GPU_WHEELS)
+	@du -sh .whl; ls .whl
 
 styles:  ## regenerate resources/styles/*.qml from resources/palettes.json
 	$(PY) -c "from flair_qgis.palette import palette, palette_names, write_qml; \

@@ -11,7 +11,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from flair_qgis.model_spec import build_model  # noqa: E402
 from flair_qgis.engine import segment_with  # noqa: E402
 from flair_qgis.segment_options import SegmentRequest  # noqa: E402
 from flair_qgis.zoo import get_entry  # noqa: E402
+from peak_rss import peak_rss_mib  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "fnau-parking" / "train" / "images"
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -139,14 +139,14 @@ def memory_child(side: int, work: Path) -> None:
     src = repeat_vrt(work / f"in_{side}.vrt", build_ortho(work / "mem_src.tif", 2), side)
     start = time.perf_counter()
     segment_with(Pixel().eval(), spec, SegmentRequest.of(src, work / f"out_{side}.tif", batch_size=4))
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - start)
+    print(peak_rss_mib(), time.perf_counter() - start)
 
 
 def model_rss_child(checkpoint: str, work: Path) -> None:
     """Run in a subprocess: the reference mode on the 1536² mosaic with the ResNet34; print peak RSS."""
     model, spec, _ = the_model(Path(checkpoint) if checkpoint != "-" else None)
     segment_with(model, spec, SegmentRequest.of(build_ortho(work / "rss_src.tif", 3), work / "rss_out.tif"))
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(peak_rss_mib())
 
 
 def machine() -> str:
