@@ -82,7 +82,10 @@ def run_cropped(path, bands: list[int], grid: list[Tile], predict: Callable[[np.
     """Segment ``grid``'s tiles of the raster at ``path`` and ``put`` each tile's centre (the part
     of the output it owns); returns the number of tiles computed (all-nodata tiles are not).
 
-    ``predict`` maps N×C×H×W pixels to N×``count``×H×W uint8 (the caller's thread runs it).
+    ``predict`` maps N×C×H×W pixels to N×``count``×H×W uint8 (the caller's thread runs it); when it
+    has a ``submit(tiles)`` returning a callable that gives the result later (OpenVINO's predictor),
+    batch k + 1 is started before batch k's result is taken and handed to the writer, so that the
+    forward pass runs while the caller cuts and stitches.
     ``readers`` threads read row chunks, each with its own GDAL handle; one thread writes.
     """
     chunks = row_chunks(grid, max(batch_size, 2))
@@ -115,11 +118,28 @@ def run_cropped(path, bands: list[int], grid: list[Tile], predict: Callable[[np.
         while len(reads) < max(readers, QUEUE_DEPTH) and (chunk := next(todo, None)) is not None:
             reads.append(reading.submit(read, chunk))
 
+    submit = getattr(predict, "submit", None) or (lambda tiles: (lambda result=predict(tiles): result))
     computed = handled = 0
     eta, log_due, started = Eta(), Throttle(LOG_EVERY_S), time.perf_counter()
     log_due()  # the first line after LOG_EVERY_S, not at once
+
+    def finish(full: list[Work], collect: Callable[[], int]) -> None:
+        nonlocal computed, handled, started
+        computed += collect()
+        writes.append(writing.submit(write, full))
+        while len(writes) > QUEUE_DEPTH:
+            writes.popleft().result()
+        handled += len(full)
+        progress.fraction(handled / len(grid))
+        eta.add("tile", len(full), time.perf_counter() - started)
+        started = time.perf_counter()
+        if log_due():
+            progress.log(f"{handled} of {len(grid)} tiles; ETA {duration(eta.left(tile=len(grid) - handled))}")
+        progress.check()
+
     try:
         batch: list[Work] = []
+        pending: tuple[list[Work], Callable[[], int]] | None = None  # the batch started last
         read_ahead()
         while reads:
             progress.check()
@@ -127,17 +147,12 @@ def run_cropped(path, bands: list[int], grid: list[Tile], predict: Callable[[np.
             read_ahead()
             while len(batch) >= batch_size or (batch and not reads):
                 full, batch = batch[:batch_size], batch[batch_size:]
-                computed += _predict(full, predict)
-                writes.append(writing.submit(write, full))
-                while len(writes) > QUEUE_DEPTH:
-                    writes.popleft().result()
-                handled += len(full)
-                progress.fraction(handled / len(grid))
-                eta.add("tile", len(full), time.perf_counter() - started)
-                started = time.perf_counter()
-                if log_due():
-                    progress.log(f"{handled} of {len(grid)} tiles; ETA {duration(eta.left(tile=len(grid) - handled))}")
-                progress.check()
+                collect = _start(full, submit)
+                if pending is not None:
+                    finish(*pending)
+                pending = full, collect
+        if pending is not None:
+            finish(*pending)
         while writes:
             writes.popleft().result()
     finally:
@@ -148,10 +163,18 @@ def run_cropped(path, bands: list[int], grid: list[Tile], predict: Callable[[np.
     return computed
 
 
-def _predict(batch: list[Work], predict: Callable[[np.ndarray], np.ndarray]) -> int:
-    """Predict the tiles of ``batch`` that have data, in place; returns how many."""
+def _start(batch: list[Work], submit) -> Callable[[], int]:
+    """Start predicting the tiles of ``batch`` that have data; returns a callable that waits, puts
+    each result in its :class:`Work` and returns how many tiles were computed."""
     todo = [w for w in batch if w.pixels is not None]
-    if todo:
-        for w, r in zip(todo, predict(np.stack([w.pixels for w in todo]))):
-            w.result, w.pixels = r, None
-    return len(todo)
+    if not todo:
+        return lambda: 0
+    result = submit(np.stack([w.pixels for w in todo]))
+    for w in todo:
+        w.pixels = None
+
+    def collect() -> int:
+        for w, r in zip(todo, result()):
+            w.result = r
+        return len(todo)
+    return collect

@@ -302,7 +302,8 @@ def test_an_inference_error_switches_to_pytorch_for_the_rest_of_the_run(shared_c
         def start_async(self, *args):
             raise RuntimeError("Exception from src/plugins/intel_cpu: out of resources\nmore")
 
-    predictor.queue = Broken()
+    predictor.idle.clear()
+    predictor.new_request = Broken
     np.testing.assert_array_equal(predictor(tiles), torch_predictor(tiles))
     np.testing.assert_array_equal(predictor.probabilities(tiles), torch_predictor.probabilities(tiles))
     assert log.warnings == ["OpenVINO failed while inferring (RuntimeError: Exception from src/plugins/intel_cpu: "
