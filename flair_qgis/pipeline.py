@@ -56,14 +56,16 @@ def read_chunk(src, bands: list[int], chunk: list[Tile], validity: raster_io.Val
     """Read a chunk's pixels once and cut its (overlapping) tiles from them."""
     first, last = chunk[0], chunk[-1]
     valid = None
-    if validity.active:
-        owned = Window(first.out_col, first.out_row, last.out_col + last.out_width - first.out_col,
-                       first.out_height)
+    size = first.size
+    owned = Window(first.out_col, first.out_row, last.out_col + last.out_width - first.out_col, first.out_height)
+    if validity.active and validity.values is None:  # an alpha band, a mask or geometries: read on their own
         valid = validity(src, owned)
         if not valid.any():
             return [Work(t, None, valid[:, t.out_col - first.out_col:][:, :t.out_width]) for t in chunk]
-    size = first.size
     block = raster_io.read_block(src, bands, first.col, first.row, last.col + size - first.col, size)
+    if validity.active and validity.values is not None:  # a nodata value: from the pixels read, not read twice
+        top, left = first.out_row - first.row, first.out_col - first.col
+        valid = validity.of_pixels(block[:, top:top + owned.height, left:left + owned.width])
     if stretch is not None:
         block = stretch.apply(block)
     work = []

@@ -115,3 +115,41 @@ def test_the_pipeline_starts_the_next_batch_before_it_stitches_the_previous_one(
         assert starts[k + 1] < collects[k]  # batch k + 1 runs while batch k is stitched
     assert staged.events[-1] == ("collect", batches - 1)
 
+
+
+def _nodata_raster(tmp_path, dtype=np.uint8):
+    from conftest import make_raster, random_image
+
+    data = random_image(200, 300, seed=5).astype(dtype)
+    data[:, :80, :120] = 0  # a corner without data
+    data[0, 150:, :] = 0  # a band without data where the others have some
+    return make_raster(tmp_path / "nodata.tif", data, nodata=0)
+
+
+def test_a_nodata_value_mask_comes_from_the_pixels_read_and_equals_gdals(tmp_path, monkeypatch):
+    from flair_qgis import pipeline
+    from flair_qgis.tiling import tile_grid
+
+    path = _nodata_raster(tmp_path)
+    grid = tile_grid(300, 200, 64, 16)
+    with raster_io.open_raster(path) as src:
+        validity = raster_io.Validity(src, [1, 2, 3])
+        np.testing.assert_array_equal(validity.values, [0, 0, 0])
+        expected = {t: raster_io.read_valid(src, [1, 2, 3], raster_io.Window(t.out_col, t.out_row, t.out_width,
+                                                                               t.out_height)) for t in grid}
+        assert not all(v.all() for v in expected.values()) and any(v.any() for v in expected.values())
+        monkeypatch.setattr(raster_io, "read_valid", lambda *a: pytest.fail("the pixels were read twice"))
+        for chunk in pipeline.row_chunks(grid, 3):
+            for w in pipeline.read_chunk(src, [1, 2, 3], chunk, validity):
+                np.testing.assert_array_equal(w.valid, expected[w.tile])
+                assert (w.pixels is None) == (not w.valid.any())
+
+
+def test_masks_other_than_an_integer_nodata_value_are_still_read_from_gdal(tmp_path):
+    from conftest import make_raster, random_image
+
+    with raster_io.open_raster(_nodata_raster(tmp_path, np.float32)) as src:
+        assert raster_io.Validity(src, [1, 2, 3]).values is None  # floats: NaN and rounding left to GDAL
+    with raster_io.open_raster(make_raster(tmp_path / "plain.tif", random_image(20, 30))) as src:
+        validity = raster_io.Validity(src, [1, 2, 3])
+        assert validity.values is None and not validity.active
