@@ -10,7 +10,9 @@ PyTorch with one log line saying why; a corrupt cached model is rebuilt; a cache
 written is skipped with a warning.
 
 Each batch is split over :data:`REQUESTS` asynchronous requests run on as many streams (measured the
-fastest on a 2-core CPU); a partial batch is padded to the compiled shape.
+fastest on a 2-core CPU); a partial batch is padded to the compiled shape. The pipeline starts the next
+batch before it takes a batch's result (:meth:`OpenVinoPredictor.submit`), so the streams stay busy
+while it stitches, also with one tile per batch (FLAIR-HUB's 2048 px tiles on the CPU).
 """
 
 from __future__ import annotations

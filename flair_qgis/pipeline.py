@@ -2,7 +2,9 @@
 
 Reading (GDAL, decompression) and writing (compression) release the GIL, so they overlap with the
 model. Two standard thread pools do it: a bounded number of chunk reads and batch writes are in
-flight at any time, which bounds the memory whatever the raster's size.
+flight at any time, which bounds the memory whatever the raster's size. A predictor with ``submit``
+(OpenVINO's) has the next batch started before the previous one is stitched; a nodata-value mask is
+computed from the pixels read, not read a second time.
 """
 
 from __future__ import annotations
