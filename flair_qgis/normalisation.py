@@ -8,6 +8,8 @@ import numpy as np
 
 from .errors import FlairError
 
+_TABLES: dict = {}  # (Normalisation, bands) → its 8-bit table
+
 NORM_TYPES = ("custom", "scaling", "without")
 
 # FLAIR-1 statistics of 8-bit BD ORTHO R, G, B, NIR and elevation (IGNF model cards).
@@ -48,21 +50,54 @@ class Normalisation:
                 "the model: give one mean and one std per band"
             )
 
-    def apply(self, pixels: np.ndarray) -> np.ndarray:
-        """Normalise ``pixels`` (bands first) and return float32.
+    def apply(self, pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Normalise ``pixels`` (bands first, or batch first) and return float32, into ``out`` when
+        given (a reused buffer of the same shape).
 
         Computed in float64 then cast, exactly as flair-detect does, so the model sees the same
-        numbers.
+        numbers; 8-bit pixels go through a 256-value table per band computed that way (the same
+        values, without a float64 copy of the batch).
         """
+        if pixels.dtype == np.uint8:
+            return self._from_table(pixels, out)
         if self.type == "without":
-            return pixels.astype(np.float32)
-        if self.type == "scaling":
-            return _scale_to_unit(pixels).astype(np.float32)
-        x = pixels.astype(np.float64)
-        shape = (-1, 1, 1) if x.ndim == 3 else (1, -1, 1, 1)  # bands first, or batch first
-        means = np.asarray(self.means, dtype=np.float64).reshape(shape)
-        stds = np.asarray(self.stds, dtype=np.float64).reshape(shape)
-        return ((x - means) / stds).astype(np.float32)
+            x = pixels.astype(np.float32)
+        elif self.type == "scaling":
+            x = _scale_to_unit(pixels).astype(np.float32)
+        else:
+            x = pixels.astype(np.float64)
+            shape = (-1, 1, 1) if x.ndim == 3 else (1, -1, 1, 1)  # bands first, or batch first
+            means = np.asarray(self.means, dtype=np.float64).reshape(shape)
+            stds = np.asarray(self.stds, dtype=np.float64).reshape(shape)
+            x = ((x - means) / stds).astype(np.float32)
+        if out is None:
+            return x
+        out[...] = x
+        return out
+
+    def _from_table(self, pixels: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        if out is None:
+            out = np.empty(pixels.shape, np.float32)
+        bands_axis = 0 if pixels.ndim == 3 else 1
+        table = self.table(pixels.shape[bands_axis])
+        for b in range(pixels.shape[bands_axis]):
+            index = (b,) if bands_axis == 0 else (slice(None), b)
+            np.take(table[b], pixels[index], out=out[index])
+        return out
+
+    def table(self, bands: int) -> np.ndarray:
+        """bands×256 float32: the normalised value of every 8-bit value of each band, computed as
+        :meth:`apply` computes it for other types (float64, then cast)."""
+        key = (self, bands)
+        if key not in _TABLES:
+            values = np.arange(256, dtype=np.float64)
+            if self.type == "custom":
+                self.check_bands(bands)
+                rows = [(values - m) / s for m, s in zip(self.means, self.stds)]
+            else:  # scaling: x / 255 (skimage's rule for 8-bit); without: x
+                rows = [values / 255 if self.type == "scaling" else values] * bands
+            _TABLES[key] = np.stack(rows).astype(np.float32)
+        return _TABLES[key]
 
     def as_dict(self) -> dict:
         return {"type": self.type, "means": list(self.means), "stds": list(self.stds)}

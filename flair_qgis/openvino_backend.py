@@ -10,7 +10,9 @@ PyTorch with one log line saying why; a corrupt cached model is rebuilt; a cache
 written is skipped with a warning.
 
 Each batch is split over :data:`REQUESTS` asynchronous requests run on as many streams (measured the
-fastest on a 2-core CPU); a partial batch is padded to the compiled shape.
+fastest on a 2-core CPU); a partial batch is padded to the compiled shape. The pipeline starts the next
+batch before it takes a batch's result (:meth:`OpenVinoPredictor.submit`), so the streams stay busy
+while it stitches, also with one tile per batch (FLAIR-HUB's 2048 px tiles on the CPU).
 """
 
 from __future__ import annotations
@@ -137,51 +139,121 @@ def compile_config(precision: str) -> dict[str, str]:
 
 class OpenVinoPredictor:
     """:class:`~flair_qgis.prediction.Predictor`'s interface on an OpenVINO compiled model; an error
-    while inferring switches to ``fallback`` (the PyTorch predictor) for the rest of the run."""
+    while inferring switches to ``fallback`` (the PyTorch predictor) for the rest of the run.
+
+    :meth:`submit` starts a batch and returns at once, so that the pipeline normalises and starts
+    the next batch, and stitches the previous one, while the requests run (OpenVINO's own threads).
+    A batch takes idle inference requests (created when none is idle: two batches in flight use
+    2 × :data:`REQUESTS`), each copies its input when started, so the normalised batch's buffer is
+    reused at once.
+    """
 
     def __init__(self, ov, compiled, fallback, batch: int, progress: Progress):
         self.spec, self.device, self.argmax, self.tta = fallback.spec, fallback.device, fallback.argmax, fallback.tta
         self.fallback, self.batch, self.progress = fallback, batch, progress
         self.inactive = ~np.array(self.spec.active, dtype=bool)
         self.codes = np.array([c.code for c in self.spec.classes], dtype=np.uint8)
-        self.queue = ov.AsyncInferQueue(compiled, REQUESTS)
-        self.queue.set_callback(self._done)
+        self.new_request = compiled.create_infer_request
+        self.idle: list = []  # inference requests not running
+        self._buffer: np.ndarray | None = None  # the normalised batch, padded to whole requests
         self._failed: str | None = None
 
     # -- the Predictor interface --------------------------------------------------------------
     def __call__(self, tiles: np.ndarray) -> np.ndarray:
-        return self._guarded(self._predict, self.fallback, tiles)
+        return self.submit(tiles)()
 
     def probabilities(self, tiles: np.ndarray) -> np.ndarray:
         return self._guarded(self._probabilities, self.fallback.probabilities, tiles)
 
+    def submit(self, tiles: np.ndarray):
+        """Start predicting ``tiles`` (class codes or probabilities × 255, as ``self(tiles)``) and
+        return a callable that waits for the result."""
+        if self.tta or not self.argmax or self._failed is not None:
+            result = self._guarded(self._predict, self.fallback, tiles)
+            return lambda: result
+        try:
+            collect = self._start(self._normalised(tiles), len(tiles))
+        except RuntimeError as e:
+            return self._failing(e, tiles)
+
+        def result() -> np.ndarray:
+            try:
+                return collect(self._codes_of)
+            except RuntimeError as e:
+                return self._failing(e, tiles)()
+        return result
+
     # -----------------------------------------------------------------------------------------
+    def _fail(self, error: RuntimeError) -> None:
+        if self._failed is None:
+            text = str(error).strip()
+            self._failed = f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+            self.progress.warn(f"OpenVINO failed while inferring ({self._failed}): using PyTorch for the "
+                               "rest of the run")
+
+    def _failing(self, error: RuntimeError, tiles: np.ndarray):
+        self._fail(error)
+        result = self.fallback(tiles)
+        return lambda: result
+
     def _guarded(self, run, fallback, tiles: np.ndarray) -> np.ndarray:
         if self._failed is None:
             try:
                 return run(tiles)
             except RuntimeError as e:
-                self._failed = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-                self.progress.warn(f"OpenVINO failed while inferring ({self._failed}): using PyTorch for the "
-                                   "rest of the run")
+                self._fail(e)
         return fallback(tiles)
 
-    def _done(self, request, userdata) -> None:
-        out, start, count = userdata
-        out[start:start + count] = request.get_output_tensor(0).data[:count]
+    def _normalised(self, tiles: np.ndarray) -> np.ndarray:
+        """``tiles`` normalised into a reused float32 buffer of whole requests (the padding rows zeros)."""
+        n, b = len(tiles), self.batch
+        rows = -(-n // b) * b
+        if self._buffer is None or self._buffer.shape != (rows,) + tiles.shape[1:]:
+            self._buffer = np.zeros((rows,) + tiles.shape[1:], np.float32)
+        self.spec.normalisation.apply(tiles, out=self._buffer[:n])
+        self._buffer[n:] = 0  # static shapes: the last partial request is padded, never with another batch's tiles
+        return self._buffer
+
+    def _start(self, x: np.ndarray, n: int):
+        """Start one request per :attr:`batch` rows of ``x`` (whole requests, of which the first ``n``
+        rows are tiles); returns ``collect(f)``: waits for them and concatenates ``f`` of the tiles'
+        output rows (a view of each request's memory)."""
+        b = self.batch
+        started = []
+        for start in range(0, len(x), b):
+            request = self.idle.pop() if self.idle else self.new_request()
+            request.start_async({0: x[start:start + b]})  # copied into the request: x is free again
+            started.append((request, min(b, n - start)))
+
+        def collect(f) -> np.ndarray:
+            try:
+                parts = []
+                for request, count in started:
+                    request.wait()
+                    parts.append(f(request.get_output_tensor(0).data[:count]))
+                return np.concatenate(parts) if len(parts) > 1 else parts[0]
+            finally:
+                for request, _ in started:
+                    try:
+                        request.wait()  # none is left running when one failed
+                    except RuntimeError:
+                        pass
+                self.idle.extend(request for request, _ in started)
+        return collect
+
+    def _codes_of(self, logits: np.ndarray) -> np.ndarray:
+        """Class codes (N×1×t×t uint8) of one request's output (a view of its memory)."""
+        if self.inactive.any():
+            logits = logits.copy()
+            logits[:, self.inactive] = -np.inf
+        return self.codes[logits.argmax(axis=1)][:, None]
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The model's output (N×classes×t×t float32) for normalised tiles ``x`` (N×bands×t×t)."""
         n, b = len(x), self.batch
-        out = np.empty((n, self.spec.n_classes) + x.shape[2:], np.float32)
-        for start in range(0, n, b):
-            chunk = x[start:start + b]
-            count = len(chunk)
-            if count < b:  # static shapes: the last partial request is padded
-                chunk = np.concatenate([chunk, np.zeros((b - count,) + chunk.shape[1:], chunk.dtype)])
-            self.queue.start_async({0: np.ascontiguousarray(chunk)}, (out, start, count))
-        self.queue.wait_all()
-        return out
+        if n % b:
+            x = np.concatenate([x, np.zeros((b - n % b,) + x.shape[1:], np.float32)])
+        return self._start(np.ascontiguousarray(x, np.float32), n)(np.copy)
 
     def _scores(self, x: np.ndarray, flip: tuple[int, ...] = ()) -> np.ndarray:
         """Masked logits, N×classes×t×t (``flip``: the axes of x flipped before, and back after)."""

@@ -2,7 +2,9 @@
 
 Reading (GDAL, decompression) and writing (compression) release the GIL, so they overlap with the
 model. Two standard thread pools do it: a bounded number of chunk reads and batch writes are in
-flight at any time, which bounds the memory whatever the raster's size.
+flight at any time, which bounds the memory whatever the raster's size. A predictor with ``submit``
+(OpenVINO's) has the next batch started before the previous one is stitched; a nodata-value mask is
+computed from the pixels read, not read a second time.
 """
 
 from __future__ import annotations
@@ -56,14 +58,16 @@ def read_chunk(src, bands: list[int], chunk: list[Tile], validity: raster_io.Val
     """Read a chunk's pixels once and cut its (overlapping) tiles from them."""
     first, last = chunk[0], chunk[-1]
     valid = None
-    if validity.active:
-        owned = Window(first.out_col, first.out_row, last.out_col + last.out_width - first.out_col,
-                       first.out_height)
+    size = first.size
+    owned = Window(first.out_col, first.out_row, last.out_col + last.out_width - first.out_col, first.out_height)
+    if validity.active and validity.values is None:  # an alpha band, a mask or geometries: read on their own
         valid = validity(src, owned)
         if not valid.any():
             return [Work(t, None, valid[:, t.out_col - first.out_col:][:, :t.out_width]) for t in chunk]
-    size = first.size
     block = raster_io.read_block(src, bands, first.col, first.row, last.col + size - first.col, size)
+    if validity.active and validity.values is not None:  # a nodata value: from the pixels read, not read twice
+        top, left = first.out_row - first.row, first.out_col - first.col
+        valid = validity.of_pixels(block[:, top:top + owned.height, left:left + owned.width])
     if stretch is not None:
         block = stretch.apply(block)
     work = []
@@ -82,7 +86,10 @@ def run_cropped(path, bands: list[int], grid: list[Tile], predict: Callable[[np.
     """Segment ``grid``'s tiles of the raster at ``path`` and ``put`` each tile's centre (the part
     of the output it owns); returns the number of tiles computed (all-nodata tiles are not).
 
-    ``predict`` maps N×C×H×W pixels to N×``count``×H×W uint8 (the caller's thread runs it).
+    ``predict`` maps N×C×H×W pixels to N×``count``×H×W uint8 (the caller's thread runs it); when it
+    has a ``submit(tiles)`` returning a callable that gives the result later (OpenVINO's predictor),
+    batch k + 1 is started before batch k's result is taken and handed to the writer, so that the
+    forward pass runs while the caller cuts and stitches.
     ``readers`` threads read row chunks, each with its own GDAL handle; one thread writes.
     """
     chunks = row_chunks(grid, max(batch_size, 2))
@@ -115,11 +122,28 @@ def run_cropped(path, bands: list[int], grid: list[Tile], predict: Callable[[np.
         while len(reads) < max(readers, QUEUE_DEPTH) and (chunk := next(todo, None)) is not None:
             reads.append(reading.submit(read, chunk))
 
+    submit = getattr(predict, "submit", None) or (lambda tiles: (lambda result=predict(tiles): result))
     computed = handled = 0
     eta, log_due, started = Eta(), Throttle(LOG_EVERY_S), time.perf_counter()
     log_due()  # the first line after LOG_EVERY_S, not at once
+
+    def finish(full: list[Work], collect: Callable[[], int]) -> None:
+        nonlocal computed, handled, started
+        computed += collect()
+        writes.append(writing.submit(write, full))
+        while len(writes) > QUEUE_DEPTH:
+            writes.popleft().result()
+        handled += len(full)
+        progress.fraction(handled / len(grid))
+        eta.add("tile", len(full), time.perf_counter() - started)
+        started = time.perf_counter()
+        if log_due():
+            progress.log(f"{handled} of {len(grid)} tiles; ETA {duration(eta.left(tile=len(grid) - handled))}")
+        progress.check()
+
     try:
         batch: list[Work] = []
+        pending: tuple[list[Work], Callable[[], int]] | None = None  # the batch started last
         read_ahead()
         while reads:
             progress.check()
@@ -127,17 +151,12 @@ def run_cropped(path, bands: list[int], grid: list[Tile], predict: Callable[[np.
             read_ahead()
             while len(batch) >= batch_size or (batch and not reads):
                 full, batch = batch[:batch_size], batch[batch_size:]
-                computed += _predict(full, predict)
-                writes.append(writing.submit(write, full))
-                while len(writes) > QUEUE_DEPTH:
-                    writes.popleft().result()
-                handled += len(full)
-                progress.fraction(handled / len(grid))
-                eta.add("tile", len(full), time.perf_counter() - started)
-                started = time.perf_counter()
-                if log_due():
-                    progress.log(f"{handled} of {len(grid)} tiles; ETA {duration(eta.left(tile=len(grid) - handled))}")
-                progress.check()
+                collect = _start(full, submit)
+                if pending is not None:
+                    finish(*pending)
+                pending = full, collect
+        if pending is not None:
+            finish(*pending)
         while writes:
             writes.popleft().result()
     finally:
@@ -148,10 +167,18 @@ def run_cropped(path, bands: list[int], grid: list[Tile], predict: Callable[[np.
     return computed
 
 
-def _predict(batch: list[Work], predict: Callable[[np.ndarray], np.ndarray]) -> int:
-    """Predict the tiles of ``batch`` that have data, in place; returns how many."""
+def _start(batch: list[Work], submit) -> Callable[[], int]:
+    """Start predicting the tiles of ``batch`` that have data; returns a callable that waits, puts
+    each result in its :class:`Work` and returns how many tiles were computed."""
     todo = [w for w in batch if w.pixels is not None]
-    if todo:
-        for w, r in zip(todo, predict(np.stack([w.pixels for w in todo]))):
-            w.result, w.pixels = r, None
-    return len(todo)
+    if not todo:
+        return lambda: 0
+    result = submit(np.stack([w.pixels for w in todo]))
+    for w in todo:
+        w.pixels = None
+
+    def collect() -> int:
+        for w, r in zip(todo, result()):
+            w.result = r
+        return len(todo)
+    return collect

@@ -53,9 +53,17 @@ class Predictor:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.inactive = torch.tensor([not a for a in self.spec.active], device=self.device)  # per class
         self.codes = torch.tensor([c.code for c in self.spec.classes], dtype=torch.uint8, device=self.device)
+        self._codes = self.codes.cpu().numpy()
+        self._buffer: np.ndarray | None = None  # the normalised batch, reused from batch to batch
 
     def __call__(self, tiles: np.ndarray) -> np.ndarray:
         return self._halving(self._predict, tiles)
+
+    def submit(self, tiles: np.ndarray):
+        """``self(tiles)`` as a pipeline stage: returns a callable giving the result (computed here,
+        at once: the forward pass of PyTorch takes the cores itself)."""
+        result = self(tiles)
+        return lambda: result
 
     def probabilities(self, tiles: np.ndarray) -> np.ndarray:
         """Class probabilities as float32, N×t×t×classes (for blending overlapping tiles)."""
@@ -88,7 +96,11 @@ class Predictor:
         return scores.flip([d - 1 for d in flip]) if flip else scores
 
     def _input(self, tiles: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(self.spec.normalisation.apply(tiles))
+        """The normalised batch, in a float32 buffer reused while the batch's shape stays the same
+        (the model reads it before the next batch is normalised: calls are sequential)."""
+        if self._buffer is None or self._buffer.shape != tiles.shape:
+            self._buffer = np.empty(tiles.shape, np.float32)
+        x = torch.from_numpy(self.spec.normalisation.apply(tiles, out=self._buffer))
         return x.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else x
 
     def _flips(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,6 +117,8 @@ class Predictor:
             x = self._input(tiles)
             scores = self._flips(x) if self.tta else self._scores(x)
             if self.argmax:
+                if self.device.type == "cpu":  # numpy's gather is several times faster than torch's here
+                    return np.take(self._codes, scores.argmax(-1).numpy())[:, None]
                 return self.codes[scores.argmax(-1)][:, None].cpu().numpy()
             probs = scores if self.tta else torch.softmax(scores, -1)
             return (probs * 255.0).round_().to(torch.uint8).permute(0, 3, 1, 2).contiguous().cpu().numpy()

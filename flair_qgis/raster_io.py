@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
-from rasterio.enums import ColorInterp
+from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
@@ -141,10 +141,18 @@ def read_valid(src: rasterio.DatasetReader, bands: list[int], window: Window) ->
     return masks.any(axis=0)
 
 
+def nodata_values(src: rasterio.DatasetReader, bands: list[int]) -> np.ndarray | None:
+    """The nodata value of each of ``bands`` when they are of one integer type and masked by that value
+    alone (no alpha or mask band, no NaN): valid where the data is ``!=`` it; else None."""
+    dtype, values = src.dtypes[bands[0] - 1], [src.nodatavals[b - 1] for b in bands]
+    if not np.issubdtype(np.dtype(dtype), np.integer) or any(v is None or v != int(v) for v in values) or any(
+            src.dtypes[b - 1] != dtype or src.mask_flag_enums[b - 1] != [MaskFlags.nodata] for b in bands):
+        return None
+    return np.array([int(v) for v in values])
+
+
 def has_nodata(src: rasterio.DatasetReader) -> bool:
     """Whether the raster declares any nodata (value, alpha band or mask) at all."""
-    from rasterio.enums import MaskFlags
-
     return any(MaskFlags.all_valid not in flags for flags in src.mask_flag_enums)
 
 
@@ -376,10 +384,15 @@ class Validity:
         self.bands = bands
         self.nodata = has_nodata(src)
         self.geometries = geometries or None
+        self.values = nodata_values(src, bands) if self.nodata and self.geometries is None else None
 
     @property
     def active(self) -> bool:
         return self.nodata or self.geometries is not None
+
+    def of_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """:meth:`__call__` from pixels already read (bands first, raw) when :attr:`values` is set."""
+        return (pixels != self.values.reshape(-1, 1, 1)).any(axis=0)
 
     def __call__(self, src: rasterio.DatasetReader, window: Window) -> np.ndarray | None:
         valid = read_valid(src, self.bands, window) if self.nodata else None

@@ -303,7 +303,8 @@ def test_an_inference_error_switches_to_pytorch_for_the_rest_of_the_run(shared_c
         def start_async(self, *args):
             raise RuntimeError("Exception from src/plugins/intel_cpu: out of resources\nmore")
 
-    predictor.queue = Broken()
+    predictor.idle.clear()
+    predictor.new_request = Broken
     np.testing.assert_array_equal(predictor(tiles), torch_predictor(tiles))
     np.testing.assert_array_equal(predictor.probabilities(tiles), torch_predictor.probabilities(tiles))
     assert log.warnings == ["OpenVINO failed while inferring (RuntimeError: Exception from src/plugins/intel_cpu: "
@@ -319,3 +320,25 @@ def test_flair_backend_decides_what_auto_means(monkeypatch):
     monkeypatch.setenv("FLAIR_BACKEND", "onnx")
     with pytest.raises(FlairError, match=r"unknown backend in \$FLAIR_BACKEND 'onnx': use one of torch, openvino"):
         openvino_backend.predictor_for(torch_predictor, "auto", 4, 256, Progress())
+
+
+def test_batches_started_together_give_each_its_own_result_and_a_partial_batch_is_padded_with_zeros(
+        shared_cache, monkeypatch):
+    from flair_qgis.prediction import Predictor
+
+    monkeypatch.setenv("FLAIR_CACHE_DIR", str(shared_cache))
+    model, spec = tiny_model(), inc_spec()
+    torch_predictor = Predictor(model, spec, torch.device("cpu"))
+    predictor = openvino_backend.predictor_for(torch_predictor, "openvino", 4, 256, Progress())
+    assert isinstance(predictor, openvino_backend.OpenVinoPredictor)
+    rng = np.random.default_rng(1)
+    first, second = (rng.integers(0, 256, (4, 3, 256, 256), dtype=np.uint8) for _ in range(2))
+    partial = rng.integers(0, 256, (3, 3, 256, 256), dtype=np.uint8)
+    alone = [predictor(t) for t in (first, second, partial)]
+    one, two = predictor.submit(first), predictor.submit(second)  # both in flight, the buffer reused
+    three = predictor.submit(partial)
+    assert not predictor._buffer[3:].any()  # the padding row holds no tile of the batch before
+    for got, expected, tiles in zip((one(), two(), three()), alone, (first, second, partial)):
+        np.testing.assert_array_equal(got, expected)
+        assert (got == torch_predictor(tiles)).mean() >= AGREEMENT
+    assert len(predictor.idle) >= 4  # the requests went back to the idle ones
