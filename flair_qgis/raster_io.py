@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import os
-import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from .errors import FlairError
+from .gdal_failures import GdalFailures
 from .files import publish, remove_stale_temporaries, temporary_file
 from .grids import output_crs
 from .palette import ClassInfo
@@ -202,51 +201,6 @@ def prepare_output_folder(path: Path | str) -> Path:
     return folder
 
 
-_GDAL_FAILURE = "GDAL signalled an error"
-_RASTERIO_LOGGERS = ("rasterio._env", "rasterio._err", "rasterio._io")
-
-
-class _GdalFailures(logging.Handler):
-    """GDAL failures that rasterio logs (at INFO) instead of raising, e.g. a block write or the
-    directory written at close failing on a full disk: collected while a file is written. The
-    log is the process's, so a failure while several files are written fails each of them."""
-
-    _lock = threading.Lock()
-    _users = 0
-    _levels: dict[str, int] = {}
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.failures: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if str(record.msg).startswith(_GDAL_FAILURE):
-            args = record.args if isinstance(record.args, tuple) else ()
-            self.failures.append(str(args[-1]) if args else record.getMessage())
-
-    def __enter__(self) -> "_GdalFailures":
-        with _GdalFailures._lock:
-            if _GdalFailures._users == 0:  # rasterio's INFO records are dropped unless asked for
-                for name in _RASTERIO_LOGGERS:
-                    log = logging.getLogger(name)
-                    _GdalFailures._levels[name] = log.level
-                    if log.getEffectiveLevel() > logging.INFO:
-                        log.setLevel(logging.INFO)
-            _GdalFailures._users += 1
-            for name in _RASTERIO_LOGGERS:
-                logging.getLogger(name).addHandler(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with _GdalFailures._lock:
-            for name in _RASTERIO_LOGGERS:
-                logging.getLogger(name).removeHandler(self)
-            _GdalFailures._users -= 1
-            if _GdalFailures._users == 0:
-                for name, level in _GdalFailures._levels.items():
-                    logging.getLogger(name).setLevel(level)
-
-
 class AtomicRasterWriter:
     """A tiled, compressed GeoTIFF (uint8 unless ``spec.dtype`` says otherwise) written under a
     temporary name next to ``path`` and renamed to ``path`` only by :meth:`commit`; on error or
@@ -259,7 +213,7 @@ class AtomicRasterWriter:
         self._dst: rasterio.io.DatasetWriter | None = None
         # Masks go inside the TIFF, so that the one file moved into place carries them.
         self._env = rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True)
-        self._failures = _GdalFailures()
+        self._failures = GdalFailures()
 
     def __enter__(self) -> "AtomicRasterWriter":
         folder = prepare_output_folder(self.path)

@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "flair_qgis"
 # The floors of flair_qgis, from the bottom up: a module imports only from its own floor or below.
 # A new module goes on the lowest floor its imports allow; a helper needed lower down moves down.
 FLOORS: list[tuple[str, set[str]]] = [
-    ("leaves", {"flair_qgis", "errors", "files", "labels", "plots", "hf_probe", "triton_guard", "change_regions"}),
+    ("leaves", {"flair_qgis", "errors", "files", "gdal_failures", "labels", "plots", "hf_probe", "triton_guard",
+                "change_regions"}),
     ("facts", {"progress", "normalisation", "palette", "grids", "tiling", "choices", "dependencies", "upernet", "vrt",
                "change_zones", "change_spec", "metrics", "cpu_memory"}),
     ("rasters", {"raster_io", "mosaics", "resampling", "class_codes", "styling", "vectorize", "areas", "change_plot",
