@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flair_qgis import openvino_backend, pipeline, raster_io  # noqa: E402
-from flair_qgis.checkpoints import build_model, spec_for_entry  # noqa: E402
-from flair_qgis.engine import SegmentOptions, segment_with  # noqa: E402
+from flair_qgis.engine import segment_with  # noqa: E402
+from flair_qgis.model_spec import build_model  # noqa: E402
+from flair_qgis.segment_options import SegmentRequest  # noqa: E402
 from flair_qgis.prediction import Predictor  # noqa: E402
 from flair_qgis.progress import Progress  # noqa: E402
 from flair_qgis.tiling import tile_grid  # noqa: E402
@@ -89,7 +90,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="flair-eff-"))
     image = work / "input.tif"
     make_input(image, a.size)
-    spec = spec_for_entry(get_entry(MODEL))
+    spec = get_entry(MODEL).spec
     torch.manual_seed(0)
     model = build_model(spec.arch, spec.encoder, spec.in_channels, spec.n_classes).eval()
     quiet = Progress(log=lambda m: None, warn=lambda m: print("warning:", m, file=sys.stderr))
@@ -131,7 +132,7 @@ def main() -> None:
             getattr(forward, "flush", lambda: None)()
             bare.append(time.perf_counter() - start)
             start = time.perf_counter()
-            result = segment_with(model, spec, SegmentOptions(
+            result = segment_with(model, spec, SegmentRequest.of(
                 image, work / f"{backend}.tif", backend=backend, bands=[1, 2, 3], tile_size=a.tile,
                 margin=a.margin, batch_size=a.batch), quiet)
             walls.append(time.perf_counter() - start)

@@ -12,7 +12,6 @@ import torch
 
 from conftest import tiny_model
 from flair_qgis import raster_io, zoo
-from flair_qgis.checkpoints import spec_for_entry
 from flair_qgis.normalisation import Normalisation
 from flair_qgis.pipeline import run_cropped
 from flair_qgis.prediction import Predictor
@@ -56,7 +55,7 @@ def test_a_band_count_the_statistics_do_not_cover_is_refused():
 
 
 def test_the_reused_batch_buffer_leaks_nothing_between_batches_nor_into_a_last_partial_batch():
-    spec = spec_for_entry(zoo.get_entry(zoo.DEFAULT_MODEL))
+    spec = zoo.get_entry(zoo.DEFAULT_MODEL).spec
     spec = replace(spec, bands=spec.bands[:3], normalisation=Normalisation.for_bands(("R", "G", "B")))
     model = tiny_model()
     rng = np.random.default_rng(0)
