@@ -84,12 +84,11 @@ def polygonize(raster: Path, output: str, tolerance: float, min_area: float, sma
             step_output = output if last else str(Path(tmp) / f"step{i}.fgb")
             current = _run(alg, {"INPUT": current, **params, "OUTPUT": step_output}, context, steps)
     style_polygons(current, classes, context)
-    _report_area_agreement(raster, current, classes, min_area if small == "merge" else 0.0, context, feedback,
-                           convention)
+    _report_area_agreement(raster, current, classes, min_area, small, context, feedback, convention)
     return current
 
 
-def _report_area_agreement(raster: Path, output: str, classes, merged_below: float, context, feedback,
+def _report_area_agreement(raster: Path, output: str, classes, min_area: float, small: str, context, feedback,
                            convention) -> None:
     """Say, per class, where the polygons' areas differ from the raster's exact pixel areas (small
     regions merged into neighbours, outlines simplified), and that flair:classareas has the exact ones."""
@@ -103,8 +102,12 @@ def _report_area_agreement(raster: Path, output: str, classes, merged_below: flo
     counts, _ = FlairAlgorithm.run_core(areas.count_classes, raster, class_codes=convention)
     size = FlairAlgorithm.run_core(areas.pixel_area, raster)
     differences = areas.area_differences({code: n * size for code, n in counts.items()}, drawn, classes)
-    why = tr("regions under {:g} m² merged into their neighbours, outlines simplified").format(merged_below) \
-        if merged_below > 0 else tr("outlines simplified, small regions dropped or kept")
+    if min_area <= 0:
+        why = tr("outlines simplified")
+    elif small == "merge":
+        why = tr("regions under {:g} m² merged into their neighbours, outlines simplified").format(min_area)
+    else:
+        why = tr("regions under {:g} m² dropped, outlines simplified").format(min_area)
     if differences:
         feedback.pushWarning(tr("The polygons' areas per class differ from the raster's exact pixel areas ({}): {}. "
                                 "For exact areas per class use 'Land-cover areas per class' (flair:classareas), "

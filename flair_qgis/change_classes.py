@@ -17,25 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .class_codes import ClassCodes, recorded_classes
+from .class_codes import ClassCodes, class_key, flair_names, is_flair, recorded_classes
 from .errors import FlairError
-from .palette import ClassInfo, palette
 
 EXAMPLE = "'parking=3, other=19' (by class name) or '1=3, 2=19' (by value)"
-
-
-def _flair_names() -> dict[int, str]:
-    return {c.code: c.name for c in palette("flair-19")}
-
-
-def _key(name: str) -> str:
-    return " ".join(name.casefold().split())
-
-
-def is_flair(classes: tuple[ClassInfo, ...]) -> bool:
-    """Whether each recorded class is the FLAIR class of its code (by name)."""
-    names = _flair_names()
-    return all(c.code in names and _key(c.name) == _key(names[c.code]) for c in classes)
 
 
 def parse_class_map(text: str | None) -> dict[str, int]:
@@ -49,9 +34,9 @@ def parse_class_map(text: str | None) -> dict[str, int]:
         if not sep or not key or not code.isdigit() or not 0 <= int(code) <= 19:
             raise FlairError(f"class map (CLASS_MAP): {entry!r} is not CLASS=CODE with a FLAIR code 0–19 "
                              f"(0: leave the class out); write e.g. {EXAMPLE}")
-        if _key(key) in mapping:
+        if class_key(key) in mapping:
             raise FlairError(f"class map (CLASS_MAP): {key!r} is given twice")
-        mapping[_key(key)] = int(code)
+        mapping[class_key(key)] = int(code)
     return mapping
 
 
@@ -76,7 +61,7 @@ def reader(src, role: str, codes: ClassCodes, mapping: dict[str, int], log=None)
     classes = recorded_classes(src)
     if not classes or codes.zero_based or is_flair(classes):
         return codes
-    names = _flair_names()
+    names = flair_names()
     if not mapping:
         sample = ", ".join(f"{c.name} as {names[c.code]}" for c in classes[:2] if c.code in names)
         raise FlairError(
@@ -87,7 +72,7 @@ def reader(src, role: str, codes: ClassCodes, mapping: dict[str, int], log=None)
     lut = np.zeros(65536, dtype=np.uint16)  # values it does not record: nodata
     missing, used = [], []
     for c in classes:
-        code = mapping.get(_key(c.name), mapping.get(str(c.code)))
+        code = mapping.get(class_key(c.name), mapping.get(str(c.code)))
         if code is None:
             missing.append(c)
             continue

@@ -73,16 +73,23 @@ def check_coverage(names: Sequence[str], geometries: Sequence[Mapping[str, Any]]
     where = f"x {box[0]:.1f}–{box[2]:.1f}, y {box[1]:.1f}–{box[3]:.1f}"
     if names and len(outside) == sum(s is not None for s in shares) and outside:
         raise FlairError(f"no zone overlaps the part of the two maps that is compared ({where}): "
-                         f"{_listed(outside)} lie{'s' if len(outside) == 1 else ''} wholly outside it; check "
+                         f"{_zones(outside)} wholly outside it; check "
                          "that the zones are of the mapped place (and in a CRS QGIS knows)")
     if outside:
-        progress.warn(f"{len(outside)} zone{'s' if len(outside) > 1 else ''} lie wholly outside the compared "
-                      f"overlap ({where}): {_listed(outside)}; their rows hold zeros (covered_pct 0)")
+        one = len(outside) == 1
+        progress.warn(f"{len(outside)} zone{'' if one else 's'} lie{'s' if one else ''} wholly outside the compared "
+                      f"overlap ({where}): {_listed(outside)}; {'its row holds' if one else 'their rows hold'} zeros "
+                      "(covered_pct 0)")
     for name, share in zip(names, shares):
         if share is not None and 0.0 < share < 99.95:
             progress.log(f"zone {name}: {100 - share:.1f} % lies outside the compared overlap; its figures "
                          f"cover the other {share:.1f} % (covered_pct)")
     return shares
+
+
+def _zones(names: Sequence[str]) -> str:
+    """``zone 1 lies`` / ``zones a, b lie``: names (feature numbers when no name field) never read as a count."""
+    return f"zone {names[0]} lies" if len(names) == 1 else f"zones {_listed(names)} lie"
 
 
 def _listed(names: Sequence[str], most: int = 20) -> str:

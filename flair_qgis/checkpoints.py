@@ -157,7 +157,9 @@ def load_weights(ckpt: Checkpoint, spec: ModelSpec, device: torch.device | str =
             ckpt, also=spec.encoder)
         looks = f"it looks like {found[0]}/{found[1]}" if found else "its layers match no known smp architecture"
         fix = _architecture_advice(found, ckpt) if found else \
-            "use a checkpoint of a whole segmentation model of the chosen architecture"
+            ("use the weights of a whole segmentation model (a zoo model's file, or a checkpoint written by "
+             "this plugin's training); for an smp model of another architecture, name it in a flair-detect "
+             "configuration (model_name, encoder_name) and run `python -m flair_qgis detect --conf`")
         detail = str(e).split("\n\t", 2)
         raise FlairError(f"{where} does not fit a {spec.arch}/{spec.encoder} model: {looks} "
                          f"({'; '.join(d.strip()[:200] for d in detail[1:]) or detail[0][:200]}): {fix}") from None

@@ -105,6 +105,29 @@ def recorded_classes(src) -> tuple[ClassInfo, ...] | None:
     return tuple(ClassInfo(code, name, "#808080") for code, name in named) or None
 
 
+def flair_names() -> dict[int, str]:
+    """FLAIR's class name of each code 1–19."""
+    return {c.code: c.name for c in palette("flair-19")}
+
+
+def class_key(name: str) -> str:
+    """A class name compared case- and spacing-insensitively."""
+    return " ".join(name.casefold().split())
+
+
+def is_flair(classes: tuple[ClassInfo, ...]) -> bool:
+    """Whether each recorded class is the FLAIR class of its code (by name)."""
+    names = flair_names()
+    return all(c.code in names and class_key(c.name) == class_key(names[c.code]) for c in classes)
+
+
+def own_classes(src) -> tuple[ClassInfo, ...] | None:
+    """The classes an open raster records when they are not FLAIR's (a map of the user's own model);
+    None when it records FLAIR's classes or none."""
+    classes = recorded_classes(src)
+    return classes if classes and not is_flair(classes) else None
+
+
 def _check_convention(requested: str) -> None:
     if requested not in CONVENTIONS:
         raise FlairError(f"class codes {requested!r} are unknown: choose one of {', '.join(CONVENTIONS)}")
@@ -160,7 +183,13 @@ def resolve(path, requested: str = AUTO, log=None) -> ClassCodes:
             raise FlairError(f"{path}: band 1 is {src.dtypes[0]}, not integer class codes: choose a class "
                              "raster (e.g. the output of 'Segment land cover')")
         codes = detect(src) if requested == AUTO else ClassCodes(requested, "as asked")
-    if log is not None:
+        own = own_classes(src) if codes.convention == FLAIR else None
+    if log is None:
+        return codes
+    if own:  # not FLAIR codes: saying so would contradict the tables (and flair:change's refusal)
+        log(f"{path}: class values are the map's own classes, not FLAIR's: "
+            f"{', '.join(f'{c.code} {c.name}' for c in own)} (0 = nodata; {codes.reason})")
+    else:
         log(f"{path}: class values read as {describe(codes.convention)} ({codes.reason})")
     return codes
 

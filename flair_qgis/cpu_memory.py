@@ -125,7 +125,8 @@ def _too_large(tile: int, margin: int, per_tile: int, free: int, budget: int, me
 
 
 def _gib(n: int) -> str:
-    return f"{n / GIB:.1f} GB"
+    """GB to one decimal; MB under 0.1 GB (a small model's tile is not "0.0 GB")."""
+    return f"{n / GIB:.1f} GB" if n >= GIB // 10 else f"{max(1, round(n / 2 ** 20))} MB"
 
 
 def _proc_field(path: str, name: str) -> int | None:

@@ -703,8 +703,8 @@ Vérifier seulement : liste ce qui est installé, manquant ou trop ancien, et d'
     </message>
     <message>
       <location filename="../algorithms/polygonize.py" />
-      <source>outlines simplified, small regions dropped or kept</source>
-      <translation>contours simplifiés, petites régions supprimées ou gardées</translation>
+      <source>outlines simplified</source>
+      <translation>contours simplifiés</translation>
     </message>
     <message>
       <location filename="../algorithms/polygonize.py" />
@@ -736,11 +736,6 @@ La sortie est stylée avec les noms et couleurs des classes (les classes enregis
     </message>
     <message>
       <location filename="../algorithms/polygonize.py" />
-      <source>regions under {:g} m² merged into their neighbours, outlines simplified</source>
-      <translation>régions de moins de {:g} m² fusionnées dans leurs voisines, contours simplifiés</translation>
-    </message>
-    <message>
-      <location filename="../algorithms/polygonize.py" />
       <source>Simplification tolerance</source>
       <translation>Tolérance de simplification</translation>
     </message>
@@ -758,6 +753,16 @@ La sortie est stylée avec les noms et couleurs des classes (les classes enregis
       <location filename="../algorithms/polygonize.py" />
       <source>cancelled by the user</source>
       <translation>annulé par l'utilisateur</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/polygonize.py" />
+      <source>regions under {:g} m² merged into their neighbours, outlines simplified</source>
+      <translation>régions de moins de {:g} m² fusionnées dans leurs voisines, contours simplifiés</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/polygonize.py" />
+      <source>regions under {:g} m² dropped, outlines simplified</source>
+      <translation>régions de moins de {:g} m² supprimées, contours simplifiés</translation>
     </message>
     <message>
       <location filename="../algorithms/polygonize.py" />

@@ -57,6 +57,20 @@ def test_polygons_and_area_table_say_which_areas_are_exact(provider, tmp_path):
 
 
 @pytest.mark.qgis
+def test_dropped_small_polygons_are_named_as_the_cause(provider, tmp_path):
+    """Found trying the plugin as a new user: with SMALL_POLYGONS drop the warning said "small regions
+    dropped or kept", whichever was chosen."""
+    import processing
+
+    raster = make_raster(tmp_path / "noisy.tif", noisy_map(), nodata=0)
+    feedback = KeepingFeedback()
+    processing.run("flair:polygonize", {"INPUT": str(raster), "MIN_AREA": 2.0, "SMALL_POLYGONS": "drop",
+                                        "TOLERANCE": 0.0, "OUTPUT": str(tmp_path / "dropped.gpkg")}, feedback=feedback)
+    warning = next(w for w in feedback.warnings if "differ from the raster's exact pixel areas" in w)
+    assert "(regions under 2 m² dropped, outlines simplified)" in warning and "dropped or kept" not in warning
+
+
+@pytest.mark.qgis
 def test_child_algorithms_do_not_echo_their_internal_results_into_the_log(provider, tmp_path):
     """flair:polygonize and flair:classareas run QGIS algorithms inside: their `Results: {'OUTPUT':
     '…/step0.fgb'}` lines (temporary files the user never asked for) stay out of the user's log,

@@ -110,3 +110,17 @@ def test_a_13_class_baseline_map_whose_13_is_other_is_refused(tmp_path):
     result = compare(ChangeOptions(flair, path, min_area=0, class_map="other=19, " + ", ".join(
         str(c.code) + "=" + str(c.code) for c in classes if c.code != 13)))
     assert {t.to_code for t in result.transitions} <= set(range(1, 13)) | {19}
+
+
+def test_the_log_says_a_map_of_own_classes_is_read_with_them_not_as_flair_codes(tmp_path, parking_map):
+    """Found trying the plugin as a new user: flair:classareas, flair:polygonize and flair:change logged
+    "class values read as FLAIR codes 1–19" for the 2-class map, then wrote parking/other (or refused it)."""
+    from flair_qgis.class_codes import FLAIR, resolve
+
+    logged = []
+    assert resolve(parking_map, log=logged.append).convention == FLAIR
+    assert len(logged) == 1 and "FLAIR codes 1–19" not in logged[0]
+    assert "the map's own classes, not FLAIR's: 1 parking, 2 other (0 = nodata" in logged[0]
+    flair, _ = _flair_map(tmp_path, parking_map)
+    resolve(flair, log=logged.append)
+    assert "class values read as FLAIR codes 1–19 (0 = nodata)" in logged[1]

@@ -84,9 +84,25 @@ def test_the_overlap_of_the_two_maps_is_what_counts(tmp_path, maps):
 def test_no_zone_in_the_overlap_is_an_error_and_writes_nothing(tmp_path, maps):
     b, a = maps
     with pytest.raises(FlairError, match=r"no zone overlaps the part of the two maps that is compared "
-                                         r"\(x 650000.0–650004.0, y 6859996.0–6860000.0\): away lies wholly outside"):
+                                         r"\(x 650000.0–650004.0, y 6859996.0–6860000.0\): "
+                                         r"zone away lies wholly outside"):
         compare(ChangeOptions(b, a, zones=[Zone("away", box(100, 110))], change=tmp_path / "out" / "c.tif"))
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_one_zone_outside_is_worded_as_one_and_a_numbered_zone_is_not_read_as_a_count(tmp_path, maps):
+    """Found trying the plugin as a new user: "1 zone lie wholly outside …; their rows hold zeros", and
+    with zones named by feature number, "no zone overlaps …: 1 lies wholly outside it"."""
+    b, a = maps
+    warned = []
+    compare(ChangeOptions(b, a, zones=[Zone("in", box(0, 2)), Zone("away", box(100, 110))], min_area=0),
+            Progress(warn=warned.append))
+    assert len(warned) == 1 and warned[0].startswith("1 zone lies wholly outside the compared overlap")
+    assert "away; its row holds zeros (covered_pct 0)" in warned[0]
+    with pytest.raises(FlairError, match=r"\): zones 1, 2 lie wholly outside it"):
+        compare(ChangeOptions(b, a, zones=[Zone("1", box(100, 110)), Zone("2", box(-50, -40))]))
+    with pytest.raises(FlairError, match=r"\): zone 1 lies wholly outside it"):
+        compare(ChangeOptions(b, a, zones=[Zone("1", box(100, 110))]))
 
 
 def test_without_zones_the_whole_overlap_is_covered(maps):

@@ -279,6 +279,10 @@ def test_encoder_only_weights_match_no_architecture(tmp_path, reference):
     assert "backbone.pth does not fit a unet" in str(err.value)
     assert "its layers match no known smp architecture" in str(err.value)
     assert "Missing key(s)" in str(err.value)
+    # flair:segment has no architecture to choose (found trying the plugin as a new user): the fix names
+    # what each caller has, as for a recognised architecture
+    assert "of the chosen architecture" not in str(err.value)
+    assert "(model_name, encoder_name) and run `python -m flair_qgis detect --conf`" in str(err.value)
 
 
 # --- files named like zoo files ----------------------------------------------------------------

@@ -63,6 +63,16 @@ def run(tmp_path, monkeypatch):
     return segment
 
 
+def test_a_small_tile_is_logged_in_mb_not_as_0_gb():
+    """Found trying the plugin as a new user: a small model's tile was logged as "about 0.0 GB"."""
+    logs: list[str] = []
+    fits = cpu_memory.fit_batch(lambda x: None, 3, 256, 64, 4, Progress(log=logs.append),
+                                free_memory=lambda: 100 * GIB, measure=lambda run: run() or 24 * 2 ** 20)
+    assert fits == 4
+    assert logs == ["Batch 4 on the CPU: one 256 px tile takes about 24 MB on the CPU (measured), 100.0 GB of "
+                    "memory is free"]
+
+
 def test_a_batch_that_fits_is_kept_and_the_figures_logged(run):
     _, logs = run(free_gib=100, batch=4)
 
