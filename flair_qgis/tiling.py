@@ -103,6 +103,12 @@ def tile_grid(width: int, height: int, size: int = 512, margin: int = 128,
     # Rows are laid out from the bottom: flip, resolve, and flip back to top-based rows.
     rows_up = _owned(_starts(height, size, margin), size, margin, height)
     rows = [(height - s - size, height - hi, height - lo) for s, lo, hi in reversed(rows_up)]
+    return _tiles(cols, rows, size, window, whole_tiles)
+
+
+def _tiles(cols: list[tuple[int, int, int]], rows: list[tuple[int, int, int]], size: int,
+           window: tuple[int, int, int, int] | None, whole_tiles: bool) -> list[Tile]:
+    """The tiles of the columns × rows (start, owned from, owned to), kept to ``window`` if given."""
     if window is not None:
         wc, wr, ww, wh = window
         cols = _keep(cols, wc, wc + ww, size, whole_tiles)
@@ -155,12 +161,7 @@ def anchored_tile_grid(width: int, height: int, size: int = 512, margin: int = 1
         check_tile_settings(size, margin, stride=1)
     cols = _anchored(width, size, margin, int(origin[0]))
     rows = _anchored(height, size, margin, int(origin[1]))
-    if window is not None:
-        wc, wr, ww, wh = window
-        cols = _keep(cols, wc, wc + ww, size, whole_tiles)
-        rows = _keep(rows, wr, wr + wh, size, whole_tiles)
-    return [Tile(col=c, row=r, size=size, out_col=c0, out_row=r0, out_width=c1 - c0, out_height=r1 - r0)
-            for r, r0, r1 in rows for c, c0, c1 in cols]
+    return _tiles(cols, rows, size, window, whole_tiles)
 
 
 def flair_hub_tile_grid(width: int, height: int, size: int = 512, margin: int = 128,
