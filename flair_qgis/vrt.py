@@ -22,30 +22,33 @@ from .errors import FlairError
 from .files import publish, temporary_file
 
 
-def _gdal(what: str, call: Callable[[], Any]) -> Any:
-    """Run a GDAL call that returns None on failure; raise a FlairError with GDAL's message."""
+def _quietly(call: Callable[[], Any]) -> Any:
+    """``call()`` with GDAL's messages held back (kept for :func:`_failed`), not printed."""
     gdal.ErrorReset()
     gdal.PushErrorHandler("CPLQuietErrorHandler")
     try:
-        result = call()
+        return call()
     finally:
         gdal.PopErrorHandler()
+
+
+def _failed(what: str) -> FlairError:
+    return FlairError(f"{what} failed: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}")
+
+
+def _gdal(what: str, call: Callable[[], Any]) -> Any:
+    """Run a GDAL call that returns None on failure; raise a FlairError with GDAL's message."""
+    result = _quietly(call)
     if result is None:
-        raise FlairError(f"{what} failed: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}")
+        raise _failed(what)
     return result
 
 
 def _done(what: str, call: Callable[[], int]) -> None:
     """Run a GDAL call that returns an error code; raise a FlairError with GDAL's message unless it
     is CE_None."""
-    gdal.ErrorReset()
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        code = call()
-    finally:
-        gdal.PopErrorHandler()
-    if code != gdal.CE_None:
-        raise FlairError(f"{what} failed: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}")
+    if _quietly(call) != gdal.CE_None:
+        raise _failed(what)
 
 
 def mosaic(sources: list[Path], path: Path, add_alpha: bool = False,
