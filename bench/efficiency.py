@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from flair_qgis import openvino_backend, pipeline, raster_io  # noqa: E402
 from flair_qgis.engine import segment_with  # noqa: E402
+from flair_qgis.model_source import ModelSource  # noqa: E402
 from flair_qgis.model_spec import build_model  # noqa: E402
 from flair_qgis.segment_options import SegmentRequest  # noqa: E402
 from flair_qgis.prediction import Predictor  # noqa: E402
@@ -63,8 +65,9 @@ def ov_forward(model, spec, batch: int, tile: int, quiet: Progress):
     if ov is None:
         sys.exit(why)
     per_request = openvino_backend.request_batch(batch)
-    compiled = openvino_backend.compiled_model(ov, model, spec, per_request, tile, "auto", quiet)
-    queue = ov.AsyncInferQueue(compiled, 2 * openvino_backend.REQUESTS)
+    source = ModelSource.of_module(model, spec)
+    compiled = openvino_backend.Compiled(ov, source, replace(spec, tile_size=tile), per_request, tile, "auto", quiet)
+    queue = ov.AsyncInferQueue(compiled.compiled(head=False), 2 * openvino_backend.REQUESTS)
 
     def forward(x: np.ndarray) -> None:
         if len(x) % per_request:

@@ -67,7 +67,7 @@ def main() -> None:
         predictor.logits(xt)  # warm-up
         t_torch = best(lambda: predictor.logits(xt), a.repeats) / 4
     start = time.perf_counter()
-    ovp = openvino_backend.predictor_for(predictor, "openvino", 4, 512, quiet)
+    ovp = openvino_backend.of_torch(predictor, "openvino", 4, quiet)
     t_convert = time.perf_counter() - start
     ovp.logits(x)  # warm-up
     t_ov = best(lambda: ovp.logits(x), a.repeats) / 4

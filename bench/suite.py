@@ -78,8 +78,8 @@ def _predictor(model, spec, backend: str, batch: int):
     predictor = Predictor(model, spec, torch.device("cpu"))
     if backend == "torch":
         return predictor
-    ov = openvino_backend.predictor_for(predictor, "openvino", batch, spec.tile_size,
-                                        Progress(warn=lambda m: print("warning:", m, file=sys.stderr)))
+    ov = openvino_backend.of_torch(predictor, "openvino", batch,
+                                   Progress(warn=lambda m: print("warning:", m, file=sys.stderr)))
     if ov is predictor:
         raise SystemExit("OpenVINO is not usable here (see the warning above): pip install openvino")
     return ov

@@ -24,7 +24,7 @@ from .band_sources import BandSources
 from .errors import FlairError
 from .normalisation import Normalisation
 from .segment_options import ModelChoice, ReadOptions, RunOptions, SegmentRequest, WriteOptions
-from .training import TrainClass, TrainOptions, make_classes
+from .train_options import TrainClass, TrainOptions, make_classes
 
 DETECT_KEYS = {
     "output_path", "output_name", "input_img_path", "bands", "channels", "img_pixels_detection",

@@ -25,6 +25,13 @@ PROBE = 512  # px: the side of the tile measured (smaller tiles are measured at 
 SHARE = 0.8  # of the free memory a batch may take: the rest for GDAL, the writer, the system
 SCALED = 1.2  # headroom on a figure scaled up from a smaller probe tile
 GIB = 1024 ** 3
+CPU_BATCH_PIXELS = 4 * 512 * 512  # the default batch of 512 px tiles: more is not faster on the CPU, only larger
+
+
+def cpu_batch_size(batch_size: int, tile_size: int) -> int:
+    """``batch_size`` lowered so that a batch holds no more pixels than 4 tiles of 512 px (one 2048 px
+    tile of a Swin UPerNet already takes about 5 GB on the CPU)."""
+    return max(1, min(batch_size, CPU_BATCH_PIXELS // (tile_size * tile_size)))
 
 
 def available_memory() -> int | None:
@@ -85,15 +92,17 @@ def _trim() -> None:
 
 def fit_batch(predict: Callable[[np.ndarray], object], in_channels: int, tile: int, margin: int, batch: int,
               progress: Progress, free_memory: Callable[[], int | None] | None = None,
-              measure: Callable[[Callable[[], object]], int | None] | None = None) -> int:
+              measure: Callable[[Callable[[], object]], int | None] | None = None,
+              probe_size: int | None = None) -> int:
     """The batch (at most ``batch``) whose tiles of ``tile`` px fit in :data:`SHARE` of the free memory,
-    from one tile run through ``predict`` (zeros of ``in_channels`` bands); logs the choice. Raises a
-    :class:`FlairError` naming a tile size that fits when one tile does not."""
+    from one tile run through ``predict`` (zeros of ``in_channels`` bands, ``probe_size`` px: by default
+    the tile, at most :data:`PROBE`); logs the choice. Raises a :class:`FlairError` naming a tile size
+    that fits when one tile does not."""
     free = (free_memory or available_memory)()
     if free is None:
         progress.log(f"Batch {batch} on the CPU (the free memory cannot be read here: not checked against it)")
         return batch
-    probe = min(tile, PROBE)
+    probe = probe_size or min(tile, PROBE)
     grown = (measure or peak_growth)(lambda: predict(np.zeros((1, in_channels, probe, probe), np.uint8)))
     if grown is None:
         progress.log(f"Batch {batch} on the CPU (a tile's memory cannot be measured here: not checked)")

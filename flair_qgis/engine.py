@@ -15,22 +15,30 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from rasterio.windows import Window
 
-from . import band_sources, cpu_memory, files, openvino_backend, pipeline, raster_io, resampling
-from .checkpoints import load_weights
+from . import band_sources, cpu_memory, files, model_source, openvino_backend, pipeline, raster_io, resampling
+from .devices import device_name
+from .model_source import ModelSource
 from .model_spec import ModelSpec
 from .errors import FlairError
-from .model_resolution import resolve_model, with_tiling
+from .model_resolution import with_tiling
 from .normalisation import Stretch, percentile_stretch
 from .palette import classes_from_lists, style_path, write_qml
 from .progress import Progress
 from .segment_checks import check_request
 from .segment_options import ReadOptions, SegmentRequest
-from .prediction import Predictor, auto_batch_size, cpu_batch_size, pick_device
 from .tiling import Tile, check_tile_settings, grid_function, map_origin
+
+if TYPE_CHECKING:  # PyTorch is imported when a run uses it: a cached OpenVINO run does not
+    import torch
+
+    from .prediction import Predictor
+
+CPU_BATCH = 4  # the automatic batch on the CPU (within cpu_memory.CPU_BATCH_PIXELS)
 
 @dataclass
 class SegmentResult:
@@ -46,13 +54,9 @@ class SegmentResult:
 def segment(request: SegmentRequest, progress: Progress | None = None) -> SegmentResult:
     """Segment ``request.read.input`` into ``request.write.output`` with the model the request names."""
     progress = progress or Progress()
-    device = pick_device(check_request(request, progress))
-    choice = request.model
-    ckpt, spec = resolve_model(choice.name, choice.checkpoint, progress, arch=choice.arch, encoder=choice.encoder,
-                               n_classes=choice.n_classes, normalisation=choice.normalisation,
-                               active_codes=choice.active_codes)
-    model = load_weights(ckpt, spec, device)
-    return _segment(model, spec, request, progress)
+    device = device_name(check_request(request, progress))
+    model = model_source.resolve(request.model, device, progress)
+    return _segment(model, model.spec, request, progress)
 
 
 def segment_with(model: torch.nn.Module, spec: ModelSpec, request: SegmentRequest,
@@ -63,10 +67,10 @@ def segment_with(model: torch.nn.Module, spec: ModelSpec, request: SegmentReques
     progress = progress or Progress()
     if not checked:
         check_request(request, progress)
-    return _segment(model, spec, request, progress)
+    return _segment(ModelSource.of_module(model, spec), spec, request, progress)
 
 
-def _segment(model: torch.nn.Module, spec: ModelSpec, request: SegmentRequest, progress: Progress) -> SegmentResult:
+def _segment(model: ModelSource, spec: ModelSpec, request: SegmentRequest, progress: Progress) -> SegmentResult:
     """A checked request, once the model's bands are found in the input and its band sources."""
     read = request.read
     with band_sources.on_input_grid(read.input, read.bands, read.sources, spec.bands, spec.name, progress) as view:
@@ -74,13 +78,13 @@ def _segment(model: torch.nn.Module, spec: ModelSpec, request: SegmentRequest, p
         return _segment_bands(model, spec, replace(request, read=read), progress)
 
 
-def _segment_bands(model: torch.nn.Module, spec: ModelSpec, request: SegmentRequest,
+def _segment_bands(model: ModelSource, spec: ModelSpec, request: SegmentRequest,
                    progress: Progress) -> SegmentResult:
     """:func:`_segment` once the input holds the model's bands."""
     start = time.perf_counter()
     read, run, choice = request.read, request.run, request.model
     spec = with_tiling(spec, choice.preset, choice.tile_size, choice.margin, choice.tile_grid)
-    device = next(model.parameters()).device
+    device = model.device
     output = Path(request.write.output)
     with raster_io.open_raster(read.input) as src:
         if choice.tile_size is None or choice.margin is None:  # both given: checked with the settings
@@ -99,7 +103,8 @@ def _segment_bands(model: torch.nn.Module, spec: ModelSpec, request: SegmentRequ
         # Blending needs every tile that overlaps the window, whole; cropping only those writing in it.
         grid = grid_function(spec.grid, map_origin(src.transform))(
             src.width, src.height, spec.tile_size, spec.margin, window, whole_tiles=run.stitch == "blend")
-        batch = cpu_batch_size(run.batch_size, spec.tile_size, device)
+        batch = cpu_memory.cpu_batch_size(run.batch_size, spec.tile_size) \
+            if model.on_cpu and run.batch_size is not None else run.batch_size
         if batch != run.batch_size:
             progress.log(f"Batch lowered from {run.batch_size} to {batch} tile(s) of {spec.tile_size} px on the "
                          "CPU (memory; larger batches are not faster there)")
@@ -108,7 +113,7 @@ def _segment_bands(model: torch.nn.Module, spec: ModelSpec, request: SegmentRequ
                 f"{src.width}×{src.height} px raster)" if window else f"{src.width}×{src.height} px")
         progress.log(f"{size}, {len(grid)} tiles of {spec.tile_size} px "
                      f"(margin {spec.margin}, {spec.grid} grid), batch {run.batch_size or 'auto'}, on {device}")
-        computed = _run(src, bands, grid, model, spec, replace(request, read=read, run=run), device, output, progress)
+        computed = _run(src, bands, grid, model, spec, replace(request, read=read, run=run), output, progress)
     return _finish(spec, request, output, str(device), len(grid), computed, start, progress)
 
 
@@ -151,7 +156,7 @@ def decide_stretch(src, bands: list[int], value_range: tuple[float, float] | Non
     return stretch
 
 
-def _segment_resampled(model: torch.nn.Module, spec: ModelSpec, request: SegmentRequest, src,
+def _segment_resampled(model: ModelSource, spec: ModelSpec, request: SegmentRequest, src,
                        progress: Progress, start: float) -> SegmentResult:
     """Segment a view of the input at the model's resolution, then put the result back on the
     input's grid (nearest neighbour), nodata where the input has none."""
@@ -217,21 +222,12 @@ def _copy_masked(view: Path, like: Path, src, bands: list[int], window: Window |
         out.commit()
 
 
-def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: ModelSpec,
-         request: SegmentRequest, device: torch.device, output: Path, progress: Progress) -> int:
+def _run(src, bands: list[int], grid: list[Tile], model: ModelSource, spec: ModelSpec,
+         request: SegmentRequest, output: Path, progress: Progress) -> int:
     """Write the output with the chosen stitching; returns the number of tiles computed."""
     read, run, output_type = request.read, request.run, request.write.output_type
     argmax = output_type == "argmax"
-    predictor = Predictor(model, spec, device, argmax=argmax, precision=run.precision, tta=run.tta)
-    if run.batch_size is None:
-        run = replace(run, batch_size=auto_batch_size(predictor, spec.tile_size))
-        progress.log(f"Batch size {run.batch_size} (automatic, on {device})")
-    if device.type == "cpu":  # measured against the free memory: lowered, or refused naming a tile size that fits
-        probe = predictor.probabilities if run.stitch == "blend" else predictor
-        run = replace(run, batch_size=cpu_memory.fit_batch(
-            probe, spec.in_channels, spec.tile_size, spec.margin, run.batch_size, progress))
-    predictor = openvino_backend.predictor_for(predictor, run.backend, run.batch_size, spec.tile_size,
-                                               progress, run.precision)
+    predictor, run = _predictor(model, spec, run, argmax, progress)
     validity = raster_io.Validity(src, bands, read.mask_geometries)
     region = Window(*(read.window or (0, 0, src.width, src.height)))
     classes = spec.active_classes if argmax else spec.classes
@@ -260,7 +256,7 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
             computed = _blend(src, bands, grid, predictor, spec, region, read.stretch, run.batch_size, validity,
                               put, progress)
         else:
-            readers = run.readers or (4 if device.type == "cuda" else 1)
+            readers = run.readers or (1 if model.on_cpu else 4)
             computed = pipeline.run_cropped(src.name, bands, grid, predictor, out_spec.count, validity, put,
                                             progress, batch_size=run.batch_size, readers=readers,
                                             stretch=read.stretch)
@@ -269,6 +265,44 @@ def _run(src, bands: list[int], grid: list[Tile], model: torch.nn.Module, spec: 
             _refuse_no_data(src, bands, read)
         out.commit()
     return computed
+
+
+def _predictor(model: ModelSource, spec: ModelSpec, run, argmax: bool, progress: Progress):
+    """The predictor of a run (OpenVINO's or PyTorch's) and the run's settings with its batch decided:
+    automatic (4 tiles of 512 px on the CPU, measured on CUDA), then on the CPU checked against the
+    free memory (lowered, or refused naming a tile size that fits)."""
+
+    def torch_predictor() -> "Predictor":
+        import torch
+
+        from .prediction import Predictor
+
+        return Predictor(model.module(), spec, torch.device(model.device), argmax=argmax, precision=run.precision,
+                         tta=run.tta)
+
+    batch = run.batch_size
+    if model.on_cpu:
+        if batch is None:
+            batch = cpu_memory.cpu_batch_size(CPU_BATCH, spec.tile_size)
+            progress.log(f"Batch size {batch} (automatic, on cpu)")
+        ov = openvino_backend.predictor_for(model, spec, run.backend, batch, progress, torch_predictor,
+                                            run.precision, argmax, run.tta)
+        if ov is not None:
+            fits = cpu_memory.fit_batch(ov.probe(run.stitch == "blend"), spec.in_channels, spec.tile_size,
+                                        spec.margin, batch, progress, measure=ov.measure, probe_size=spec.tile_size)
+            if fits < batch:
+                ov = ov.rebatched(fits)
+            return ov, replace(run, batch_size=fits)
+    predictor = torch_predictor()
+    if batch is None:
+        from .prediction import auto_batch_size
+
+        batch = auto_batch_size(predictor, spec.tile_size)
+        progress.log(f"Batch size {batch} (automatic, on {model.device})")
+    if model.on_cpu:
+        probe = predictor.probabilities if run.stitch == "blend" else predictor
+        batch = cpu_memory.fit_batch(probe, spec.in_channels, spec.tile_size, spec.margin, batch, progress)
+    return predictor, replace(run, batch_size=batch)
 
 
 def _refuse_no_data(src, bands: list[int], read: ReadOptions) -> None:

@@ -15,7 +15,7 @@ from typing import Mapping
 
 from . import hf_probe
 from .errors import FlairError
-from .files import sha256_of
+from .plugin_cache import file_sha256
 from .progress import Progress
 from .zoo import ModelEntry
 
@@ -56,6 +56,9 @@ def fetch(entry: ModelEntry, progress: Progress | None = None, force: bool = Fal
     from huggingface_hub import hf_hub_download
     from huggingface_hub import errors as hf_errors
 
+    if not force and (local := _pinned_copy(entry)) is not None:
+        verify(entry, local)  # a pinned commit's file never changes: no need to ask the hub
+        return local
     how_to = (f"fetch it while online with `python -m flair_qgis download {entry.name}` (or the "
               "'Download FLAIR model' algorithm), or give a local checkpoint file instead")
     # One short connection attempt instead of huggingface_hub's retries when there is no network.
@@ -89,6 +92,17 @@ def fetch(entry: ModelEntry, progress: Progress | None = None, force: bool = Fal
                       f"copy of {entry.name}" + (", not downloaded again" if force else ""))
     verify(entry, path, announced=None if entry.sha256 else _announced_sha256(entry, path, ask_hub=no_hub is None))
     return path
+
+
+def _pinned_copy(entry: ModelEntry) -> Path | None:
+    """The cached copy of ``entry``'s file when its revision is a commit (not a branch) and the cache
+    holds it, found without a connection; else None."""
+    if not re.fullmatch(r"[0-9a-f]{40}", entry.revision or ""):
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(entry.repo_id, entry.filename, cache_dir=cache_dir(), revision=entry.revision)
+    return Path(found) if isinstance(found, str) and os.path.isfile(found) else None
 
 
 def _network_errors() -> tuple[type[BaseException], ...]:
@@ -135,7 +149,7 @@ def verify(entry: ModelEntry, path: Path, announced: str | None = None) -> None:
     if entry.size is not None and size != entry.size:  # the pinned size: no need to hash a wrong file
         wrong = f"the downloaded file is {size} bytes, expected {entry.size} (sha256 {expected})"
     else:
-        actual = sha256_of(blob)
+        actual = file_sha256(blob)
         wrong = f"the downloaded file's sha256 is {actual}, expected {expected}" if actual != expected else ""
     if wrong:
         blob.unlink(missing_ok=True)

@@ -22,17 +22,19 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .choices import TILE_GRIDS, check_choice
-from .checkpoints import Checkpoint, read_checkpoint, same_layers
 from .errors import FlairError
-from .files import sha256_of
+from .plugin_cache import file_sha256
 from .hf_download import fetch
 from .model_spec import ModelSpec, default_classes
 from .normalisation import Normalisation
 from .progress import Progress
 from .zoo import RGBIE, ZOO, ModelEntry, entry_for_file, get_entry
+
+if TYPE_CHECKING:  # the checkpoints (PyTorch) are imported when a file is read: a remembered model needs none
+    from .checkpoints import Checkpoint
 
 PRESETS = ("reference", "fast")
 
@@ -40,7 +42,8 @@ PRESETS = ("reference", "fast")
 def resolve_model(model: str | None, checkpoint: Path | None, progress: Progress | None = None, *,
                   arch: str | None = None, encoder: str | None = None, n_classes: int | None = None,
                   normalisation: Normalisation | None = None,
-                  active_codes: Sequence[int] | None = None) -> tuple[Checkpoint, ModelSpec]:
+                  active_codes: Sequence[int] | None = None,
+                  fetched: Path | None = None) -> tuple[Checkpoint, ModelSpec]:
     """The checkpoint to load and the spec it is loaded as.
 
     Args:
@@ -51,14 +54,16 @@ def resolve_model(model: str | None, checkpoint: Path | None, progress: Progress
             its head size by default).
         normalisation: replaces the model's normalisation.
         active_codes: class codes the model may predict (``None``: decided from the file).
+        fetched: the zoo model's file, already fetched by :func:`zoo_file` (not fetched nor logged again).
     """
+    from .checkpoints import read_checkpoint
+
     progress = progress or Progress()
     if checkpoint is None and not model:
         raise FlairError("no model given: choose a zoo model or a checkpoint file")
     if checkpoint is None:
         entry = get_entry(model or "")
-        progress.log(f"Model {entry.name} ({entry.repo_id}@{entry.revision[:12]})")
-        ckpt = read_checkpoint(fetch(entry, progress))
+        ckpt = read_checkpoint(fetched or zoo_file(entry, progress))
         spec, why, rule = entry.spec, f"zoo model {entry.name}", OWN
     else:
         checkpoint = Path(checkpoint)
@@ -106,6 +111,12 @@ def resolve_model(model: str | None, checkpoint: Path | None, progress: Progress
     return ckpt, spec
 
 
+def zoo_file(entry: ModelEntry, progress: Progress) -> Path:
+    """``entry``'s weights file, fetched (downloaded once, verified) and named in the log."""
+    progress.log(f"Model {entry.name} ({entry.repo_id}@{entry.revision[:12]})")
+    return fetch(entry, progress)
+
+
 OWN, FROM_WEIGHTS = "own", "weights"  # where a spec's active classes come from (before the file's loss masks)
 
 
@@ -142,6 +153,8 @@ def recognise(path: Path, ckpt: Checkpoint, chosen: ModelEntry | None = None,
     A file whose layers are ``chosen``'s keeps ``chosen`` (only a zoo file's own name or hash
     overrides it): a fine-tuned copy is run with the model the user chose.
     """
+    from .checkpoints import same_layers
+
     entry = entry_for_file(path)
     if entry is not None:
         return entry, SAME_FILE[0]
@@ -149,7 +162,7 @@ def recognise(path: Path, ckpt: Checkpoint, chosen: ModelEntry | None = None,
     kind = [e for e in ZOO.values() if (e.grid == "flair-hub") == hub]
     size = path.stat().st_size
     sized = [e for e in kind if e.sha256 and e.size == size]  # pinned files of this size (hashed once)
-    digest = sha256_of(path) if sized else None
+    digest = file_sha256(path) if sized else None
     entry = next((e for e in sized if e.sha256 == digest), None)
     if entry is not None:
         return entry, SAME_FILE[1]
@@ -191,7 +204,7 @@ def is_zoo_file(path: Path, entry: ModelEntry) -> bool:
         return True
     if entry.sha256 is None or (entry.size is not None and path.stat().st_size != entry.size):
         return False
-    return sha256_of(path) == entry.sha256
+    return file_sha256(path) == entry.sha256
 
 
 def _active_from_weights(ckpt: Checkpoint, spec: ModelSpec) -> tuple[ModelSpec, str]:

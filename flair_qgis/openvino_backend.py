@@ -3,8 +3,10 @@
 :func:`predictor_for` picks the backend for a run (``auto``: OpenVINO on the CPU when it is installed,
 PyTorch on CUDA) and returns a predictor with :class:`~flair_qgis.prediction.Predictor`'s interface.
 The model is converted with ``openvino.convert_model`` to static shapes (request batch, bands, tile,
-tile) once per (weights' sha256, bands, tile, batch, OpenVINO version) and saved as IR (xml + bin)
-under :func:`cache_dir`; a later run reads the IR without converting. Whatever fails on the way
+tile) once per (checkpoint's sha256, bands, tile, batch, OpenVINO version) and saved as IR (xml + bin)
+under :func:`cache_dir`; a later run reads the IR without converting, and without PyTorch (the weights
+are read only to convert, or should OpenVINO fail mid-run). The memory one tile takes, measured on
+the first run, is kept with it. Whatever fails on the way
 (OpenVINO missing or too old, a layer it cannot convert, a compile or inference error) falls back to
 PyTorch with one log line saying why; a corrupt cached model is rebuilt; a cache that cannot be
 written is skipped with a warning.
@@ -29,24 +31,21 @@ from typing import Any
 
 import numpy as np
 
-from . import dependencies, files
+from . import cpu_memory, dependencies, files, plugin_cache
 from .choices import BACKENDS, check_choice
 from .errors import FlairError
+from .model_source import ModelSource
 from .progress import Progress
 
-CACHE_ENV = "FLAIR_CACHE_DIR"  # the plugin's cache folder (default ~/.cache/flair_qgis)
+CACHE_ENV = plugin_cache.CACHE_ENV
 BACKEND_ENV = "FLAIR_BACKEND"  # what ``auto`` means on the CPU when set to ``torch`` or ``openvino``
 REQUESTS = 2  # asynchronous requests (and CPU streams) a batch is split over
 FORMAT = 1  # the cache layout: bumped when what is stored changes
 
 
 def cache_dir() -> Path:
-    """Where compiled models are kept: ``$FLAIR_CACHE_DIR/openvino``, else
-    ``$XDG_CACHE_HOME/flair_qgis/openvino`` (``~/.cache/flair_qgis/openvino``)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]) / "openvino"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "flair_qgis" / "openvino"
+    """Where compiled models are kept: ``openvino/`` in the plugin's cache (:func:`.plugin_cache.root`)."""
+    return plugin_cache.root() / "openvino"
 
 
 def device_for(backend: str, device: str) -> str:
@@ -101,7 +100,7 @@ def devices() -> list[str]:
 
 def weights_digest(model) -> str:
     """The sha256 of the module's weights and buffers (names, shapes, dtypes, values): the identity of
-    the checkpoint it was loaded from, also for a model given in memory."""
+    a model given in memory (one read from a file is known by the file's sha256)."""
     import torch
 
     digest = hashlib.sha256()
@@ -139,7 +138,8 @@ def compile_config(precision: str) -> dict[str, str]:
 
 class OpenVinoPredictor:
     """:class:`~flair_qgis.prediction.Predictor`'s interface on an OpenVINO compiled model; an error
-    while inferring switches to ``fallback`` (the PyTorch predictor) for the rest of the run.
+    while inferring switches to the PyTorch predictor ``fallback()`` builds (the weights read then) for
+    the rest of the run.
 
     :meth:`submit` starts a batch and returns at once, so that the pipeline normalises and starts
     the next batch, and stitches the previous one, while the requests run (OpenVINO's own threads).
@@ -148,22 +148,49 @@ class OpenVinoPredictor:
     reused at once.
     """
 
-    def __init__(self, ov, compiled, fallback, batch: int, progress: Progress):
-        self.spec, self.device, self.argmax, self.tta = fallback.spec, fallback.device, fallback.argmax, fallback.tta
-        self.fallback, self.batch, self.progress = fallback, batch, progress
+    device = "cpu"
+
+    def __init__(self, compiled: "Compiled", spec, argmax: bool, tta: bool, fallback, progress: Progress):
+        self.spec, self.argmax, self.tta, self.progress = spec, argmax, tta, progress
+        self.compiled, self.batch = compiled, compiled.batch
+        self._make_fallback, self._fallback = fallback, None
         self.inactive = ~np.array(self.spec.active, dtype=bool)
         self.codes = np.array([c.code for c in self.spec.classes], dtype=np.uint8)
-        self.new_request = compiled.create_infer_request
-        self.idle: list = []  # inference requests not running
+        self.idle: dict[bool, list] = {True: [], False: []}  # requests not running, argmax-headed or not
         self._buffer: np.ndarray | None = None  # the normalised batch, padded to whole requests
         self._failed: str | None = None
+
+    def fallback(self, tiles: np.ndarray) -> np.ndarray:
+        return self._torch()(tiles)
+
+    def _torch(self):
+        if self._fallback is None:
+            self._fallback = self._make_fallback()
+        return self._fallback
+
+    # -- sizing the batch (see cpu_memory.fit_batch) ------------------------------------------
+    def probe(self, probabilities: bool = False):
+        """What :func:`.cpu_memory.fit_batch` runs one tile through (a whole request, padded)."""
+        return self.probabilities if probabilities else self
+
+    def measure(self, run) -> int | None:
+        """The memory one tile takes: remembered with the compiled model, else measured while ``run()``
+        runs one request (and remembered), divided by the request's tiles."""
+        return self.compiled.tile_bytes(run)
+
+    def rebatched(self, batch: int) -> "OpenVinoPredictor":
+        """This predictor for runs of ``batch`` tiles (compiled again for that request size)."""
+        if request_batch(batch) == self.batch:
+            return self
+        compiled = self.compiled.rebatched(request_batch(batch), self.progress)
+        return OpenVinoPredictor(compiled, self.spec, self.argmax, self.tta, self._make_fallback, self.progress)
 
     # -- the Predictor interface --------------------------------------------------------------
     def __call__(self, tiles: np.ndarray) -> np.ndarray:
         return self.submit(tiles)()
 
     def probabilities(self, tiles: np.ndarray) -> np.ndarray:
-        return self._guarded(self._probabilities, self.fallback.probabilities, tiles)
+        return self._guarded(self._probabilities, lambda t: self._torch().probabilities(t), tiles)
 
     def submit(self, tiles: np.ndarray):
         """Start predicting ``tiles`` (class codes or probabilities × 255, as ``self(tiles)``) and
@@ -172,13 +199,13 @@ class OpenVinoPredictor:
             result = self._guarded(self._predict, self.fallback, tiles)
             return lambda: result
         try:
-            collect = self._start(self._normalised(tiles), len(tiles))
+            collect = self._start(self._normalised(tiles), len(tiles), head=True)
         except RuntimeError as e:
             return self._failing(e, tiles)
 
         def result() -> np.ndarray:
             try:
-                return collect(self._codes_of)
+                return collect(self.codes.take)
             except RuntimeError as e:
                 return self._failing(e, tiles)()
         return result
@@ -214,14 +241,19 @@ class OpenVinoPredictor:
         self._buffer[n:] = 0  # static shapes: the last partial request is padded, never with another batch's tiles
         return self._buffer
 
-    def _start(self, x: np.ndarray, n: int):
+    def new_request(self, head: bool):
+        return self.compiled.compiled(head).create_infer_request()
+
+    def _start(self, x: np.ndarray, n: int, head: bool = False):
         """Start one request per :attr:`batch` rows of ``x`` (whole requests, of which the first ``n``
-        rows are tiles); returns ``collect(f)``: waits for them and concatenates ``f`` of the tiles'
+        rows are tiles) on the model with the argmax head (``head``: class indices out, N×1×t×t) or
+        without (logits); returns ``collect(f)``: waits for them and concatenates ``f`` of the tiles'
         output rows (a view of each request's memory)."""
         b = self.batch
+        idle = self.idle[head]
         started = []
         for start in range(0, len(x), b):
-            request = self.idle.pop() if self.idle else self.new_request()
+            request = idle.pop() if idle else self.new_request(head)
             request.start_async({0: x[start:start + b]})  # copied into the request: x is free again
             started.append((request, min(b, n - start)))
 
@@ -238,15 +270,8 @@ class OpenVinoPredictor:
                         request.wait()  # none is left running when one failed
                     except RuntimeError:
                         pass
-                self.idle.extend(request for request, _ in started)
+                idle.extend(request for request, _ in started)
         return collect
-
-    def _codes_of(self, logits: np.ndarray) -> np.ndarray:
-        """Class codes (N×1×t×t uint8) of one request's output (a view of its memory)."""
-        if self.inactive.any():
-            logits = logits.copy()
-            logits[:, self.inactive] = -np.inf
-        return self.codes[logits.argmax(axis=1)][:, None]
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The model's output (N×classes×t×t float32) for normalised tiles ``x`` (N×bands×t×t)."""
@@ -285,7 +310,7 @@ class OpenVinoPredictor:
         return np.rint(self._class_probs(tiles) * 255.0).astype(np.uint8)
 
 
-def _read_cached(ov, core, folder: Path):
+def _read_cached(core, folder: Path):
     """The cached model of ``folder``, or None when there is none; raises when it is corrupt."""
     manifest = folder / "manifest.json"
     if not manifest.is_file():
@@ -335,65 +360,145 @@ def _save(ov, converted, folder: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def compiled_model(ov, model, spec, batch: int, tile: int, precision: str, progress: Progress):
-    """The compiled model from the cache, converted (and cached) first when it is not there."""
-    core = ov.Core()
-    folder = cache_dir() / cache_key(weights_digest(model), spec, tile, batch, ov.__version__)
-    started = time.perf_counter()
-    try:
-        cached = _read_cached(ov, core, folder)
-    except Exception as e:  # noqa: BLE001 - whatever is wrong with it, it is rebuilt
-        progress.warn(f"the cached OpenVINO model {folder} is corrupt ({type(e).__name__}: {e}): converting it again")
-        shutil.rmtree(folder, ignore_errors=True)
-        cached = None
-    if cached is not None:
+class Compiled:
+    """A model converted for OpenVINO (its IR, from the cache or converted and cached now) for requests
+    of ``batch`` tiles of ``tile`` px, compiled for the CPU as it is (logits out) or with an argmax
+    head (:meth:`compiled`); ``folder`` is its cache folder (None when it could not be cached)."""
+
+    def __init__(self, ov, source: ModelSource, spec, batch: int, tile: int, precision: str, progress: Progress):
+        self.ov, self.source, self.spec, self.precision, self.progress = ov, source, spec, precision, progress
+        self.batch, self.tile = batch, tile
+        identity = source.identity or weights_digest(source.module())
+        self.folder: Path | None = cache_dir() / cache_key(identity, spec, tile, batch, ov.__version__)
+        self.core = ov.Core()
+        self._compiled: dict[bool, Any] = {}
+        self.ir, self.cached = self._read_or_convert()
+
+    def rebatched(self, batch: int, progress: Progress) -> "Compiled":
+        return Compiled(self.ov, self.source, self.spec, batch, self.tile, self.precision, progress)
+
+    def compiled(self, head: bool):
+        """The model compiled for the CPU: with ``head``, its output is the index of the winning class
+        (N×1×t×t int32; the switched-off classes masked first), else its logits (N×classes×t×t)."""
+        if head not in self._compiled:
+            try:
+                self._compiled[head] = self._compile(head)
+            except Exception as e:  # noqa: BLE001 - a cached IR that does not compile is converted again
+                if not self.cached:
+                    raise
+                self.progress.warn(f"the cached OpenVINO model {self.folder} does not compile "
+                                   f"({type(e).__name__}: {e}): converting it again")
+                shutil.rmtree(self.folder, ignore_errors=True)
+                self._compiled.clear()
+                self.ir, self.cached = self._converted(time.perf_counter())
+                self._compiled[head] = self._compile(head)
+        return self._compiled[head]
+
+    def _compile(self, head: bool):
+        model = self.ir
+        if head:
+            import openvino.opset13 as ops
+
+            model = model.clone()
+            result = model.get_results()[0]
+            mask = np.where(np.array(self.spec.active, dtype=bool), 0.0, -np.inf).astype(np.float32)
+            masked = ops.add(result.input_value(0), ops.constant(mask.reshape(1, -1, 1, 1)))
+            top = ops.topk(masked, 1, 1, "max", "none", "i32")
+            model.add_results([ops.result(top.output(1))])
+            model.remove_result(result)
+        return self.core.compile_model(model, "CPU", compile_config(self.precision))
+
+    def tile_bytes(self, run) -> int | None:
+        """The memory one tile takes (see :meth:`OpenVinoPredictor.measure`)."""
+        manifest = self.folder / "manifest.json" if self.folder is not None else None
         try:
-            compiled = core.compile_model(cached, "CPU", compile_config(precision))
-            progress.log(f"OpenVINO model loaded from the cache {folder} in {time.perf_counter() - started:.1f} s")
-            return compiled
-        except Exception as e:  # noqa: BLE001
-            progress.warn(f"the cached OpenVINO model {folder} does not compile ({type(e).__name__}: {e}): "
-                          "converting it again")
+            known = json.loads(manifest.read_text(encoding="utf-8")) if manifest is not None else {}
+        except (OSError, ValueError):
+            known = {}
+        if isinstance(known.get("tile_bytes"), int):
+            return known["tile_bytes"]
+        grown = cpu_memory.peak_growth(run)
+        if grown is None:
+            return None
+        per_tile = -(-grown // self.batch)
+        if manifest is not None and known.get("sizes"):
+            try:
+                files.write_text(manifest, json.dumps(known | {"tile_bytes": per_tile}))
+            except OSError:
+                pass  # measured again next time
+        return per_tile
+
+    def _read_or_convert(self):
+        """(the IR, whether it came from the cache)."""
+        folder, started = self.folder, time.perf_counter()
+        try:
+            cached = _read_cached(self.core, folder)
+        except Exception as e:  # noqa: BLE001 - whatever is wrong with it, it is rebuilt
+            self.progress.warn(f"the cached OpenVINO model {folder} is corrupt ({type(e).__name__}: {e}): "
+                               "converting it again")
             shutil.rmtree(folder, ignore_errors=True)
-    converted = _convert(ov, model, spec, batch, tile)
-    try:
-        _save(ov, converted, folder)
-        where = f"cached in {folder}"
-    except Exception as e:  # noqa: BLE001 - read-only, full disk (OSError, or OpenVINO's RuntimeError)
-        why = e.strerror if isinstance(e, OSError) and e.strerror else f"{type(e).__name__}: {e}"
-        progress.warn(f"the OpenVINO cache {folder.parent} cannot be written ({why}): running without "
-                      f"caching, the model is converted again on every run (set {CACHE_ENV} to a writable folder)")
-        where = "not cached"
-    compiled = core.compile_model(converted, "CPU", compile_config(precision))
-    progress.log(f"Converted the model to OpenVINO in {time.perf_counter() - started:.1f} s ({where})")
-    return compiled
+            cached = None
+        if cached is not None:
+            self.progress.log(f"OpenVINO model read from the cache {folder} in {time.perf_counter() - started:.1f} s")
+            return cached, True
+        return self._converted(started)
+
+    def _converted(self, started: float):
+        converted = _convert(self.ov, self.source.module(), self.spec, self.batch, self.tile)
+        folder = self.folder
+        try:
+            _save(self.ov, converted, folder)
+            where = f"cached in {folder}"
+        except Exception as e:  # noqa: BLE001 - read-only, full disk (OSError, or OpenVINO's RuntimeError)
+            why = e.strerror if isinstance(e, OSError) and e.strerror else f"{type(e).__name__}: {e}"
+            self.progress.warn(f"the OpenVINO cache {folder.parent} cannot be written ({why}): running without "
+                               f"caching, the model is converted again on every run (set {CACHE_ENV} to a "
+                               "writable folder)")
+            where, self.folder = "not cached", None
+        self.progress.log(f"Converted the model to OpenVINO in {time.perf_counter() - started:.1f} s ({where})")
+        return converted, False
 
 
-def predictor_for(predictor, backend: str, batch: int, tile: int, progress: Progress, precision: str = "auto"):
-    """The predictor a run uses: ``predictor`` (PyTorch) itself, or an :class:`OpenVinoPredictor`
-    of its model when the backend resolves to OpenVINO and the model converts and compiles."""
+def predictor_for(source: ModelSource, spec, backend: str, batch: int, progress: Progress, fallback,
+                  precision: str = "auto", argmax: bool = True, tta: bool = False) -> OpenVinoPredictor | None:
+    """The OpenVINO predictor of a CPU run of ``source`` (``spec``: its spec with the run's tiling) in
+    batches of ``batch`` tiles, or None when the backend resolves to PyTorch or OpenVINO cannot run the
+    model (the log says why). ``fallback()`` builds the PyTorch predictor, should OpenVINO fail mid-run."""
     check_choice("backend", backend, BACKENDS)
-    if predictor.device.type != "cpu":
-        device_for(backend, "cuda")  # OpenVINO asked for on the GPU: refused
-        return predictor
     wanted = backend
     if backend == "auto":
         wanted = check_choice(f"backend in ${BACKEND_ENV}", os.environ.get(BACKEND_ENV) or "openvino", BACKENDS[1:])
     if wanted == "torch":
-        return predictor
+        return None
     say = progress.warn if backend == "openvino" else progress.log
     ov, why = load()
     if ov is None:
         say(f"{why}: using PyTorch")
-        return predictor
+        return None
     per_request = request_batch(batch)
     try:
-        compiled = compiled_model(ov, predictor.model, predictor.spec, per_request, tile, precision, progress)
+        compiled = Compiled(ov, source, spec, per_request, spec.tile_size, precision, progress)
+        started = time.perf_counter()
+        compiled.compiled(argmax and not tta)  # compiled now: a failure falls back before the run starts
+    except FlairError:
+        raise  # the checkpoint itself is wrong (read to convert it): PyTorch could not run it either
     except Exception as e:  # noqa: BLE001 - a layer OpenVINO cannot convert or compile: PyTorch runs it
         first = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
-        say(f"OpenVINO cannot convert or compile model {predictor.spec.name or predictor.spec.arch} "
+        say(f"OpenVINO cannot convert or compile model {spec.name or spec.arch} "
             f"({type(e).__name__}: {first}): using PyTorch")
-        return predictor
+        return None
     progress.log(f"Backend: OpenVINO {ov.__version__.split('-')[0]} on the CPU, {REQUESTS} requests of "
-                 f"{per_request} tile(s)")
-    return OpenVinoPredictor(ov, compiled, predictor, per_request, progress)
+                 f"{per_request} tile(s) (compiled in {time.perf_counter() - started:.1f} s)")
+    return OpenVinoPredictor(compiled, spec, argmax, tta, fallback, progress)
+
+
+def of_torch(predictor, backend: str, batch: int, progress: Progress):
+    """For a PyTorch :class:`~flair_qgis.prediction.Predictor` already built (benchmarks, tests): the
+    OpenVINO predictor of its model when the backend resolves to OpenVINO on the CPU, else itself."""
+    if predictor.device.type != "cpu":
+        device_for(backend, "cuda")  # OpenVINO asked for on the GPU: refused
+        return predictor
+    source = ModelSource.of_module(predictor.model, predictor.spec)
+    found = predictor_for(source, predictor.spec, backend, batch, progress, lambda: predictor, predictor.precision,
+                          predictor.argmax, predictor.tta)
+    return predictor if found is None else found

@@ -10,19 +10,15 @@ import numpy as np
 import torch
 
 from .model_spec import ModelSpec
-from .choices import DEVICES, PRECISIONS, check_choice
+from .choices import PRECISIONS, check_choice
+from .cpu_memory import cpu_batch_size
+from .devices import device_name
 from .errors import FlairError
 
 
 def pick_device(name: str) -> torch.device:
-    """``auto`` takes CUDA when present; asking for CUDA without it is an error."""
-    name = {"gpu": "cuda"}.get(name.lower(), name.lower())
-    check_choice("device", name, DEVICES)
-    if name == "cuda" and not torch.cuda.is_available():
-        raise FlairError("device 'cuda' was asked for but PyTorch sees no CUDA GPU here: use 'auto' or 'cpu'")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
+    """:func:`.devices.device_name` as a ``torch.device``."""
+    return torch.device(device_name(name))
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -133,11 +129,11 @@ def batch_for_memory(free_bytes: int, per_tile_bytes: int, cap: int = 64, share:
 
 def auto_batch_size(predictor: Predictor, tile_size: int, cpu_default: int = 4) -> int:
     """A batch size for the device: on CUDA, measured from one tile's peak memory and the free
-    memory; on the CPU, ``cpu_default`` within :func:`cpu_batch_size`'s pixels (larger batches do not
+    memory; on the CPU, ``cpu_default`` within :func:`.cpu_memory.cpu_batch_size`'s pixels (larger batches do not
     run faster there; :func:`.cpu_memory.fit_batch` then checks it against the free memory)."""
     device = predictor.device
     if device.type != "cuda":
-        return cpu_batch_size(cpu_default, tile_size, device) or cpu_default
+        return cpu_batch_size(cpu_default, tile_size)
     torch.cuda.empty_cache()
     free, _total = torch.cuda.mem_get_info(device)
     torch.cuda.reset_peak_memory_stats(device)
@@ -145,14 +141,3 @@ def auto_batch_size(predictor: Predictor, tile_size: int, cpu_default: int = 4) 
     predictor(np.zeros((1, predictor.spec.in_channels, tile_size, tile_size), np.uint8))
     per_tile = torch.cuda.max_memory_allocated(device) - before
     return batch_for_memory(free, per_tile)
-
-
-CPU_BATCH_PIXELS = 4 * 512 * 512  # the default batch of 512 px tiles: more is not faster on the CPU, only larger
-
-
-def cpu_batch_size(batch_size: int | None, tile_size: int, device: torch.device) -> int | None:
-    """``batch_size``, lowered on the CPU so that a batch holds no more pixels than 4 tiles of 512 px
-    (one 2048 px tile of a Swin UPerNet already takes about 5 GB there); unchanged on CUDA or when automatic."""
-    if device.type != "cpu" or batch_size is None:
-        return batch_size
-    return max(1, min(batch_size, CPU_BATCH_PIXELS // (tile_size * tile_size)))

@@ -67,5 +67,5 @@ def test_automatic_batch_is_measured_on_the_gpu(tmp_path):
 
 def test_pytorch_stays_the_backend_on_cuda():
     predictor = Predictor(tiny_model().cuda(), SPEC, torch.device("cuda"))
-    assert openvino_backend.predictor_for(predictor, "auto", 4, SPEC.tile_size, Progress()) is predictor
+    assert openvino_backend.of_torch(predictor, "auto", 4, Progress()) is predictor
     assert openvino_backend.device_for("auto", "cuda") == "cuda"

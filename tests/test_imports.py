@@ -12,15 +12,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "flair_qgis"
 # The floors of flair_qgis, from the bottom up: a module imports only from its own floor or below.
 # A new module goes on the lowest floor its imports allow; a helper needed lower down moves down.
 FLOORS: list[tuple[str, set[str]]] = [
-    ("leaves", {"flair_qgis", "errors", "files", "gdal_failures", "labels", "plots", "hf_probe", "triton_guard",
-                "change_regions"}),
+    ("leaves", {"flair_qgis", "errors", "files", "plugin_cache", "gdal_failures", "labels", "plots", "hf_probe",
+                "triton_guard", "change_regions"}),
     ("facts", {"progress", "normalisation", "palette", "grids", "tiling", "choices", "dependencies", "upernet", "vrt",
-               "change_zones", "change_spec", "metrics", "cpu_memory"}),
+               "change_zones", "change_spec", "metrics", "cpu_memory", "devices"}),
     ("rasters", {"raster_io", "mosaics", "resampling", "class_codes", "styling", "vectorize", "areas", "change_plot",
-                 "score_reports", "openvino_backend", "pip_install"}),
+                 "score_reports", "pip_install"}),
     ("inputs and data", {"band_sources", "blend", "pipeline", "patch_files", "patches", "export", "train_options",
                          "change_classes", "change_tables", "raster_evaluation"}),
-    ("models", {"flair_hub", "model_spec", "zoo", "checkpoints", "hf_download", "model_resolution", "prediction"}),
+    ("models", {"flair_hub", "model_spec", "zoo", "checkpoints", "hf_download", "model_resolution", "prediction",
+                "model_source", "openvino_backend"}),
     ("work", {"change", "zones", "evaluation", "diagnostics", "segment_options", "segment_checks"}),
     ("engines", {"engine", "training_loop", "training", "distributed.blocks", "distributed.workers",
                  "distributed.executors", "distributed.run", "distributed"}),

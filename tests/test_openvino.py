@@ -70,7 +70,7 @@ def test_openvino_map_equals_pytorchs_on_the_example_converted_once_then_read_fr
     assert (converted == reference).mean() >= AGREEMENT
     second = Log()
     cached = run(model, spec, tmp_path / "ov2.tif", "openvino", second)
-    assert second.has("loaded from the cache") and not second.has("Converted"), second.lines
+    assert second.has("read from the cache") and not second.has("Converted"), second.lines
     np.testing.assert_array_equal(cached, converted)
     # auto is OpenVINO on the CPU (FLAIR_BACKEND, which the tests set to torch, unset)
     monkeypatch.delenv("FLAIR_BACKEND")
@@ -295,7 +295,7 @@ def test_an_inference_error_switches_to_pytorch_for_the_rest_of_the_run(shared_c
     model, spec = tiny_model(), inc_spec()
     torch_predictor = Predictor(model, spec, torch.device("cpu"))
     log = Log()
-    predictor = openvino_backend.predictor_for(torch_predictor, "openvino", 4, 256, log.progress)
+    predictor = openvino_backend.of_torch(torch_predictor, "openvino", 4, log.progress)
     assert isinstance(predictor, openvino_backend.OpenVinoPredictor)
     tiles = np.random.default_rng(0).integers(0, 256, (3, 3, 256, 256), dtype=np.uint8)
 
@@ -303,8 +303,8 @@ def test_an_inference_error_switches_to_pytorch_for_the_rest_of_the_run(shared_c
         def start_async(self, *args):
             raise RuntimeError("Exception from src/plugins/intel_cpu: out of resources\nmore")
 
-    predictor.idle.clear()
-    predictor.new_request = Broken
+    predictor.idle[True].clear()
+    predictor.new_request = lambda head: Broken()
     np.testing.assert_array_equal(predictor(tiles), torch_predictor(tiles))
     np.testing.assert_array_equal(predictor.probabilities(tiles), torch_predictor.probabilities(tiles))
     assert log.warnings == ["OpenVINO failed while inferring (RuntimeError: Exception from src/plugins/intel_cpu: "
@@ -316,10 +316,10 @@ def test_flair_backend_decides_what_auto_means(monkeypatch):
 
     torch_predictor = Predictor(tiny_model(), inc_spec(), torch.device("cpu"))
     monkeypatch.setenv("FLAIR_BACKEND", "torch")
-    assert openvino_backend.predictor_for(torch_predictor, "auto", 4, 256, Progress()) is torch_predictor
+    assert openvino_backend.of_torch(torch_predictor, "auto", 4, Progress()) is torch_predictor
     monkeypatch.setenv("FLAIR_BACKEND", "onnx")
     with pytest.raises(FlairError, match=r"unknown backend in \$FLAIR_BACKEND 'onnx': use one of torch, openvino"):
-        openvino_backend.predictor_for(torch_predictor, "auto", 4, 256, Progress())
+        openvino_backend.of_torch(torch_predictor, "auto", 4, Progress())
 
 
 def test_batches_started_together_give_each_its_own_result_and_a_partial_batch_is_padded_with_zeros(
@@ -329,7 +329,7 @@ def test_batches_started_together_give_each_its_own_result_and_a_partial_batch_i
     monkeypatch.setenv("FLAIR_CACHE_DIR", str(shared_cache))
     model, spec = tiny_model(), inc_spec()
     torch_predictor = Predictor(model, spec, torch.device("cpu"))
-    predictor = openvino_backend.predictor_for(torch_predictor, "openvino", 4, 256, Progress())
+    predictor = openvino_backend.of_torch(torch_predictor, "openvino", 4, Progress())
     assert isinstance(predictor, openvino_backend.OpenVinoPredictor)
     rng = np.random.default_rng(1)
     first, second = (rng.integers(0, 256, (4, 3, 256, 256), dtype=np.uint8) for _ in range(2))
@@ -341,4 +341,4 @@ def test_batches_started_together_give_each_its_own_result_and_a_partial_batch_i
     for got, expected, tiles in zip((one(), two(), three()), alone, (first, second, partial)):
         np.testing.assert_array_equal(got, expected)
         assert (got == torch_predictor(tiles)).mean() >= AGREEMENT
-    assert len(predictor.idle) >= 4  # the requests went back to the idle ones
+    assert len(predictor.idle[True]) >= 4  # the requests went back to the idle ones
