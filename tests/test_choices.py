@@ -24,9 +24,9 @@ def test_the_vocabulary_loads_without_pytorch():
 
 
 def test_the_core_the_cli_and_the_algorithms_share_it():
-    from flair_qgis import prediction, segment_checks, train_options
+    from flair_qgis import devices, segment_checks, train_options
 
-    assert prediction.DEVICES is choices.DEVICES and segment_checks.STITCHES is choices.STITCHES
+    assert devices.DEVICES is choices.DEVICES and segment_checks.STITCHES is choices.STITCHES
     assert train_options.OPTIMIZERS is choices.OPTIMIZERS
     for module in ("algorithms/segment.py", "algorithms/train.py", "algorithms/install_dependencies.py",
                    "flair_qgis/cli.py"):
