@@ -80,6 +80,16 @@ def import_core(module: str):
         raise QgsProcessingException(missing_packages_message(e)) from None
 
 
+def require_packages() -> None:
+    """Refuse to start when a package FLAIR needs is missing or too old (found without importing it:
+    a run that would not import PyTorch still needs it installed, to read a model the first time)."""
+    from ..flair_qgis import dependencies
+
+    statuses = dependencies.check()
+    if dependencies.problems(statuses):
+        raise QgsProcessingException(dependencies.explain(statuses))
+
+
 def missing_packages_message(error: ImportError) -> str:
     """What is missing or too old, and the algorithm that installs it."""
     from ..flair_qgis import dependencies

@@ -16,7 +16,7 @@ from ..flair_qgis import choices
 from ..flair_qgis.normalisation import NORM_TYPES
 from ..flair_qgis.zoo import DEFAULT_MODEL, ZOO
 from . import layer_input
-from .base import FlairAlgorithm, import_core
+from .base import FlairAlgorithm, import_core, require_packages
 from .styled_output import load_styled
 
 DEVICES, OUTPUT_TYPES, PRESETS = list(choices.DEVICES), list(choices.OUTPUT_TYPES), list(choices.PRESETS)
@@ -230,6 +230,7 @@ class SegmentAlgorithm(FlairAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS's name
         engine = import_core("engine")
+        require_packages()
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None:
             raise QgsProcessingException(self.tr("Input raster: the layer could not be loaded"))

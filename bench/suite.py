@@ -6,8 +6,12 @@ on a mosaic of the real fnau-parking BD ORTHO patches, three runs, each in a fre
 
 * ``baseline``: bench/flair_detect_like.py (flair-detect's loop: DataLoader, float64 normalisation,
   PyTorch fp32 in the default memory layout, one write per tile);
-* ``torch`` and ``openvino``: ``segment`` end to end with that backend (the OpenVINO model already
-  converted and cached by this process's bare-forward measurement, as on any second run).
+* ``torch`` and ``openvino``: ``segment`` end to end with that backend, given the checkpoint file as a
+  user would (the model already resolved and its OpenVINO form converted and cached by this process's
+  bare-forward measurement, as on any second run: the OpenVINO run then imports no PyTorch).
+
+The weights are random, saved once per model as a file: FLAIR-INC ResNet34 in IGN's ``_weights.pth``
+layout under IGN's file name, the FLAIR-HUB models as this plugin's own checkpoints at 512/128.
 
 Each subprocess reports its start-up (process start → first tile computed: imports, model, caches),
 its processing time, its wall time and its peak RSS (``VmHWM``: see bench/peak_rss.py).
@@ -18,8 +22,8 @@ against the baseline) is printed and appended to bench/RESULTS.md with the machi
 
     .venv/bin/python bench/suite.py [--quick] [--models resnet34,swin,convnext] [--note "shared VM"]
 
-All calls into the engine and the model registry are in :func:`_model`, :func:`_predictor` and
-:func:`_segment` (one place to adapt when their interfaces change).
+All calls into the engine and the model registry are in :func:`_checkpoint`, :func:`_source`,
+:func:`_predictor` and :func:`_segment` (one place to adapt when their interfaces change).
 """
 
 from __future__ import annotations
@@ -51,22 +55,44 @@ RUNS = ("baseline", "torch", "openvino")
 
 # --- the adapters: every call into the engine / model registry -------------------------------------------
 
-def _model(name: str):
-    """``name``'s architecture with random weights (seed 0: the same weights in every process, so the
-    OpenVINO cache made here serves the subprocesses) and its spec at 512/128."""
+def _checkpoint(name: str, work: Path) -> Path:
+    """``name``'s architecture with random weights (seed 0), saved as a file: FLAIR-INC in IGN's layout and
+    file name, FLAIR-HUB as this plugin's checkpoint with its spec at 512/128."""
     from dataclasses import replace
 
     import torch
 
+    from flair_qgis.checkpoints import save_checkpoint
     from flair_qgis.model_spec import build_model
     from flair_qgis.zoo import get_entry
 
-    spec = replace(get_entry(name).spec, tile_size=TILE, margin=MARGIN)
+    entry = get_entry(name)
+    spec = replace(entry.spec, tile_size=TILE, margin=MARGIN)
     torch.manual_seed(0)
-    return build_model(spec.arch, spec.encoder, spec.in_channels, spec.n_classes).eval(), spec
+    model = build_model(spec.arch, spec.encoder, spec.in_channels, spec.n_classes).eval()
+    if entry.grid == "flair-hub":
+        return save_checkpoint(work / f"{name}.ckpt", model, spec)
+    path = work / entry.filename
+    weights = {f"model.seg_model.{k}": v for k, v in model.state_dict().items()}
+    weights["criterion.weight"] = torch.tensor([float(a) for a in spec.active])
+    torch.save(weights, path)
+    return path
 
 
-def _predictor(model, spec, backend: str, batch: int):
+def _source(checkpoint: Path):
+    """The model of ``checkpoint`` as ``segment`` resolves it (remembered for the subprocesses)."""
+    from dataclasses import replace
+
+    from flair_qgis import model_source
+    from flair_qgis.progress import Progress
+    from flair_qgis.segment_options import ModelChoice
+
+    source = model_source.resolve(ModelChoice(checkpoint=checkpoint), "cpu", Progress())
+    source.spec = replace(source.spec, tile_size=TILE, margin=MARGIN)
+    return source
+
+
+def _predictor(source, backend: str, batch: int):
     """The predictor ``segment`` would use for ``backend`` (``torch`` or ``openvino``) on the CPU; its
     ``logits`` take normalised float32 N×C×t×t (a tensor for PyTorch, an array for OpenVINO)."""
     import torch
@@ -75,31 +101,45 @@ def _predictor(model, spec, backend: str, batch: int):
     from flair_qgis.prediction import Predictor
     from flair_qgis.progress import Progress
 
-    predictor = Predictor(model, spec, torch.device("cpu"))
+    def torch_predictor():
+        return Predictor(source.module(), source.spec, torch.device("cpu"))
+
     if backend == "torch":
-        return predictor
-    ov = openvino_backend.of_torch(predictor, "openvino", batch,
-                                   Progress(warn=lambda m: print("warning:", m, file=sys.stderr)))
-    if ov is predictor:
+        return torch_predictor()
+    ov = openvino_backend.predictor_for(source, source.spec, "openvino", batch,
+                                        Progress(warn=lambda m: print("warning:", m, file=sys.stderr)),
+                                        torch_predictor)
+    if ov is None:
         raise SystemExit("OpenVINO is not usable here (see the warning above): pip install openvino")
     return ov
 
 
-def _segment(model, spec, src: Path, out: Path, backend: str, batch: int, on_fraction) -> tuple[float, int]:
-    """``segment`` end to end with ``backend``; returns (processing seconds, tiles computed)."""
-    from flair_qgis.engine import segment_with
+def _segment(checkpoint: Path, src: Path, out: Path, backend: str, batch: int, on_fraction) -> tuple[float, int]:
+    """``segment`` end to end with ``backend``, as a user runs it; returns (processing seconds, tiles computed)."""
+    from flair_qgis.engine import segment
     from flair_qgis.progress import Progress
     from flair_qgis.segment_options import SegmentRequest
 
-    request = SegmentRequest.of(src, out, backend=backend, batch_size=batch, tile_size=spec.tile_size,
-                                margin=spec.margin, bands=list(range(1, spec.in_channels + 1)))
-    result = segment_with(model, spec, request, Progress(fraction=on_fraction))
+    request = SegmentRequest.of(src, out, checkpoint=checkpoint, backend=backend, batch_size=batch, tile_size=TILE,
+                                margin=MARGIN)
+    result = segment(request, Progress(fraction=on_fraction))
     return result.seconds, result.tiles_computed
+
+
+def _baseline_model(checkpoint: Path):
+    """The PyTorch model and spec of ``checkpoint`` read as flair-detect does (no cache)."""
+    from dataclasses import replace
+
+    from flair_qgis.checkpoints import load_weights
+    from flair_qgis.model_resolution import resolve_model
+
+    ckpt, spec = resolve_model(None, checkpoint)
+    return load_weights(ckpt, spec).eval(), replace(spec, tile_size=TILE, margin=MARGIN)
 
 
 # --- the subprocess: one run, measured -------------------------------------------------------------------
 
-def child(run: str, name: str, src: Path, out: Path, t0: float) -> None:
+def child(run: str, checkpoint: Path, src: Path, out: Path, t0: float) -> None:
     """Run ``run`` once and print its figures as JSON; times count from ``t0`` (the parent's clock
     just before it started this process)."""
     first: list[float] = []
@@ -108,12 +148,12 @@ def child(run: str, name: str, src: Path, out: Path, t0: float) -> None:
         if not first:
             first.append(time.time())
 
-    model, spec = _model(name)
     start, rss_ready = time.time(), peak_rss_mib()
     if run == "baseline":
         import flair_detect_like
         from flair_qgis.tiling import tile_grid
 
+        model, spec = _baseline_model(checkpoint)
         model.register_forward_hook(lambda *_: mark())
         flair_detect_like.run(src, out, model, spec, batch_size=BATCH)
         import rasterio
@@ -121,19 +161,19 @@ def child(run: str, name: str, src: Path, out: Path, t0: float) -> None:
             tiles = len(tile_grid(r.width, r.height, spec.tile_size, spec.margin))
         seconds = time.time() - start
     else:
-        seconds, tiles = _segment(model, spec, src, out, run, BATCH, lambda f: f > 0 and mark())
+        seconds, tiles = _segment(checkpoint, src, out, run, BATCH, lambda f: f > 0 and mark())
     print(json.dumps({"ready": start - t0, "startup": (first or [float("nan")])[0] - t0, "processing": seconds,
-                      "tiles": tiles,
+                      "tiles": tiles, "torch": "torch" in sys.modules,
                       "rss_ready": rss_ready, "rss": peak_rss_mib()}))
 
 
-def measured(run: str, name: str, src: Path, out: Path) -> dict:
+def measured(run: str, checkpoint: Path, src: Path, out: Path) -> dict:
     t0 = time.time()
-    done = subprocess.run([sys.executable, __file__, "--child", run, "--model", name, "--src", str(src),
+    done = subprocess.run([sys.executable, __file__, "--child", run, "--model", str(checkpoint), "--src", str(src),
                            "--out", str(out), "--t0", repr(t0)], capture_output=True, text=True)
     wall = time.time() - t0
     if done.returncode:
-        raise SystemExit(f"{run} run of {name} failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{run} run of {checkpoint.name} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1]) | {"wall": wall}
 
 
@@ -155,7 +195,7 @@ def mosaic(path: Path, side: int) -> tuple[Path, str]:
     return path, f"{side}² tiling of examples/parking_mosaic.tif (../shared absent)"
 
 
-def bare_forward(model, spec, backend: str, src: Path, repeats: int) -> tuple[float, float]:
+def bare_forward(source, backend: str, src: Path, repeats: int) -> tuple[float, float]:
     """(seconds per tile of ``backend``'s bare forward pass on one batch of real tiles, first-call
     seconds: the OpenVINO conversion + compile when it is not cached yet)."""
     import numpy as np
@@ -165,9 +205,10 @@ def bare_forward(model, spec, backend: str, src: Path, repeats: int) -> tuple[fl
     with rasterio.open(src) as r:
         cols = [min(TILE * i, r.width - TILE) for i in range(BATCH)]
         tiles = np.stack([r.read(window=rasterio.windows.Window(c, 0, TILE, TILE)) for c in cols])
+    spec = source.spec
     x = spec.normalisation.apply(tiles[:, :spec.in_channels])
     start = time.perf_counter()
-    predictor = _predictor(model, spec, backend, BATCH)
+    predictor = _predictor(source, backend, BATCH)
     setup = time.perf_counter() - start
     if backend == "torch":
         x = torch.from_numpy(x)
@@ -202,23 +243,25 @@ def agreement(a: Path, b: Path) -> float:
 def bench_model(key: str, side: int, work: Path, repeats: int) -> list[str]:
     name = MODELS[key]
     src, what = mosaic(work / f"mosaic_{side}.tif", side)
-    model, spec = _model(name)
+    checkpoint = _checkpoint(name, work)
+    source = _source(checkpoint)
+    spec = source.spec
     fwd, setup = {}, {}
     for backend in ("torch", "openvino"):
-        fwd[backend], setup[backend] = bare_forward(model, spec, backend, src, repeats)
+        fwd[backend], setup[backend] = bare_forward(source, backend, src, repeats)
         print(f"{key}: bare forward {backend} {fwd[backend]:.3f} s/tile", flush=True)
-    del model
+    del source
     runs = {}
     for run in RUNS:
-        runs[run] = measured(run, name, src, work / f"{key}_{run}.tif")
+        runs[run] = measured(run, checkpoint, src, work / f"{key}_{run}.tif")
         print(f"{key}: {run} {runs[run]}", flush=True)
     base = runs["baseline"]
     lines = [f"\n**{name}** ({spec.arch} / {spec.encoder}), {what}, {TILE}/{MARGIN}, batch {BATCH}, "
              f"{base['tiles']} tiles; OpenVINO conversion + compile (first run only): {setup['openvino']:.1f} s\n\n",
              "| run | wall (s) | × baseline | processing (s) | s/tile | × baseline | bare forward (s/tile) "
              "| efficiency | imports + model (s) | start-up (s) | peak RSS: model built / run (MiB) "
-             "| same pixels as baseline |\n",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|\n"]
+             "| PyTorch imported | same pixels as baseline |\n",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"]
     for run in RUNS:
         r = runs[run]
         bare = fwd.get(run)
@@ -227,7 +270,7 @@ def bench_model(key: str, side: int, work: Path, repeats: int) -> list[str]:
         lines.append(f"| {run} | {r['wall']:.1f} | {base['wall'] / r['wall']:.2f}× | {r['processing']:.1f} | "
                      f"{r['processing'] / r['tiles']:.3f} | {base['processing'] / r['processing']:.2f}× | "
                      f"{f'{bare:.3f}' if bare else '—'} | {eff} | {r['ready']:.1f} | {r['startup']:.1f} | "
-                     f"{r['rss_ready']:.0f} / {r['rss']:.0f} | {same} |\n")
+                     f"{r['rss_ready']:.0f} / {r['rss']:.0f} | {'yes' if r['torch'] else 'no'} | {same} |\n")
     print("".join(lines), flush=True)
     return lines
 
@@ -239,7 +282,7 @@ def main() -> None:
     p.add_argument("--note", default="", help="a line recorded under the machine (e.g. the machine was shared)")
     p.add_argument("--no-append", action="store_true", help="print only; do not append to bench/RESULTS.md")
     p.add_argument("--child", choices=RUNS, help=argparse.SUPPRESS)
-    p.add_argument("--model", help=argparse.SUPPRESS)
+    p.add_argument("--model", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--src", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--t0", type=float, help=argparse.SUPPRESS)
