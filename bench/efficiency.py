@@ -66,8 +66,8 @@ def ov_forward(model, spec, batch: int, tile: int, quiet: Progress):
         sys.exit(why)
     per_request = openvino_backend.request_batch(batch)
     source = ModelSource.of_module(model, spec)
-    compiled = openvino_backend.Compiled(ov, source, replace(spec, tile_size=tile), per_request, tile, "auto", quiet)
-    queue = ov.AsyncInferQueue(compiled.compiled(head=False), 2 * openvino_backend.REQUESTS)
+    compiled = openvino_backend.Compiled(ov, source, replace(spec, tile_size=tile), batch, tile, "auto", quiet)
+    queue = ov.AsyncInferQueue(compiled.compiled(head=False), 2 * compiled.streams)
 
     def forward(x: np.ndarray) -> None:
         if len(x) % per_request:

@@ -12,7 +12,9 @@ PyTorch with one log line saying why; a corrupt cached model is rebuilt; a cache
 written is skipped with a warning.
 
 Each batch is split over :data:`REQUESTS` asynchronous requests run on as many streams (measured the
-fastest on a 2-core CPU); a partial batch is padded to the compiled shape. The pipeline starts the next
+fastest on a 2-core CPU; a batch of one tile runs on one stream using every core); a partial batch is
+padded to the compiled shape. The compiled model ends with an argmax (the switched-off classes masked
+first): class indices leave the runtime, not logits, unless probabilities are asked for. The pipeline starts the next
 batch before it takes a batch's result (:meth:`OpenVinoPredictor.submit`), so the streams stay busy
 while it stitches, also with one tile per batch (FLAIR-HUB's 2048 px tiles on the CPU).
 """
@@ -129,10 +131,17 @@ def cpu_threads() -> int:
         return os.cpu_count() or 1
 
 
-def compile_config(precision: str) -> dict[str, str]:
+def streams_for(batch: int) -> int:
+    """CPU streams for runs of ``batch`` tiles: one per request, so one for a batch of one tile (then
+    every core works on that tile: a large tile alone, e.g. FLAIR-HUB's 2048 px, is no slower that way,
+    and the run's last tile does not leave a stream idle)."""
+    return min(REQUESTS, batch)
+
+
+def compile_config(precision: str, streams: int = REQUESTS) -> dict[str, str]:
     """fp32 unless asked otherwise (OpenVINO would take bf16 by itself on CPUs that have it)."""
     hint = {"bf16": "bf16", "fp16": "f16"}.get(precision, "f32")
-    return {"NUM_STREAMS": str(REQUESTS), "INFERENCE_NUM_THREADS": str(cpu_threads()),
+    return {"NUM_STREAMS": str(streams), "INFERENCE_NUM_THREADS": str(cpu_threads()),
             "INFERENCE_PRECISION_HINT": hint}
 
 
@@ -180,9 +189,9 @@ class OpenVinoPredictor:
 
     def rebatched(self, batch: int) -> "OpenVinoPredictor":
         """This predictor for runs of ``batch`` tiles (compiled again for that request size)."""
-        if request_batch(batch) == self.batch:
+        if request_batch(batch) == self.batch and streams_for(batch) == self.compiled.streams:
             return self
-        compiled = self.compiled.rebatched(request_batch(batch), self.progress)
+        compiled = self.compiled.rebatched(batch, self.progress)
         return OpenVinoPredictor(compiled, self.spec, self.argmax, self.tta, self._make_fallback, self.progress)
 
     # -- the Predictor interface --------------------------------------------------------------
@@ -361,21 +370,24 @@ def _save(ov, converted, folder: Path) -> None:
 
 
 class Compiled:
-    """A model converted for OpenVINO (its IR, from the cache or converted and cached now) for requests
-    of ``batch`` tiles of ``tile`` px, compiled for the CPU as it is (logits out) or with an argmax
-    head (:meth:`compiled`); ``folder`` is its cache folder (None when it could not be cached)."""
+    """A model converted for OpenVINO (its IR, from the cache or converted and cached now) for runs in
+    batches of ``run_batch`` tiles of ``tile`` px (requests of :func:`request_batch` tiles on
+    :func:`streams_for` streams), compiled for the CPU as it is (logits out) or with an argmax head
+    (:meth:`compiled`); ``folder`` is its cache folder (None when it could not be cached)."""
 
-    def __init__(self, ov, source: ModelSource, spec, batch: int, tile: int, precision: str, progress: Progress):
+    def __init__(self, ov, source: ModelSource, spec, run_batch: int, tile: int, precision: str,
+                 progress: Progress):
         self.ov, self.source, self.spec, self.precision, self.progress = ov, source, spec, precision, progress
-        self.batch, self.tile = batch, tile
+        self.batch, self.streams, self.tile = request_batch(run_batch), streams_for(run_batch), tile
+        batch = self.batch
         identity = source.identity or weights_digest(source.module())
         self.folder: Path | None = cache_dir() / cache_key(identity, spec, tile, batch, ov.__version__)
         self.core = ov.Core()
         self._compiled: dict[bool, Any] = {}
         self.ir, self.cached = self._read_or_convert()
 
-    def rebatched(self, batch: int, progress: Progress) -> "Compiled":
-        return Compiled(self.ov, self.source, self.spec, batch, self.tile, self.precision, progress)
+    def rebatched(self, run_batch: int, progress: Progress) -> "Compiled":
+        return Compiled(self.ov, self.source, self.spec, run_batch, self.tile, self.precision, progress)
 
     def compiled(self, head: bool):
         """The model compiled for the CPU: with ``head``, its output is the index of the winning class
@@ -406,7 +418,7 @@ class Compiled:
             top = ops.topk(masked, 1, 1, "max", "none", "i32")
             model.add_results([ops.result(top.output(1))])
             model.remove_result(result)
-        return self.core.compile_model(model, "CPU", compile_config(self.precision))
+        return self.core.compile_model(model, "CPU", compile_config(self.precision, self.streams))
 
     def tile_bytes(self, run) -> int | None:
         """The memory one tile takes (see :meth:`OpenVinoPredictor.measure`)."""
@@ -477,7 +489,7 @@ def predictor_for(source: ModelSource, spec, backend: str, batch: int, progress:
         return None
     per_request = request_batch(batch)
     try:
-        compiled = Compiled(ov, source, spec, per_request, spec.tile_size, precision, progress)
+        compiled = Compiled(ov, source, spec, batch, spec.tile_size, precision, progress)
         started = time.perf_counter()
         compiled.compiled(argmax and not tta)  # compiled now: a failure falls back before the run starts
     except FlairError:
@@ -487,8 +499,8 @@ def predictor_for(source: ModelSource, spec, backend: str, batch: int, progress:
         say(f"OpenVINO cannot convert or compile model {spec.name or spec.arch} "
             f"({type(e).__name__}: {first}): using PyTorch")
         return None
-    progress.log(f"Backend: OpenVINO {ov.__version__.split('-')[0]} on the CPU, {REQUESTS} requests of "
-                 f"{per_request} tile(s) (compiled in {time.perf_counter() - started:.1f} s)")
+    progress.log(f"Backend: OpenVINO {ov.__version__.split('-')[0]} on the CPU, {compiled.streams} stream(s), "
+                 f"requests of {per_request} tile(s) (compiled in {time.perf_counter() - started:.1f} s)")
     return OpenVinoPredictor(compiled, spec, argmax, tta, fallback, progress)
 
 

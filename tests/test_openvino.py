@@ -104,7 +104,7 @@ def test_flair_hub_upernets_agree_with_pytorch(encoder, tmp_path):
     reference = run(model, spec, tmp_path / "torch.tif", "torch", Log(), window=window)
     log = Log()
     converted = run(model, spec, tmp_path / "ov.tif", "openvino", log, batch_size=3, window=window)  # 2 + 1 padded
-    assert log.has("2 requests of 2 tile(s)"), log.lines
+    assert log.has("2 stream(s), requests of 2 tile(s)"), log.lines
     assert (converted == reference).mean() >= AGREEMENT
 
 
@@ -342,3 +342,28 @@ def test_batches_started_together_give_each_its_own_result_and_a_partial_batch_i
         np.testing.assert_array_equal(got, expected)
         assert (got == torch_predictor(tiles)).mean() >= AGREEMENT
     assert len(predictor.idle[True]) >= 4  # the requests went back to the idle ones
+
+
+class Biased(torch.nn.Module):
+    """Logits = a fixed bias per class, whatever the pixels: the first class is switched off in the spec."""
+
+    def __init__(self, biases):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, len(biases), 1)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.bias.copy_(torch.tensor(biases))
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_the_argmax_head_never_picks_a_switched_off_class_and_a_batch_of_one_runs_on_one_stream(tmp_path):
+    spec = inc_spec(tile=128, margin=32)
+    off = spec.active.index(False)  # a class the model has but may never predict
+    biases = [0.0] * spec.n_classes
+    biases[off], biases[2] = 9.0, 5.0  # the switched-off class wins the logits; the third class is next
+    log = Log()
+    got = run(Biased(biases).eval(), spec, tmp_path / "ov.tif", "openvino", log, batch_size=1, window=(0, 0, 300, 200))
+    assert log.has("1 stream(s), requests of 1 tile(s)"), log.lines
+    assert set(np.unique(got)) == {0, spec.classes[2].code}  # 0: the example's nodata border
