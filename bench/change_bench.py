@@ -32,8 +32,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from peak_rss import peak_rss_mib  # noqa: E402 - VmHWM: ru_maxrss would carry this parent's RSS into each run
 RESULTS = ROOT / "bench" / "RESULTS.md"
 
 
@@ -88,7 +89,7 @@ def child(kind: str, side: int, work: Path) -> None:
     seconds = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_start,
-                      "rss_mib": usage.ru_maxrss / 1024}))
+                      "rss_mib": peak_rss_mib()}))
 
 
 def run_child(kind: str, side: int, work: Path) -> dict:

@@ -122,8 +122,9 @@ def _segment(checkpoint: Path, src: Path, out: Path, backend: str, batch: int, o
     from flair_qgis.progress import Progress
     from flair_qgis.segment_options import SegmentRequest
 
+    # the mosaic's three bands, read as the model's (the IR model's NIR, R, G: random weights, speed only)
     request = SegmentRequest.of(src, out, checkpoint=checkpoint, backend=backend, batch_size=batch, tile_size=TILE,
-                                margin=MARGIN, window=window)
+                                margin=MARGIN, window=window, bands=[1, 2, 3])
     result = segment(request, Progress(fraction=on_fraction))
     return result.seconds, result.tiles_computed
 
