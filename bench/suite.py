@@ -264,9 +264,9 @@ def bench_model(key: str, side: int, work: Path, repeats: int) -> list[str]:
     lines = [f"\n**{name}** ({spec.arch} / {spec.encoder}), {what}, {TILE}/{MARGIN}, batch {BATCH}, "
              f"{base['tiles']} tiles; OpenVINO conversion + compile (first run only): {setup['openvino']:.1f} s\n\n",
              "| run | wall (s) | × baseline | processing (s) | s/tile | × baseline | bare forward (s/tile) "
-             "| efficiency | imports + model (s) | start-up (s) | peak RSS: model built / run (MiB) "
+             "| efficiency | start-up (s) | peak RSS (MiB) "
              "| PyTorch imported | same pixels as baseline |\n",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"]
+             "|---|---|---|---|---|---|---|---|---|---|---|\n"]
     for run in RUNS:
         r = runs[run]
         bare = fwd.get(run)
@@ -274,8 +274,8 @@ def bench_model(key: str, side: int, work: Path, repeats: int) -> list[str]:
         same = "—" if run == "baseline" else f"{agreement(work / f'{key}_{run}.tif', work / f'{key}_baseline.tif'):.4%}"
         lines.append(f"| {run} | {r['wall']:.1f} | {base['wall'] / r['wall']:.2f}× | {r['processing']:.1f} | "
                      f"{r['processing'] / r['tiles']:.3f} | {base['processing'] / r['processing']:.2f}× | "
-                     f"{f'{bare:.3f}' if bare else '—'} | {eff} | {r['ready']:.1f} | {r['startup']:.1f} | "
-                     f"{r['rss_ready']:.0f} / {r['rss']:.0f} | {'yes' if r['torch'] else 'no'} | {same} |\n")
+                     f"{f'{bare:.3f}' if bare else '—'} | {eff} | {r['startup']:.1f} | {r['rss']:.0f} | "
+                     f"{'yes' if r['torch'] else 'no'} | {same} |\n")
     print("".join(lines), flush=True)
     return lines
 
@@ -305,7 +305,7 @@ def main() -> None:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     head = [f"\n## make bench{' --quick' if a.quick else ''}, {stamp} — {machine()}\n\n",
             "Random weights; FLAIR-HUB models at 512/128 (their own tiling is 2048/512) to keep the bench short. "
-            "Wall = process start → output written; imports + model = process start → the run begins; "
+            "Wall = process start → output written; "
             "start-up = process start → first tile computed (the first batch; OpenVINO model cached); "
             "processing = the engine's own time (baseline: after the model is built); "
             "× baseline = baseline time ÷ this time; efficiency = bare forward × tiles computed ÷ processing. "

@@ -64,6 +64,8 @@ class ClassCodes:
             if values.dtype.kind == "u":
                 return values.astype(np.uint16, copy=False)
             return np.where(values > 0, values, 0).astype(np.uint16, copy=False)
+        if values.dtype == np.uint8:  # every value has its entry: one gather
+            return np.take(lut, values)
         out = np.zeros(values.shape, dtype=np.uint16)
         inside = (values >= 0) & (values < len(lut))
         out[inside] = lut[values[inside].astype(np.int64)]

@@ -59,15 +59,17 @@ def segment(request: SegmentRequest, progress: Progress | None = None) -> Segmen
     return _segment(model, model.spec, request, progress)
 
 
-def segment_with(model: torch.nn.Module, spec: ModelSpec, request: SegmentRequest,
+def segment_with(model: "torch.nn.Module | ModelSource", spec: ModelSpec, request: SegmentRequest,
                  progress: Progress | None = None, checked: bool = False) -> SegmentResult:
-    """Segment with a model already in memory (any module mapping N×C×H×W to N×classes×H×W).
+    """Segment with a model already in memory (any module mapping N×C×H×W to N×classes×H×W), or
+    resolved (a :class:`.model_source.ModelSource`: a sharded run's workers keep theirs).
     ``checked``: the request passed :func:`.segment_checks.check_request` already (a block of a
     sharded run, whose zone was checked once)."""
     progress = progress or Progress()
     if not checked:
         check_request(request, progress)
-    return _segment(ModelSource.of_module(model, spec), spec, request, progress)
+    source = model if isinstance(model, ModelSource) else ModelSource.of_module(model, spec)
+    return _segment(source, spec, request, progress)
 
 
 def _segment(model: ModelSource, spec: ModelSpec, request: SegmentRequest, progress: Progress) -> SegmentResult:

@@ -44,24 +44,19 @@ def _model_key(request: Any) -> tuple:
 
 
 def cached_model(request: Any) -> tuple[Any, Any]:
-    """The model and spec ``request`` names, loaded once per process (on its GPU when it has one)
-    and kept for the next blocks."""
-    from ..checkpoints import load_weights
-    from ..model_resolution import resolve_model
-    from ..prediction import pick_device
+    """The model (a :class:`.model_source.ModelSource`) and spec ``request`` names, resolved once per
+    process (on its GPU when it has one) and kept for the next blocks; its weights are read when a
+    backend first needs them, and its OpenVINO form is known by its file's sha256."""
+    from ..devices import device_name
+    from ..model_source import resolve
 
     key = _model_key(request)
-    choice = request.model
     with _MODELS_LOCK:
         if key not in _MODELS:
-            device = pick_device(request.run.device)
-            ckpt, spec = resolve_model(choice.name, choice.checkpoint, Progress(), arch=choice.arch,
-                                       encoder=choice.encoder, n_classes=choice.n_classes,
-                                       normalisation=choice.normalisation, active_codes=choice.active_codes)
-            model = load_weights(ckpt, spec, device)
+            source = resolve(request.model, device_name(request.run.device), Progress())
             if len(_MODELS) >= 2:  # a worker serving a third model forgets the oldest
                 _MODELS.pop(next(iter(_MODELS)))
-            _MODELS[key] = (model, spec)
+            _MODELS[key] = (source, source.spec)
             MODEL_LOADS["count"] += 1
         return _MODELS[key]
 
