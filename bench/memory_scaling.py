@@ -8,7 +8,7 @@ reported with its time and whether PyTorch was imported. The model is a small U-
 the engine's own memory is what scales with the raster, not the model's, and a ResNet34 would take
 hours at 32768² on 2 cores.
 
-    .venv/bin/python bench/memory_scaling.py [--sides 2048,8192,32768] [--no-append]
+    .venv/bin/python bench/memory_scaling.py [--sides 2048,8192,16384] [--no-append]
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def checkpoint_file(work: Path) -> Path:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sides", default="2048,8192,32768")
+    p.add_argument("--sides", default="2048,8192,16384", help="raster sides (32768: ~30 min on 2 cores)")
     p.add_argument("--no-append", action="store_true")
     p.add_argument("--child", nargs=3, type=Path, help=argparse.SUPPRESS)
     a = p.parse_args()
