@@ -105,7 +105,9 @@ def _load(path: Path, spec: ModelSpec, device: str) -> "nn.Module":
 
 def _spec_of(record: dict | None) -> ModelSpec | None:
     """The spec of a remembered resolution, None when there is none or it is not readable."""
-    if not record or not isinstance(record.get("lines"), list):
+    lines = record.get("lines") if record else None
+    if not isinstance(lines, list) or not all(isinstance(x, list) and len(x) == 2 and all(isinstance(t, str) for t in x)
+                                              for x in lines):
         return None
     try:
         return ModelSpec.from_dict(record["spec"])
