@@ -227,8 +227,13 @@ def plan(roles: tuple[str, ...], input_src: rasterio.DatasetReader, sources: Ban
 def _missing_message(model: str, wanted: list[str], missing: list[str], src: rasterio.DatasetReader,
                      usable: list[int]) -> str:
     alpha, name = " besides its alpha band" if len(usable) < src.count else "", f" {model}" if model else ""
-    head = (f"the model takes {len(wanted)} bands ({', '.join(wanted)}) but INPUT {src.name} has only "
-            f"{len(usable)}{alpha}; the model{name} needs")
+    if len(usable) < len(wanted):
+        head = (f"the model takes {len(wanted)} bands ({', '.join(wanted)}) but INPUT {src.name} has only "
+                f"{len(usable)}{alpha}; the model{name} needs")
+    else:  # enough bands, read as R, G, B…: not the ones named
+        head = (f"the model takes {len(wanted)} bands ({', '.join(wanted)}) and INPUT {src.name} has "
+                f"{len(usable)}{alpha}, read as {', '.join(('R', 'G', 'B', 'NIR')[:len(usable)])}: not "
+                f"{', '.join(missing)}; the model{name} needs")
     fixes, hint = [], alpha_nir_hint(src, tuple(wanted)) if "NIR" in missing else ""  # RGBI, NIR tagged alpha
     if hint:
         fixes.append(f"NIR: {hint}; or give IRC (IGN BD ORTHO IRC, NIR as band 1)")

@@ -263,8 +263,8 @@ def test_a_model_whose_bands_cannot_be_filled_says_which_layer_is_missing(scene,
             words=("Elevation: give DSM and DTM",))
     refused(tmp_path, scene["rgb"], BandSources(irc=scene["irc"], irc_band=4), words=("there is no band 4",))
     refused(tmp_path, scene["irc"], None, spec=HUB_IR,  # an IRC ortho as INPUT: its bands must be chosen
-            words=("takes 3 bands (NIR, R, G)", "if INPUT is itself a false-colour IRC ortho",
-                   "choose its bands 1, 2, 3"))
+            words=("takes 3 bands (NIR, R, G) and INPUT", "has 3, read as R, G, B: not NIR; the model",
+                   "if INPUT is itself a false-colour IRC ortho", "choose its bands 1, 2, 3"))
 
 
 # --- IGN tiles as delivered: folders of JPEG 2000 ------------------------------------------------------
