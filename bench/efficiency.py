@@ -66,7 +66,7 @@ def ov_forward(model, spec, batch: int, tile: int, quiet: Progress):
         sys.exit(why)
     per_request = openvino_backend.request_batch(batch)
     source = ModelSource.of_module(model, spec)
-    compiled = openvino_backend.Compiled(ov, source, replace(spec, tile_size=tile), batch, tile, "auto", quiet)
+    compiled = openvino_backend.Compiled(ov, source, replace(spec, tile_size=tile), batch, "auto", quiet)
     queue = ov.AsyncInferQueue(compiled.compiled(head=False), 2 * compiled.streams)
 
     def forward(x: np.ndarray) -> None:

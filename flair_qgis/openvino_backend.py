@@ -371,23 +371,21 @@ def _save(ov, converted, folder: Path) -> None:
 
 class Compiled:
     """A model converted for OpenVINO (its IR, from the cache or converted and cached now) for runs in
-    batches of ``run_batch`` tiles of ``tile`` px (requests of :func:`request_batch` tiles on
+    batches of ``run_batch`` tiles of ``spec.tile_size`` px (requests of :func:`request_batch` tiles on
     :func:`streams_for` streams), compiled for the CPU as it is (logits out) or with an argmax head
     (:meth:`compiled`); ``folder`` is its cache folder (None when it could not be cached)."""
 
-    def __init__(self, ov, source: ModelSource, spec, run_batch: int, tile: int, precision: str,
-                 progress: Progress):
+    def __init__(self, ov, source: ModelSource, spec, run_batch: int, precision: str, progress: Progress):
         self.ov, self.source, self.spec, self.precision, self.progress = ov, source, spec, precision, progress
-        self.batch, self.streams, self.tile = request_batch(run_batch), streams_for(run_batch), tile
-        batch = self.batch
+        self.batch, self.streams = request_batch(run_batch), streams_for(run_batch)
         identity = source.identity or weights_digest(source.module())
-        self.folder: Path | None = cache_dir() / cache_key(identity, spec, tile, batch, ov.__version__)
+        self.folder: Path | None = cache_dir() / cache_key(identity, spec, spec.tile_size, self.batch, ov.__version__)
         self.core = ov.Core()
         self._compiled: dict[bool, Any] = {}
         self.ir, self.cached = self._read_or_convert()
 
     def rebatched(self, run_batch: int, progress: Progress) -> "Compiled":
-        return Compiled(self.ov, self.source, self.spec, run_batch, self.tile, self.precision, progress)
+        return Compiled(self.ov, self.source, self.spec, run_batch, self.precision, progress)
 
     def compiled(self, head: bool):
         """The model compiled for the CPU: with ``head``, its output is the index of the winning class
@@ -456,7 +454,7 @@ class Compiled:
         return self._converted(started)
 
     def _converted(self, started: float):
-        converted = _convert(self.ov, self.source.module(), self.spec, self.batch, self.tile)
+        converted = _convert(self.ov, self.source.module(), self.spec, self.batch, self.spec.tile_size)
         folder = self.folder
         try:
             _save(self.ov, converted, folder)
@@ -487,9 +485,8 @@ def predictor_for(source: ModelSource, spec, backend: str, batch: int, progress:
     if ov is None:
         say(f"{why}: using PyTorch")
         return None
-    per_request = request_batch(batch)
     try:
-        compiled = Compiled(ov, source, spec, batch, spec.tile_size, precision, progress)
+        compiled = Compiled(ov, source, spec, batch, precision, progress)
         started = time.perf_counter()
         compiled.compiled(argmax and not tta)  # compiled now: a failure falls back before the run starts
     except FlairError:
@@ -500,7 +497,7 @@ def predictor_for(source: ModelSource, spec, backend: str, batch: int, progress:
             f"({type(e).__name__}: {first}): using PyTorch")
         return None
     progress.log(f"Backend: OpenVINO {ov.__version__.split('-')[0]} on the CPU, {compiled.streams} stream(s), "
-                 f"requests of {per_request} tile(s) (compiled in {time.perf_counter() - started:.1f} s)")
+                 f"requests of {compiled.batch} tile(s) (compiled in {time.perf_counter() - started:.1f} s)")
     return OpenVinoPredictor(compiled, spec, argmax, tta, fallback, progress)
 
 
