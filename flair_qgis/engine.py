@@ -282,28 +282,29 @@ def _predictor(model: ModelSource, spec: ModelSpec, run, argmax: bool, progress:
         return Predictor(model.module(), spec, torch.device(model.device), argmax=argmax, precision=run.precision,
                          tta=run.tta)
 
-    batch = run.batch_size
+    batch, predictor = run.batch_size, None
     if model.on_cpu:
         if batch is None:
             batch = cpu_memory.cpu_batch_size(CPU_BATCH, spec.tile_size)
             progress.log(f"Batch size {batch} (automatic, on cpu)")
-        ov = openvino_backend.predictor_for(model, spec, run.backend, batch, progress, torch_predictor,
-                                            run.precision, argmax, run.tta)
-        if ov is not None:
-            fits = cpu_memory.fit_batch(ov.probe(run.stitch == "blend"), spec.in_channels, spec.tile_size,
-                                        spec.margin, batch, progress, measure=ov.measure, probe_size=spec.tile_size)
-            if fits < batch:
-                ov = ov.rebatched(fits)
-            return ov, replace(run, batch_size=fits)
-    predictor = torch_predictor()
+        predictor = openvino_backend.predictor_for(model, spec, run.backend, batch, progress, torch_predictor,
+                                                   run.precision, argmax, run.tta)
+    ov = predictor is not None
+    if not ov:
+        predictor = torch_predictor()
     if batch is None:
         from .prediction import auto_batch_size
 
         batch = auto_batch_size(predictor, spec.tile_size)
         progress.log(f"Batch size {batch} (automatic, on {model.device})")
-    if model.on_cpu:
+    if model.on_cpu:  # OpenVINO's static shapes: probed at the tile size, its figure kept with the model
         probe = predictor.probabilities if run.stitch == "blend" else predictor
-        batch = cpu_memory.fit_batch(probe, spec.in_channels, spec.tile_size, spec.margin, batch, progress)
+        fits = cpu_memory.fit_batch(probe, spec.in_channels, spec.tile_size, spec.margin, batch, progress,
+                                    measure=predictor.measure if ov else None,
+                                    probe_size=spec.tile_size if ov else None)
+        if ov and fits < batch:
+            predictor = predictor.rebatched(fits)
+        batch = fits
     return predictor, replace(run, batch_size=batch)
 
 

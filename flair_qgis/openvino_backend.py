@@ -178,10 +178,6 @@ class OpenVinoPredictor:
         return self._fallback
 
     # -- sizing the batch (see cpu_memory.fit_batch) ------------------------------------------
-    def probe(self, probabilities: bool = False):
-        """What :func:`.cpu_memory.fit_batch` runs one tile through (a whole request, padded)."""
-        return self.probabilities if probabilities else self
-
     def measure(self, run) -> int | None:
         """The memory one tile takes: remembered with the compiled model, else measured while ``run()``
         runs one request (and remembered), divided by the request's tiles."""
