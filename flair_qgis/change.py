@@ -29,7 +29,7 @@ from rasterio.windows import Window
 
 from . import change_classes, raster_io
 from .areas import pixel_area
-from .change_regions import small_regions
+from .change_regions import Regions, Undecided
 from .change_spec import (ARTIFICIALISED, CHANGE_CLASSES, DEFAULT_MIN_AREA, GAIN, LOSS, NODATA, OTHER_CHANGE,
                           UNCHANGED)
 from .change_tables import CODES, ChangeResult, result_of, stage_tables
@@ -43,6 +43,8 @@ from .progress import Progress
 
 BLOCK = 2048  # px per block side on before's grid
 MAX_HALO = 1024  # px: changed regions under MIN_AREA are judged exactly up to this many pixels
+THIN_HALO = 32  # px: the halo each block is first read with (regions reaching past it are judged again)
+MAX_UNDECIDED = 32  # regions judged again one by one in a block; past that, the block is read with the full halo
 Reader = Union[ClassCodes, change_classes.Remapped]  # how a map's values are read as FLAIR codes
 
 
@@ -228,6 +230,13 @@ def _log_overlap(before, after, grid: Overlap, progress: Progress) -> tuple[floa
     return share_before, share_after
 
 
+def _changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Pixels whose class differs, with data at both dates."""
+    changed = np.minimum(before, after).astype(bool)  # codes are unsigned: data at both dates
+    changed &= before != after
+    return changed
+
+
 class _Counting:
     """The block loop: per-block codes, small-region reversal, counts, and the change rasters."""
 
@@ -275,29 +284,80 @@ class _Counting:
             progress.fraction((i + 1) / len(tiles))
 
     def _tile(self, tile: Window) -> tuple[np.ndarray, np.ndarray]:
-        """Codes of ``tile``, with changed regions under the minimum area reverted to before's class."""
-        w0, h = self.grid.window, self.halo
-        top, left = max(0, tile.row_off - h), max(0, tile.col_off - h)
-        outer = Window(left, top, min(w0.width, tile.col_off + tile.width + h) - left,
-                       min(w0.height, tile.row_off + tile.height + h) - top)
+        """Codes of ``tile``, with changed regions under the minimum area reverted to before's class.
+
+        The block is read with a thin halo (:data:`THIN_HALO`): the few regions still under the minimum
+        that reach its edge are judged again each on a window wide enough to hold it whole (within the
+        full halo: the same verdicts as one read with the full halo, at less reading and labelling);
+        past :data:`MAX_UNDECIDED` of them, the block is read again with the full halo.
+        """
+        thin = min(self.halo, THIN_HALO)
+        outer, before, after, inner = self._read(tile, thin)
+        if not self.halo:
+            return before, after
+        regions = Regions(_changed(before, after), self.min_pixels, self._cut(outer))
+        undecided = regions.undecided(inner) if thin < self.halo else []
+        if len(undecided) > MAX_UNDECIDED:
+            outer, before, after, inner = self._read(tile, self.halo, count_unknown=False)
+            regions, undecided = Regions(_changed(before, after), self.min_pixels, self._cut(outer)), []
+        revert = regions.small_pixels(inner)
+        for region in undecided:
+            self._judge(region, outer, tile, revert)
+        before, after = before[inner], after[inner]
+        self.reverted += int(np.count_nonzero(revert))
+        np.copyto(after, before, where=revert)
+        return before, after
+
+    def _outer(self, tile: Window, halo: int) -> Window:
+        """``tile`` and ``halo`` px around it, within the overlap (relative to it)."""
+        w0 = self.grid.window
+        top, left = max(0, tile.row_off - halo), max(0, tile.col_off - halo)
+        return Window(left, top, min(w0.width, tile.col_off + tile.width + halo) - left,
+                      min(w0.height, tile.row_off + tile.height + halo) - top)
+
+    def _cut(self, window: Window) -> tuple[bool, bool, bool, bool]:
+        """Which edges of ``window`` (top, bottom, left, right) cut the overlap."""
+        w0 = self.grid.window
+        return (window.row_off > 0, window.row_off + window.height < w0.height,
+                window.col_off > 0, window.col_off + window.width < w0.width)
+
+    def _read(self, tile: Window, halo: int, count_unknown: bool = True):
+        """(the window read, before's and after's codes over it, ``tile`` within it); codes above 19
+        are counted (over ``tile``) and read as nodata."""
+        outer = self._outer(tile, halo)
         before, after = self._codes(outer)
         r0, c0 = tile.row_off - outer.row_off, tile.col_off - outer.col_off
         inner = (slice(r0, r0 + tile.height), slice(c0, c0 + tile.width))
         unknown = (before >= CODES) | (after >= CODES)
         if unknown.any():
-            self.unknown += int(unknown[inner].sum())
+            if count_unknown:
+                self.unknown += int(unknown[inner].sum())
             before[unknown], after[unknown] = 0, 0
-        if not self.halo:
-            return before, after
-        changed = before != after
-        changed &= before != 0
-        changed &= after != 0
-        cut = (outer.row_off > 0, outer.row_off + outer.height < w0.height,
-               outer.col_off > 0, outer.col_off + outer.width < w0.width)
-        revert = small_regions(changed, self.min_pixels, cut, inner)
-        before, after = before[inner], after[inner]
-        self.reverted += int(np.count_nonzero(revert))
-        return before, np.where(revert, before, after)
+        return outer, before, after, inner
+
+    def _judge(self, region: Undecided, outer: Window, tile: Window, revert: np.ndarray) -> None:
+        """Judge ``region`` (found in ``outer``, under the minimum there and reaching its edge) on a
+        window around it wider by the pixels it lacks (a region that reaches that window's edge has at
+        least as many), within the full halo; mark its pixels in ``tile`` in ``revert`` if it is small."""
+        lacking = self.min_pixels - region.pixels
+        full = self._outer(tile, self.halo)
+        top = max(full.row_off, outer.row_off + region.rows[0] - lacking)
+        left = max(full.col_off, outer.col_off + region.cols[0] - lacking)
+        bottom = min(full.row_off + full.height, outer.row_off + region.rows[1] + lacking)
+        right = min(full.col_off + full.width, outer.col_off + region.cols[1] + lacking)
+        window = Window(left, top, right - left, bottom - top)
+        before, after = self._codes(window)
+        unknown = (before >= CODES) | (after >= CODES)
+        before[unknown], after[unknown] = 0, 0
+        pixels = Regions(_changed(before, after), self.min_pixels, self._cut(window)).region_is_small(
+            (outer.row_off + region.seed[0] - top, outer.col_off + region.seed[1] - left))
+        if pixels is None:
+            return
+        rows = slice(max(top, tile.row_off), min(bottom, tile.row_off + tile.height))
+        cols = slice(max(left, tile.col_off), min(right, tile.col_off + tile.width))
+        if rows.start < rows.stop and cols.start < cols.stop:
+            revert[rows.start - tile.row_off:rows.stop - tile.row_off, cols.start - tile.col_off:cols.stop - tile.col_off] |= \
+                pixels[rows.start - top:rows.stop - top, cols.start - left:cols.stop - left]
 
     def _count_zones(self, tile: Window, combined: np.ndarray, valid: np.ndarray) -> None:
         if not self.zones:

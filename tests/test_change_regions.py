@@ -128,3 +128,42 @@ def test_change_tables_and_map_equal_the_reference_on_the_whole_raster(tmp_path,
     assert np.array_equal(got, expected)
     with rasterio.open(tmp_path / "c.tif") as src:
         assert np.array_equal(src.read(1), before[0].astype(np.uint16) * 100 + expected_after)
+
+
+@pytest.mark.parametrize("thin,max_undecided", [(1, 1000), (2, 1000), (3, 2), (1, 0)])
+@pytest.mark.parametrize("block,min_pixels", [(9, 5), (16, 12), (23, 30)])
+def test_blocks_read_with_a_thin_halo_judge_the_regions_reaching_past_it_as_the_full_halo_does(
+        tmp_path, monkeypatch, thin, max_undecided, block, min_pixels):
+    """A block is read with a thin halo; the regions still under the minimum at its edge are judged
+    again on a window around each (or, past MAX_UNDECIDED of them, the block is read with the full
+    halo): the tables and the map are those of the polygonising reference on the whole raster."""
+    import rasterio
+
+    from conftest import make_raster
+    from flair_qgis import change
+    from flair_qgis.change import ChangeOptions, compare
+
+    monkeypatch.setattr(change, "THIN_HALO", thin)
+    monkeypatch.setattr(change, "MAX_UNDECIDED", max_undecided)
+    rng = np.random.default_rng(block * 100 + min_pixels)
+    before = rng.integers(1, 4, (1, 70, 83), dtype=np.uint8)
+    after = before.copy()
+    flip = rng.random(before.shape) < 0.15
+    after[flip] = rng.integers(1, 4, int(flip.sum()), dtype=np.uint8)
+    for _ in range(60):  # slivers of every length, across block edges: some under the minimum, some not
+        r, c, n = int(rng.integers(0, 70)), int(rng.integers(0, 83)), int(rng.integers(2, 2 * min_pixels))
+        sliver = (0, slice(r, r + 1), slice(c, c + n)) if rng.random() < 0.5 else (0, slice(r, r + n), slice(c, c + 1))
+        after[sliver] = before[sliver] % 3 + 1
+    b = make_raster(tmp_path / "b.tif", before, nodata=0)
+    a = make_raster(tmp_path / "a.tif", after, nodata=0)
+    area = 0.2 * 0.2
+    result = compare(ChangeOptions(b, a, min_area=min_pixels * area - 1e-9, block=block,
+                                   change_codes=tmp_path / "c.tif"))
+
+    changed = before[0] != after[0]
+    small = reference_small_regions(changed, min_pixels, (False,) * 4)
+    assert small.any() and (changed & ~small).any()  # regions of both kinds
+    expected_after = np.where(small, before[0], after[0])
+    with rasterio.open(tmp_path / "c.tif") as src:
+        assert np.array_equal(src.read(1), before[0].astype(np.uint16) * 100 + expected_after)
+    assert result.reverted_pixels == int(small.sum())
