@@ -353,11 +353,11 @@ class _Counting:
             (outer.row_off + region.seed[0] - top, outer.col_off + region.seed[1] - left))
         if pixels is None:
             return
-        rows = slice(max(top, tile.row_off), min(bottom, tile.row_off + tile.height))
-        cols = slice(max(left, tile.col_off), min(right, tile.col_off + tile.width))
-        if rows.start < rows.stop and cols.start < cols.stop:
-            revert[rows.start - tile.row_off:rows.stop - tile.row_off, cols.start - tile.col_off:cols.stop - tile.col_off] |= \
-                pixels[rows.start - top:rows.stop - top, cols.start - left:cols.stop - left]
+        r0, r1 = max(top, tile.row_off), min(bottom, tile.row_off + tile.height)
+        c0, c1 = max(left, tile.col_off), min(right, tile.col_off + tile.width)
+        if r0 < r1 and c0 < c1:
+            revert[r0 - tile.row_off:r1 - tile.row_off, c0 - tile.col_off:c1 - tile.col_off] |= \
+                pixels[r0 - top:r1 - top, c0 - left:c1 - left]
 
     def _count_zones(self, tile: Window, combined: np.ndarray, valid: np.ndarray) -> None:
         if not self.zones:

@@ -76,8 +76,8 @@ class Regions:
                 rows += self.labels.shape[0] - min(depth, self.labels.shape[0])
             elif edge == 3:
                 cols += self.labels.shape[1] - min(depth, self.labels.shape[1])
-            found.append(Undecided(depth, (int(rows.min()), int(rows.max()) + 1), (int(cols.min()), int(cols.max()) + 1),
-                                   (int(rows[0]), int(cols[0]))))
+            found.append(Undecided(depth, (int(rows.min()), int(rows.max()) + 1),
+                                   (int(cols.min()), int(cols.max()) + 1), (int(rows[0]), int(cols[0]))))
         return found
 
     def region_is_small(self, pixel: tuple[int, int]) -> np.ndarray | None:
