@@ -9,6 +9,9 @@ flair-detect's). Figures, each run in a fresh subprocess (peak RSS is per proces
   whole-array cross-tabulation of the same rasters (read both whole, ``bincount(before*20+after)``);
 - pixels/s with the default MIN_AREA (10 m²), tables only (against the first: the cost of finding
   the small changed regions), and with the change map written too;
+- the same two tables-only runs on a denser pair (sides up to ``--dense-max``): the 2024 map with
+  blobs of another class over ~15 % of it as well (smoothed noise, seeded; a GeoTIFF written
+  once), as between two predictions that disagree in many places — labelling costs more there;
 - the CPU time of each run beside its wall time (user + system: less disturbed by other work on a
   shared machine; imports and reading included, like the wall time);
 - peak RSS of ``change.compare`` at each side (it should stay flat), and of the numpy baseline
@@ -66,9 +69,35 @@ def inputs(work: Path, side: int) -> tuple[Path, Path]:
             repeat_vrt(work / f"after_{side}.vrt", work / "landcover_2024_flair_detect.tif", side))
 
 
+def dense_after(work: Path, after: Path, side: int) -> Path:
+    """``after`` with blobs of another class over ~15 % of it (deflate GeoTIFF, made once per side)."""
+    import numpy as np
+    import rasterio
+    from rasterio.windows import Window
+    from scipy import ndimage
+
+    path = work / f"after_dense_{side}.tif"
+    if path.is_file():
+        return path
+    rng = np.random.default_rng(side)
+    with rasterio.open(after) as src:
+        profile = src.profile | {"driver": "GTiff", "compress": "deflate", "tiled": True}
+        with rasterio.open(path, "w", **profile) as dst:
+            for row in range(0, side, 2048):
+                window = Window(0, row, side, min(2048, side - row))
+                values = src.read(1, window=window)
+                noise = ndimage.gaussian_filter(rng.standard_normal(values.shape).astype(np.float32), 2.5)
+                blobs = noise > np.quantile(noise[:64], 0.85)
+                values[blobs] = (values[blobs] + 4) % 19  # 0-based: another class
+                dst.write(values, 1, window=window)
+    return path
+
+
 def child(kind: str, side: int, work: Path) -> None:
     """In a subprocess: one run; prints JSON (seconds, peak RSS in MiB)."""
     before, after = inputs(work, side)
+    if kind.startswith("dense_"):
+        kind, after = kind[len("dense_"):], dense_after(work, after, side)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_start = usage.ru_utime + usage.ru_stime
     start = time.perf_counter()
@@ -105,6 +134,8 @@ def main() -> None:
     p.add_argument("--sides", default="4096,32768", help="raster sides (px), comma-separated")
     p.add_argument("--baseline-max", type=int, default=8192,
                    help="largest side the whole-array numpy baseline is run at (it needs ~10 bytes a pixel)")
+    p.add_argument("--dense-max", type=int, default=16384,
+                   help="largest side the denser pair is run at (its 2024 map is written as a GeoTIFF)")
     p.add_argument("--no-append", action="store_true", help="print only, do not append to bench/RESULTS.md")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--side", type=int, help=argparse.SUPPRESS)
@@ -121,13 +152,16 @@ def main() -> None:
         inputs(work, 512)
         for side in (int(s) for s in args.sides.split(",")):
             kinds = ["change", "change_min_area", "change_min_area_map"] + (
-                ["numpy"] if side <= args.baseline_max else [])
+                ["numpy"] if side <= args.baseline_max else []) + (
+                ["dense_change", "dense_change_min_area"] if side <= args.dense_max else [])
             for kind in kinds:
                 r = run_child(kind, side, work)
                 name = {"change": "change.compare, tables only",
                         "change_min_area": "change.compare, MIN_AREA 10 m², tables only",
                         "change_min_area_map": "change.compare, MIN_AREA 10 m², change map written",
-                        "numpy": "numpy whole-array bincount"}[kind]
+                        "numpy": "numpy whole-array bincount",
+                        "dense_change": "denser pair: change.compare, tables only",
+                        "dense_change_min_area": "denser pair: change.compare, MIN_AREA 10 m², tables only"}[kind]
                 if "error" in r:
                     lines.append(f"| {side}² | {name} | failed: {r['error']} | | | |")
                 else:
