@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsFeatureSink,
-                       QgsFields, QgsProcessing, QgsProcessingException, QgsProcessingParameterDefinition,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFields, QgsProcessing,
+                       QgsProcessingException, QgsProcessingParameterDefinition,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterFileDestination,
                        QgsProcessingParameterMatrix, QgsProcessingParameterNumber,
@@ -21,6 +21,7 @@ from .class_values import codes_parameter
 from .evaluate import raster_path
 from .styled_output import load_styled
 from .qt_compat import DOUBLE, INT, LONG, STRING, field
+from .tables import add_rows
 
 FIELD_TYPES = {"from_code": INT, "to_code": INT, "pixels": LONG, "from_class": STRING, "to_class": STRING,
                "zone": STRING}
@@ -201,8 +202,5 @@ class ChangeAlgorithm(FlairAlgorithm):
                                           QgsCoordinateReferenceSystem())
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, key))
-        for row in rows:
-            feature = QgsFeature(fields)
-            feature.setAttributes([getattr(row, name) for name in names])
-            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
+        add_rows(sink, fields, ([getattr(row, name) for name in names] for row in rows))
         return dest

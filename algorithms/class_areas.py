@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsFields, QgsProcessing, QgsProcessingException,
+from qgis.core import (QgsFields, QgsProcessing, QgsProcessingException,
                        QgsProcessingMultiStepFeedback, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterRasterLayer, QgsProcessingUtils, QgsWkbTypes)
@@ -16,6 +16,7 @@ from .base import FlairAlgorithm, import_core
 from .children import run_child
 from .class_values import codes_parameter
 from .qt_compat import DOUBLE, INT, LONG, STRING, field
+from .tables import add_rows
 
 PREFIX = "FLAIRPX_"  # zonal histogram columns: FLAIRPX_<code>
 
@@ -91,11 +92,9 @@ class ClassAreasAlgorithm(FlairAlgorithm):
         else:
             per_zone = self._zone_counts(parameters, layer, zone_field, codes, context, feedback)
         for zone, counts in per_zone:
-            for row in areas.area_table(counts, pixel_area, classes):
-                feature = QgsFeature(fields)
-                values = [row.code, row.name, row.pixels, row.area_m2, row.area_ha, row.share_pct]
-                feature.setAttributes(([zone] if zones is not None else []) + values)
-                sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
+            add_rows(sink, fields, (([zone] if zones is not None else []) +
+                                    [row.code, row.name, row.pixels, row.area_m2, row.area_ha, row.share_pct]
+                                    for row in areas.area_table(counts, pixel_area, classes)))
         feedback.pushInfo(self.tr("These areas are exact: counted from the raster's pixels. Land-cover polygons "
                                   "(flair:polygonize) merge regions under their minimum area into neighbours and "
                                   "simplify outlines, so their areas per class can differ"))

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsFields,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFields,
                        QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber,
                        QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
@@ -12,6 +12,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink,
 from .base import FlairAlgorithm, import_core
 from .class_values import codes_parameter
 from .qt_compat import DOUBLE, INT, LONG, STRING, field
+from .tables import add_rows
 from .train import DEVICES, matrix_rows, numbers
 
 CLASS_COLUMNS = ["code", "name", "colour"]
@@ -166,8 +167,5 @@ class EvaluateAlgorithm(FlairAlgorithm):
                 for c in scores.classes]
         rows += [[None, "mIoU", scores.miou, None, None, None, scores.pixels, None],
                  [None, "overall accuracy", scores.oa, None, None, None, scores.pixels, None]]
-        for row in rows:
-            feature = QgsFeature(fields)
-            feature.setAttributes(row)
-            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
+        add_rows(sink, fields, rows)
         return dest

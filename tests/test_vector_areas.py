@@ -186,6 +186,13 @@ def test_classareas_of_the_whole_raster_match_the_pixel_counts(provider, class_r
     assert float(rows[10]["area_m2"]) == pytest.approx(9 * PIXEL_AREA)
     assert float(rows[2]["area_ha"]) == pytest.approx(0.0016)
     assert sum(float(f["share_pct"]) for f in features) == pytest.approx(100.0)
+    # written to 12 significant digits: no binary noise (0.0016000000000000001), nothing lost that matters
+    cells = [line.split(",") for line in (tmp_path / "areas.csv").read_text().splitlines()]
+    assert cells[0] == ["code", "class", "pixels", "area_m2", "area_ha", "share_pct"]
+    by_code = {int(row[0].strip('"')): row for row in cells[1:]}
+    assert by_code[2][3:5] == ["16", "0.0016"]
+    total = sum(int(row[2].strip('"')) for row in cells[1:])
+    assert by_code[2][5] == f"{100 * 400 / total:.12g}" == "2.27272727273"
 
 
 @pytest.mark.qgis
