@@ -4,10 +4,9 @@ take (artificialised area) per zone, a styled change map and a figure. The core 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFields, QgsProcessing,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFields, QgsProcessing,
                        QgsProcessingException, QgsProcessingParameterDefinition,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterFileDestination,
@@ -22,6 +21,7 @@ from .evaluate import raster_path
 from .styled_output import load_styled
 from .qt_compat import DOUBLE, INT, LONG, STRING, field
 from .tables import add_rows
+from .zone_layers import read_zones
 
 FIELD_TYPES = {"from_code": INT, "to_code": INT, "pixels": LONG, "from_class": STRING, "to_class": STRING,
                "zone": STRING}
@@ -171,28 +171,11 @@ class ChangeAlgorithm(FlairAlgorithm):
 
     def _zones(self, parameters, before, context):
         """The zone polygons in the first map's CRS, named by the zone field (else the feature number)."""
-        source = self.parameterAsSource(parameters, self.ZONES, context)
-        if source is None:
+        found = read_zones(self, parameters, self.ZONES, self.ZONE_FIELD, before.crs(), context)
+        if found is None:
             return None
         Zone = import_core("change").Zone
-
-        field = (self.parameterAsFields(parameters, self.ZONE_FIELD, context) or [None])[0]
-        if field and source.fields().indexOf(field) < 0:
-            raise QgsProcessingException(self.tr("Zones: the layer has no field '{}'; choose one of {}").format(
-                field, ", ".join(source.fields().names()) or "(none)"))
-        target = QgsCoordinateReferenceSystem.fromWkt(before.crs().toWkt()) if before.crs().isValid() else None
-        transform = None
-        if target is not None and source.sourceCrs().isValid() and source.sourceCrs() != target:
-            transform = QgsCoordinateTransform(source.sourceCrs(), target, context.transformContext())
-        zones = []
-        for number, feature in enumerate(source.getFeatures(), start=1):
-            geometry = feature.geometry()
-            if geometry.isEmpty():
-                continue
-            if transform is not None:
-                geometry.transform(transform)
-            zones.append(Zone(str(feature[field]) if field else str(number), json.loads(geometry.asJson())))
-        return zones
+        return [Zone(name, geometry) for name, geometry in found]
 
     def _write(self, parameters, key, names, rows, context):
         fields = QgsFields()

@@ -17,6 +17,7 @@ from .children import run_child
 from .class_values import codes_parameter
 from .qt_compat import DOUBLE, INT, LONG, STRING, field
 from .tables import add_rows
+from .zone_layers import read_zones
 
 PREFIX = "FLAIRPX_"  # zonal histogram columns: FLAIRPX_<code>
 
@@ -43,7 +44,9 @@ class ClassAreasAlgorithm(FlairAlgorithm):
             "Zones (optional): a polygon layer (communes, parcels…); the table then has one row per zone "
             "and class, for the pixels whose centre lies in the zone, and a zone column holding the zone "
             "field's value (or the feature's number, from 1, when no field is chosen). Shares are then "
-            "per zone. Without zones the whole raster is counted, window by window.\n\n"
+            "per zone. A zone wholly outside the raster is named in a warning and has no rows (when none "
+            "overlaps it, nothing is written); a zone partly outside is named in the log. Without zones the "
+            "whole raster is counted, window by window.\n\n"
             "Class names come from the classes recorded in the raster by this plugin, else FLAIR's 19. Maps "
             "with 0-based class values (IGN's flair-detect, FLAIR-HUB) are read as FLAIR codes (see 'Class "
             "values'): the table always holds FLAIR codes 1–19.")
@@ -74,7 +77,18 @@ class ClassAreasAlgorithm(FlairAlgorithm):
         zones = self.parameterAsSource(parameters, self.ZONES, context)
         zone_field = (self.parameterAsFields(parameters, self.ZONE_FIELD, context) or [None])[0]
 
-        fields = QgsFields()
+        if zones is None:
+            counts, nodata = self.run_core(areas.count_classes, path, self.progress(feedback), class_codes=codes)
+            feedback.pushInfo(self.tr("{} classified pixels, {} nodata pixels, {:.6g} m² per pixel").format(
+                sum(counts.values()), nodata, pixel_area))
+            per_zone = [(None, counts)]
+        else:
+            self._check_coverage(parameters, layer, context, feedback)
+            per_zone = self._zone_counts(parameters, layer, zone_field, codes, context, feedback)
+        if feedback.isCanceled():
+            return {}
+
+        fields = QgsFields()  # the table is created once every count is known: nothing half-written
         if zones is not None:
             fields.append(field("zone", STRING, 254))
         for name, kind in (("code", INT), ("class", STRING), ("pixels", LONG),
@@ -83,14 +97,6 @@ class ClassAreasAlgorithm(FlairAlgorithm):
         sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Type.NoGeometry)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
-
-        if zones is None:
-            counts, nodata = self.run_core(areas.count_classes, path, self.progress(feedback), class_codes=codes)
-            feedback.pushInfo(self.tr("{} classified pixels, {} nodata pixels, {:.6g} m² per pixel").format(
-                sum(counts.values()), nodata, pixel_area))
-            per_zone = [(None, counts)]
-        else:
-            per_zone = self._zone_counts(parameters, layer, zone_field, codes, context, feedback)
         for zone, counts in per_zone:
             add_rows(sink, fields, (([zone] if zones is not None else []) +
                                     [row.code, row.name, row.pixels, row.area_m2, row.area_ha, row.share_pct]
@@ -99,6 +105,16 @@ class ClassAreasAlgorithm(FlairAlgorithm):
                                   "(flair:polygonize) merge regions under their minimum area into neighbours and "
                                   "simplify outlines, so their areas per class can differ"))
         return {self.OUTPUT: dest}
+
+    def _check_coverage(self, parameters, layer, context, feedback):
+        """Zones wholly outside the raster named in a warning (refused when none overlaps it), zones
+        partly outside in the log."""
+        zone_coverage = import_core("zone_coverage")
+        found = read_zones(self, parameters, self.ZONES, self.ZONE_FIELD, layer.crs(), context)
+        extent = layer.extent()
+        self.run_core(zone_coverage.check_coverage, [name for name, _ in found], [g for _, g in found],
+                      (extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum()),
+                      self.progress(feedback), zone_coverage.RASTER)
 
     def _zone_counts(self, parameters, layer, zone_field, codes, context, feedback):
         """Pixels per FLAIR code within each zone, from QGIS's zonal histogram (pixel centres in the

@@ -5,7 +5,7 @@ block (memory does not grow with the rasters). Each ``before`` pixel takes the `
 centre falls in (nearest neighbour, no shifting: the rasters may differ in origin, pixel size and
 extent, not in CRS). Both are read as FLAIR codes (``class_codes``: 0-based maps are converted; a
 map recording other classes is refused unless a class map says what they are: ``change_classes``).
-Zones partly or wholly outside the overlap are reported (``change_zones``).
+Zones partly or wholly outside the overlap are reported (``zone_coverage``).
 Per block, ``before × 20 + after`` is counted with one ``numpy.bincount`` (for the whole overlap and
 for each zone, a zone being the pixels whose centre lies in its polygon), which gives the
 transition table and the artificialised areas. Changed regions (connected, 4-neighbour) smaller
@@ -33,7 +33,7 @@ from .change_regions import Regions, Undecided
 from .change_spec import (ARTIFICIALISED, CHANGE_CLASSES, DEFAULT_MIN_AREA, GAIN, LOSS, NODATA, OTHER_CHANGE,
                           UNCHANGED)
 from .change_tables import CODES, ChangeResult, result_of, stage_tables
-from .change_zones import check_coverage
+from .zone_coverage import check_coverage
 from .class_codes import AUTO, INTEGER_TYPES, ClassCodes, resolve
 from .errors import FlairError
 from .files import publish

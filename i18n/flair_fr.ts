@@ -220,11 +220,6 @@ Sorties : les transitions (from_code, from_class, to_code, to_class, pixels, are
       <translation>{} : artificialisé {:.1f} m² → {:.1f} m² (gain {:.1f} m², perte {:.1f} m², solde {:+.1f} m²)</translation>
     </message>
     <message>
-      <location filename="../algorithms/change.py" />
-      <source>Zones: the layer has no field '{}'; choose one of {}</source>
-      <translation>Zones : la couche n'a pas de champ « {} » ; choisissez parmi {}</translation>
-    </message>
-    <message>
       <location filename="../algorithms/class_areas.py" />
       <source>Land-cover areas per class</source>
       <translation>Surfaces d'occupation du sol par classe</translation>
@@ -233,12 +228,12 @@ Sorties : les transitions (from_code, from_class, to_code, to_class, pixels, are
       <location filename="../algorithms/class_areas.py" />
       <source>Counts the pixels of each class in a class raster (band 1 holds class codes, e.g. the output of 'Segment land cover') and writes a table with one row per class: code, class (its name), pixels, area_m2, area_ha and share_pct, the share of the classified area (nodata excluded). The raster must be in a projected CRS (areas in metres).
 
-Zones (optional): a polygon layer (communes, parcels…); the table then has one row per zone and class, for the pixels whose centre lies in the zone, and a zone column holding the zone field's value (or the feature's number, from 1, when no field is chosen). Shares are then per zone. Without zones the whole raster is counted, window by window.
+Zones (optional): a polygon layer (communes, parcels…); the table then has one row per zone and class, for the pixels whose centre lies in the zone, and a zone column holding the zone field's value (or the feature's number, from 1, when no field is chosen). Shares are then per zone. A zone wholly outside the raster is named in a warning and has no rows (when none overlaps it, nothing is written); a zone partly outside is named in the log. Without zones the whole raster is counted, window by window.
 
 Class names come from the classes recorded in the raster by this plugin, else FLAIR's 19. Maps with 0-based class values (IGN's flair-detect, FLAIR-HUB) are read as FLAIR codes (see 'Class values'): the table always holds FLAIR codes 1–19.</source>
       <translation>Compte les pixels de chaque classe d'un raster de classes (la bande 1 contient les codes de classe, par exemple la sortie de « Segmenter l'occupation du sol ») et écrit une table avec une ligne par classe : code, class (son nom), pixels, area_m2, area_ha et share_pct, la part de la surface classée (hors nodata). Le raster doit être dans un SCR projeté (surfaces en mètres).
 
-Zones (facultatif) : une couche de polygones (communes, parcelles…) ; la table a alors une ligne par zone et par classe, pour les pixels dont le centre est dans la zone, et une colonne zone contenant la valeur du champ de zone (ou le numéro de l'entité, à partir de 1, si aucun champ n'est choisi). Les parts sont alors calculées par zone. Sans zones, tout le raster est compté, fenêtre par fenêtre.
+Zones (facultatif) : une couche de polygones (communes, parcelles…) ; la table a alors une ligne par zone et par classe, pour les pixels dont le centre est dans la zone, et une colonne zone contenant la valeur du champ de zone (ou le numéro de l'entité, à partir de 1, si aucun champ n'est choisi). Les parts sont alors calculées par zone. Une zone entièrement hors du raster est nommée dans un avertissement et n'a pas de ligne (si aucune ne le recouvre, rien n'est écrit) ; une zone en partie hors du raster est nommée dans le journal. Sans zones, tout le raster est compté, fenêtre par fenêtre.
 
 Les noms de classe viennent des classes enregistrées dans le raster par cette extension, sinon des 19 classes de FLAIR. Les cartes aux valeurs de classe à partir de 0 (flair-detect de l'IGN, FLAIR-HUB) sont lues en codes FLAIR (voir « Valeurs de classe ») : la table contient toujours des codes FLAIR 1–19.</translation>
     </message>
@@ -1200,6 +1195,11 @@ Outputs, in the output folder: NAME_best.pt (the best epoch's model, usable as i
       <location filename="../algorithms/train.py" />
       <source>Best validation mIoU</source>
       <translation>Meilleur mIoU de validation</translation>
+    </message>
+    <message>
+      <location filename="../algorithms/zone_layers.py" />
+      <source>Zones: the layer has no field '{}'; choose one of {}</source>
+      <translation>Zones : la couche n'a pas de champ « {} » ; choisissez parmi {}</translation>
     </message>
   </context>
 </TS>

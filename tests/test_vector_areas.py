@@ -195,24 +195,57 @@ def test_classareas_of_the_whole_raster_match_the_pixel_counts(provider, class_r
     assert by_code[2][5] == f"{100 * 400 / total:.12g}" == "2.27272727273"
 
 
-@pytest.mark.qgis
-def test_classareas_per_zone_counts_each_polygon(provider, class_raster, tmp_path):
+def _zone_layer(columns: dict[str, tuple[int, int]]):
+    """A memory layer of zones named by ``name``, each the raster's full height over columns [c0, c1)."""
     from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsVectorLayer
     from qgis.PyQt.QtCore import QVariant
-
-    import processing
 
     x0, y0 = 650000.0, 6860000.0  # make_raster's origin (top left)
     zones = QgsVectorLayer("Polygon?crs=EPSG:2154", "communes", "memory")
     zones.dataProvider().addAttributes([QgsField("name", QVariant.String)])
     zones.updateFields()
-    for name, (c0, c1) in (("west", (0, 80)), ("east", (80, 160))):
+    for name, (c0, c1) in columns.items():
         f = QgsFeature(zones.fields())
         f.setAttributes([name])
         f.setGeometry(QgsGeometry.fromWkt(
             f"POLYGON(({x0 + c0 * PIXEL} {y0},{x0 + c1 * PIXEL} {y0},{x0 + c1 * PIXEL} {y0 - 120 * PIXEL},"
             f"{x0 + c0 * PIXEL} {y0 - 120 * PIXEL},{x0 + c0 * PIXEL} {y0}))"))
         zones.dataProvider().addFeature(f)
+    return zones
+
+
+@pytest.mark.qgis
+def test_classareas_names_the_zones_outside_the_raster_and_refuses_when_none_overlaps(provider, class_raster,
+                                                                                      tmp_path):
+    from qgis.core import QgsProcessingException
+
+    import processing
+    from conftest import KeepingFeedback
+
+    feedback = KeepingFeedback()
+    zones = _zone_layer({"west": (0, 80), "straddling": (120, 200), "away": (400, 500)})
+    result = processing.run("flair:classareas", {"INPUT": str(class_raster), "ZONES": zones, "ZONE_FIELD": "name",
+                                                 "OUTPUT": str(tmp_path / "zones.gpkg")}, feedback=feedback)
+    _, features = _features(result["OUTPUT"])
+    assert sorted({f["zone"] for f in features}) == ["straddling", "west"]
+    assert any(w.startswith("1 zone lies wholly outside the raster (x 650000.0–650032.0") and w.endswith(
+        ": away; it has no rows in the table") for w in feedback.warnings), feedback.warnings
+    assert any(m.startswith("zone straddling: 50.0 % lies outside the raster; its areas are those of the other "
+                            "50.0 %") for m in feedback.infos), feedback.infos
+
+    with pytest.raises(QgsProcessingException, match="no zone overlaps the raster .*zones away, farther lie "
+                                                     "wholly outside it"):
+        processing.run("flair:classareas", {"INPUT": str(class_raster), "ZONE_FIELD": "name",
+                                            "ZONES": _zone_layer({"away": (400, 500), "farther": (600, 700)}),
+                                            "OUTPUT": str(tmp_path / "none.gpkg")})
+    assert not (tmp_path / "none.gpkg").exists()
+
+
+@pytest.mark.qgis
+def test_classareas_per_zone_counts_each_polygon(provider, class_raster, tmp_path):
+    import processing
+
+    zones = _zone_layer({"west": (0, 80), "east": (80, 160)})
 
     result = processing.run("flair:classareas", {"INPUT": str(class_raster), "ZONES": zones, "ZONE_FIELD": "name",
                                                  "OUTPUT": str(tmp_path / "zones.gpkg")})

@@ -1,9 +1,10 @@
-"""How much of each zone the two maps' overlap covers (``flair:change``): a zone wholly outside is
-named in a warning (an error when none overlaps), a zone partly outside gets its covered share in
-the table (``covered_pct``) and the log."""
+"""How much of each zone a raster covers (``flair:classareas``), or two maps' overlap (``flair:change``):
+a zone wholly outside is named in a warning (an error when none overlaps), a zone partly outside gets
+a log line (and in ``flair:change``'s table its covered share, ``covered_pct``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -64,26 +65,38 @@ def covered_pct(geometry: Mapping[str, Any], box: Box) -> float | None:
     return max(0.0, min(100.0, 100.0 * inside / total))
 
 
-def check_coverage(names: Sequence[str], geometries: Sequence[Mapping[str, Any]], box: Box, progress
-                   ) -> list[float | None]:
+@dataclass(frozen=True)
+class Wording:
+    """What the messages call the covered place, and what the table holds for the zones outside."""
+
+    place: str = "the compared overlap"
+    rows_outside: tuple[str, str] = ("its row holds zeros (covered_pct 0)", "their rows hold zeros (covered_pct 0)")
+    partly_outside: str = "its figures cover the other {share:.1f} % (covered_pct)"
+
+
+CHANGE = Wording()
+RASTER = Wording("the raster", ("it has no rows in the table", "they have no rows in the table"),
+                 "its areas are those of the other {share:.1f} %")
+
+
+def check_coverage(names: Sequence[str], geometries: Sequence[Mapping[str, Any]], box: Box, progress,
+                   wording: Wording = CHANGE) -> list[float | None]:
     """Each zone's covered share, with a warning naming those wholly outside ``box`` (an error when
     every zone is) and a log line for those partly outside."""
     shares = [covered_pct(g, box) for g in geometries]
     outside = [n for n, s in zip(names, shares) if s is not None and s == 0.0]
-    where = f"x {box[0]:.1f}–{box[2]:.1f}, y {box[1]:.1f}–{box[3]:.1f}"
+    where = f"{wording.place} (x {box[0]:.1f}–{box[2]:.1f}, y {box[1]:.1f}–{box[3]:.1f})"
     if names and len(outside) == sum(s is not None for s in shares) and outside:
-        raise FlairError(f"no zone overlaps the part of the two maps that is compared ({where}): "
-                         f"{_zones(outside)} wholly outside it; check "
+        raise FlairError(f"no zone overlaps {where}: {_zones(outside)} wholly outside it; check "
                          "that the zones are of the mapped place (and in a CRS QGIS knows)")
     if outside:
         one = len(outside) == 1
-        progress.warn(f"{len(outside)} zone{'' if one else 's'} lie{'s' if one else ''} wholly outside the compared "
-                      f"overlap ({where}): {_listed(outside)}; {'its row holds' if one else 'their rows hold'} zeros "
-                      "(covered_pct 0)")
+        progress.warn(f"{len(outside)} zone{'' if one else 's'} lie{'s' if one else ''} wholly outside {where}: "
+                      f"{_listed(outside)}; {wording.rows_outside[0 if one else 1]}")
     for name, share in zip(names, shares):
         if share is not None and 0.0 < share < 99.95:
-            progress.log(f"zone {name}: {100 - share:.1f} % lies outside the compared overlap; its figures "
-                         f"cover the other {share:.1f} % (covered_pct)")
+            progress.log(f"zone {name}: {100 - share:.1f} % lies outside {wording.place}; "
+                         + wording.partly_outside.format(share=share))
     return shares
 
 

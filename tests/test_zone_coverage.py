@@ -11,7 +11,7 @@ import pytest
 
 from conftest import make_raster
 from flair_qgis.change import ChangeOptions, Zone, compare
-from flair_qgis.change_zones import covered_pct
+from flair_qgis.zone_coverage import covered_pct
 from flair_qgis.errors import FlairError
 from flair_qgis.progress import Progress
 
@@ -83,7 +83,7 @@ def test_the_overlap_of_the_two_maps_is_what_counts(tmp_path, maps):
 
 def test_no_zone_in_the_overlap_is_an_error_and_writes_nothing(tmp_path, maps):
     b, a = maps
-    with pytest.raises(FlairError, match=r"no zone overlaps the part of the two maps that is compared "
+    with pytest.raises(FlairError, match=r"no zone overlaps the compared overlap "
                                          r"\(x 650000.0–650004.0, y 6859996.0–6860000.0\): "
                                          r"zone away lies wholly outside"):
         compare(ChangeOptions(b, a, zones=[Zone("away", box(100, 110))], change=tmp_path / "out" / "c.tif"))
