@@ -218,9 +218,11 @@ def _landtake(args: argparse.Namespace) -> int:
     maps = []
     for date, image in (("before", args.before), ("after", args.after)):
         progress.log(f"Mapping the {date} orthophoto {image} (map-anchored tile grid)")
-        request = SegmentRequest(read=ReadOptions(image), write=WriteOptions(args.out / f"landcover_{date}.tif"),
+        request = SegmentRequest(read=ReadOptions(image, bands=args.bands),
+                                 write=WriteOptions(args.out / f"landcover_{date}.tif"),
                                  model=ModelChoice(model, args.checkpoint, tile_grid="map-anchored"),
-                                 run=RunOptions(device=args.device or "auto", batch_size=args.batch_size))
+                                 run=RunOptions(device=args.device or "auto", backend=args.backend or "auto",
+                                                batch_size=args.batch_size))
         args.out.mkdir(parents=True, exist_ok=True)
         maps.append(segment(request, progress).output)
         print(maps[-1])
@@ -322,6 +324,11 @@ def parser() -> argparse.ArgumentParser:
     lt.add_argument("--checkpoint", type=Path, help="local weights for both dates, instead of --model")
     lt.add_argument("--device", choices=DEVICES)
     lt.add_argument("--batch-size", dest="batch_size", type=int, help="tiles per forward pass (default: automatic)")
+    lt.add_argument("--backend", choices=BACKENDS,
+                    help="inference runtime (default auto: OpenVINO on the CPU when installed, PyTorch on CUDA)")
+    lt.add_argument("--bands", type=_numbers(int), metavar="N,N,...",
+                    help="the orthophotos' bands for the model's, in its order, the same at both dates (default: "
+                    "their first non-alpha bands), e.g. 4,1,2 for the NIR, R, G of an R, G, B, NIR image")
     _change_options(lt)
     lt.set_defaults(run=_landtake)
     s = sub.add_parser("style", help="write the FLAIR QML style beside class rasters")

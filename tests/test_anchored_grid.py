@@ -209,3 +209,27 @@ def test_segment_offers_the_grid_and_keeps_the_model_s_by_default(provider, tmp_
     output = processing.run("flair:segment", params)["OUTPUT"]
     with rasterio.open(output) as out:
         assert out.tags()["FLAIR_TILE_GRID"] == recorded
+
+
+def test_cli_landtake_reads_the_bands_given_at_both_dates_with_the_backend_asked(tmp_path, capsys):
+    """``--bands`` picks the orthophotos' bands for the model's at both dates (here R, G, B of a
+    B, G, R image: the same maps as the R, G, B image), ``--backend`` the runtime."""
+    from flair_qgis import cli
+    from flair_qgis.checkpoints import save_checkpoint
+
+    checkpoint = save_checkpoint(tmp_path / "tiny.pt", tiny_model(), replace(SPEC, encoder=TINY_ENCODER))
+    image = random_image(96, 96, seed=7)
+    reordered = image[::-1].copy()  # B, G, R
+    plain = [make_raster(tmp_path / f"{d}.tif", image) for d in ("2018", "2024")]
+    shuffled = [make_raster(tmp_path / f"{d}_bgr.tif", reordered) for d in ("2018", "2024")]
+    common = ["--checkpoint", str(checkpoint), "--device", "cpu", "--backend", "torch", "--min-area", "0"]
+
+    assert cli.main(["landtake", *map(str, plain), *common, "--out", str(tmp_path / "plain")]) == 0
+    assert cli.main(["landtake", *map(str, shuffled), *common, "--bands", "3,2,1",
+                     "--out", str(tmp_path / "shuffled")]) == 0
+    assert "Backend: OpenVINO" not in capsys.readouterr().err  # the default would take it where installed
+    for name in ("landcover_before.tif", "landcover_after.tif"):
+        with rasterio.open(tmp_path / "plain" / name) as a, rasterio.open(tmp_path / "shuffled" / name) as b:
+            np.testing.assert_array_equal(a.read(1), b.read(1))
+    with pytest.raises(SystemExit):
+        cli.main(["landtake", *map(str, plain), *common, "--bands", "3,x", "--out", str(tmp_path / "bad")])
