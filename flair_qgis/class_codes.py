@@ -184,6 +184,7 @@ def resolve(path, requested: str = AUTO, log=None) -> ClassCodes:
         if src.dtypes[0] not in INTEGER_TYPES:
             raise FlairError(f"{path}: band 1 is {src.dtypes[0]}, not integer class codes: choose a class "
                              "raster (e.g. the output of 'Segment land cover')")
+        _refuse_images(src, path)
         codes = detect(src) if requested == AUTO else ClassCodes(requested, "as asked")
         own = own_classes(src) if codes.convention == FLAIR else None
     if log is None:
@@ -194,6 +195,16 @@ def resolve(path, requested: str = AUTO, log=None) -> ClassCodes:
     else:
         log(f"{path}: class values read as {describe(codes.convention)} ({codes.reason})")
     return codes
+
+
+def _refuse_images(src, path) -> None:
+    """A raster of three bands or more that records no classes (no class tags, no colour table) is an
+    image, an orthophoto most likely: its band 1 read as class codes would make a table of 'class 87'."""
+    if src.count < 3 or recorded_classes(src) or _colour_entry(src, 0) or _colour_entry(src, 1):
+        return
+    raise FlairError(f"{path} has {src.count} bands and records no classes (no class tags, no colour table): it "
+                     "looks like an image (an orthophoto), not a land-cover map. Choose a class raster (band 1 "
+                     "holding class codes, e.g. the output of 'Segment land cover')")
 
 
 def describe(convention: str) -> str:

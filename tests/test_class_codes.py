@@ -150,3 +150,19 @@ def test_applystyle_styles_a_zero_based_map_on_its_own_values(provider, project,
 
 def test_zero_based_module_constants_are_consistent():
     assert sorted(HUB_TO_CODE) == list(range(1, 20)) and class_codes.CONVENTIONS[0] == "auto"
+
+
+def test_an_image_is_refused_as_a_class_raster_with_what_to_choose(tmp_path):
+    """An orthophoto given where a land-cover map is expected (three bands, no classes recorded) is
+    refused, not read as codes 0–255; a map with a colour table or class tags of any band count is read."""
+    from conftest import random_image
+
+    image = make_raster(tmp_path / "ortho.tif", random_image(32, 32, bands=3))
+    with pytest.raises(FlairError, match=r"ortho.tif has 3 bands and records no classes .*looks like an image "
+                                         r"\(an orthophoto\), not a land-cover map. Choose a class raster"):
+        resolve(image)
+    tagged = make_raster(tmp_path / "tagged.tif", np.ones((3, 8, 8), np.uint8))
+    with rasterio.open(tagged, "r+") as dst:
+        dst.update_tags(1, CLASS_1="building")
+    assert resolve(tagged).convention == "flair"
+    assert resolve(make_raster(tmp_path / "one.tif", np.ones((1, 8, 8), np.uint8))).convention == "flair"
