@@ -14,9 +14,14 @@ def read_zones(alg, parameters, zones: str, zone_field: str, crs, context) -> li
     if source is None:
         return None
     field = (alg.parameterAsFields(parameters, zone_field, context) or [None])[0]
-    if field and source.fields().indexOf(field) < 0:
+    names = source.fields().names()
+    if field and field not in names:
         raise QgsProcessingException(alg.tr("Zones: the layer has no field '{}'; choose one of {}").format(
-            field, ", ".join(source.fields().names()) or "(none)"))
+            field, ", ".join(names) or "(none)"))
+    return _zones(source, field, crs, context)
+
+
+def _zones(source, field: str | None, crs, context) -> list[tuple[str, dict]]:
     target = QgsCoordinateReferenceSystem.fromWkt(crs.toWkt()) if crs.isValid() else None
     transform = None
     if target is not None and source.sourceCrs().isValid() and source.sourceCrs() != target:
