@@ -230,6 +230,15 @@ def _log_overlap(before, after, grid: Overlap, progress: Progress) -> tuple[floa
     return share_before, share_after
 
 
+def _unknown_as_nodata(before: np.ndarray, after: np.ndarray) -> np.ndarray | None:
+    """Set pixels with a code above 19 at either date to nodata (0) at both; the mask of them, None if none."""
+    unknown = (before >= CODES) | (after >= CODES)
+    if not unknown.any():
+        return None
+    before[unknown], after[unknown] = 0, 0
+    return unknown
+
+
 def _changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Pixels whose class differs, with data at both dates."""
     changed = np.minimum(before, after).astype(bool)  # codes are unsigned: data at both dates
@@ -328,11 +337,9 @@ class _Counting:
         before, after = self._codes(outer)
         r0, c0 = tile.row_off - outer.row_off, tile.col_off - outer.col_off
         inner = (slice(r0, r0 + tile.height), slice(c0, c0 + tile.width))
-        unknown = (before >= CODES) | (after >= CODES)
-        if unknown.any():
-            if count_unknown:
-                self.unknown += int(unknown[inner].sum())
-            before[unknown], after[unknown] = 0, 0
+        unknown = _unknown_as_nodata(before, after)
+        if count_unknown and unknown is not None:
+            self.unknown += int(unknown[inner].sum())
         return outer, before, after, inner
 
     def _judge(self, region: Undecided, outer: Window, tile: Window, revert: np.ndarray) -> None:
@@ -347,8 +354,7 @@ class _Counting:
         right = min(full.col_off + full.width, outer.col_off + region.cols[1] + lacking)
         window = Window(left, top, right - left, bottom - top)
         before, after = self._codes(window)
-        unknown = (before >= CODES) | (after >= CODES)
-        before[unknown], after[unknown] = 0, 0
+        _unknown_as_nodata(before, after)
         pixels = Regions(_changed(before, after), self.min_pixels, self._cut(window)).region_is_small(
             (outer.row_off + region.seed[0] - top, outer.col_off + region.seed[1] - left))
         if pixels is None:
