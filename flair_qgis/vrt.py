@@ -6,11 +6,12 @@ windows, resampling and nodata are worked out by ``gdal.BuildVRT``/``gdal.Transl
 made here through the VRT driver (stacks, pixel functions) take whole bands of rasters already on
 their grid, handed to the driver as one-line source definitions (its ``new_vrt_sources``).
 GDAL's error state is process-wide and QGIS relies on it, so errors are caught per call
-(``gdal.UseExceptions`` is never switched on).
+(``gdal.UseExceptions`` is never switched on; where another plugin has, it is off for these calls).
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -23,13 +24,17 @@ from .files import publish, temporary_file
 
 
 def _quietly(call: Callable[[], Any]) -> Any:
-    """``call()`` with GDAL's messages held back (kept for :func:`_failed`), not printed."""
-    gdal.ErrorReset()
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        return call()
-    finally:
-        gdal.PopErrorHandler()
+    """``call()`` with GDAL's messages held back (kept for :func:`_failed`), not printed, and its
+    Python exceptions off in this thread whatever the process's setting (GDAL ≥ 3.7's ``ExceptionMgr``,
+    which restores it after: GDAL 3.10 otherwise warns that the setting was never chosen)."""
+    manager = getattr(gdal, "ExceptionMgr", None)
+    with manager(useExceptions=False) if manager else nullcontext():
+        gdal.ErrorReset()
+        gdal.PushErrorHandler("CPLQuietErrorHandler")
+        try:
+            return call()
+        finally:
+            gdal.PopErrorHandler()
 
 
 def _failed(what: str) -> FlairError:

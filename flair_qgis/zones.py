@@ -4,7 +4,7 @@ inside QGIS the algorithm reads them from the layer instead."""
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from .change import Zone
@@ -22,15 +22,20 @@ def read_zones(path: Path | str, field: str | None, crs_wkt: str) -> list[Zone]:
 
 @contextmanager
 def _gdal_errors_quiet():
-    """GDAL's errors kept off stderr while the zones are read (a handler of this thread only),
-    leaving the process's exception setting as it is: failures are checked per call instead."""
-    from osgeo import gdal
+    """GDAL's errors kept off stderr while the zones are read (a handler of this thread only), and
+    its Python exceptions off in this thread (GDAL ≥ 3.7; the process's setting is restored after):
+    failures are checked per call instead."""
+    from osgeo import gdal, ogr, osr
 
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        yield
-    finally:
-        gdal.PopErrorHandler()
+    with ExitStack() as stack:
+        for module in (gdal, ogr, osr):  # GDAL ≥ 3.7: exceptions off in this thread, restored after
+            if hasattr(module, "ExceptionMgr"):
+                stack.enter_context(module.ExceptionMgr(useExceptions=False))
+        gdal.PushErrorHandler("CPLQuietErrorHandler")
+        try:
+            yield
+        finally:
+            gdal.PopErrorHandler()
 
 
 def _read(path: Path | str, field: str | None, crs_wkt: str, gdal, ogr, osr) -> list[Zone]:
