@@ -74,10 +74,10 @@ class ClassAreasAlgorithm(FlairAlgorithm):
         codes = self.run_core(class_codes.resolve, path, self.parameterAsEnumString(parameters, self.CODES, context),
                               feedback.pushInfo)
         classes = (not codes.zero_based and self.run_core(styling.classes_of, path)) or palette.palette("flair-19")
-        zones = self.parameterAsSource(parameters, self.ZONES, context) is not None
+        has_zones = self.parameterAsSource(parameters, self.ZONES, context) is not None
         zone_field = (self.parameterAsFields(parameters, self.ZONE_FIELD, context) or [None])[0]
 
-        if not zones:
+        if not has_zones:
             counts, nodata = self.run_core(areas.count_classes, path, self.progress(feedback), class_codes=codes)
             feedback.pushInfo(self.tr("{} classified pixels, {} nodata pixels, {:.6g} m² per pixel").format(
                 sum(counts.values()), nodata, pixel_area))
@@ -89,7 +89,7 @@ class ClassAreasAlgorithm(FlairAlgorithm):
             return {}
 
         fields = QgsFields()  # the table is created once every count is known: nothing half-written
-        if zones:
+        if has_zones:
             fields.append(field("zone", STRING, 254))
         for name, kind in (("code", INT), ("class", STRING), ("pixels", LONG),
                            ("area_m2", DOUBLE), ("area_ha", DOUBLE), ("share_pct", DOUBLE)):
@@ -98,7 +98,7 @@ class ClassAreasAlgorithm(FlairAlgorithm):
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
         for zone, counts in per_zone:
-            add_rows(sink, fields, (([zone] if zones else []) +
+            add_rows(sink, fields, (([zone] if has_zones else []) +
                                     [row.code, row.name, row.pixels, row.area_m2, row.area_ha, row.share_pct]
                                     for row in areas.area_table(counts, pixel_area, classes)))
         feedback.pushInfo(self.tr("These areas are exact: counted from the raster's pixels. Land-cover polygons "
