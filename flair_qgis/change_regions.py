@@ -86,11 +86,3 @@ class Regions:
         label = self.labels[pixel]
         return self.labels == label if label and self.small[label] else None
 
-
-def small_regions(changed: np.ndarray, min_pixels: int, cut: tuple[bool, bool, bool, bool],
-                  inner: tuple[slice, slice] | None = None) -> np.ndarray:
-    """Pixels of the 4-connected regions of ``changed`` smaller than ``min_pixels`` (over ``inner``
-    only, when given: the block inside its halo); a region touching a ``cut`` edge is not counted."""
-    if min_pixels <= 1 or not changed.any():
-        return np.zeros(changed[inner or ...].shape, dtype=bool)
-    return Regions(changed, min_pixels, cut).small_pixels(inner)

@@ -10,7 +10,7 @@ import pytest
 from affine import Affine
 from rasterio.features import rasterize, shapes
 
-from flair_qgis.change_regions import small_regions
+from flair_qgis.change_regions import Regions
 
 
 def _ring_area(ring) -> float:
@@ -39,6 +39,11 @@ def reference_small_regions(changed: np.ndarray, min_pixels: int, cut) -> np.nda
         return np.zeros(changed.shape, dtype=bool)
     return rasterize(small, out_shape=changed.shape, transform=Affine.identity(), fill=0, default_value=1,
                      dtype=np.uint8).astype(bool)
+
+
+def small_regions(changed: np.ndarray, min_pixels: int, cut, inner=None) -> np.ndarray:
+    """What flair:change reverts in one array (over ``inner`` when given), by flair_qgis.change_regions."""
+    return Regions(changed, min_pixels, cut).small_pixels(inner)
 
 
 CUTS = list(itertools.product((False, True), repeat=4))
