@@ -16,7 +16,12 @@ result. Outputs are written under temporary names and moved into place when all 
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from itertools import islice
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence, Union
@@ -45,6 +50,7 @@ BLOCK = 2048  # px per block side on before's grid
 MAX_HALO = 1024  # px: changed regions under MIN_AREA are judged exactly up to this many pixels
 THIN_HALO = 32  # px: the halo each block is first read with (regions reaching past it are judged again)
 MAX_UNDECIDED = 32  # regions judged again one by one in a block; past that, the block is read with the full halo
+WORKERS = max(1, min(4, os.cpu_count() or 1))  # blocks read and labelled at once (GDAL and scipy free the GIL)
 Reader = Union[ClassCodes, change_classes.Remapped]  # how a map's values are read as FLAIR codes
 
 
@@ -266,34 +272,69 @@ class _Counting:
         self.unknown = 0
         self.is_artificialised = np.zeros(CODES, dtype=bool)
         self.is_artificialised[list(artificialised)] = True
+        self._local = threading.local()  # each thread's own handles on the two maps (see _maps)
+        self._opened: list = []
+        self._lock = threading.Lock()
+
+    def _maps(self):
+        """This thread's handles on BEFORE and AFTER: a GDAL dataset is read by one thread at a time."""
+        maps = getattr(self._local, "maps", None)
+        if maps is None:
+            maps = self._local.maps = (raster_io.open_raster(self.before.name), raster_io.open_raster(self.after.name))
+            with self._lock:
+                self._opened.extend(maps)
+        return maps
 
     def _codes(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Before and after FLAIR codes over ``window`` of the overlap (relative to it)."""
         w0 = self.grid.window
         rows = self.grid.after_rows[window.row_off:window.row_off + window.height]
         cols = self.grid.after_cols[window.col_off:window.col_off + window.width]
-        b = self.before_codes.read(self.before, Window(w0.col_off + window.col_off, w0.row_off + window.row_off,
-                                                       window.width, window.height))
-        a = _read_after(self.after, self.after_codes, rows, cols)
+        before, after = self._maps()
+        b = self.before_codes.read(before, Window(w0.col_off + window.col_off, w0.row_off + window.row_off,
+                                                  window.width, window.height))
+        a = _read_after(after, self.after_codes, rows, cols)
         return b, a
 
     def run(self, writers: dict, progress: Progress) -> None:
-        w0 = self.grid.window
-        size = self.options.block
-        tiles = [(r, c) for r in range(0, w0.height, size) for c in range(0, w0.width, size)]
-        for i, (row, col) in enumerate(tiles):
-            progress.check()
-            tile = Window(col, row, min(size, w0.width - col), min(size, w0.height - row))
-            before, after = self._tile(tile)
-            valid = (before != 0) & (after != 0)
-            combined = before * CODES + after  # uint16; nodata at either date falls in row or column 0
-            self.counts += np.bincount(combined.ravel(), minlength=CODES * CODES)
-            self._count_zones(tile, combined, valid)
-            self._write(writers, tile, before, after, valid)
-            progress.fraction((i + 1) / len(tiles))
+        """Every block: its codes (:meth:`_tile`, :data:`WORKERS` blocks at once, each thread with its
+        own handles on the maps), then, in this thread and in order, its counts and its pixels written."""
+        w0, size = self.grid.window, self.options.block
+        tiles = iter([Window(c, r, min(size, w0.width - c), min(size, w0.height - r))
+                      for r in range(0, w0.height, size) for c in range(0, w0.width, size)])
+        total = -(-w0.height // size) * -(-w0.width // size)
+        try:
+            with ThreadPoolExecutor(WORKERS) as pool:
+                pending = deque((t, pool.submit(self._tile, t)) for t in islice(tiles, WORKERS + 1))
+                try:
+                    for i in range(total):
+                        progress.check()
+                        tile, future = pending.popleft()
+                        before, after, reverted, unknown = future.result()
+                        following = next(tiles, None)
+                        if following is not None:
+                            pending.append((following, pool.submit(self._tile, following)))
+                        self.reverted += reverted
+                        self.unknown += unknown
+                        self._count(writers, tile, before, after)
+                        progress.fraction((i + 1) / total)
+                finally:
+                    for _, future in pending:
+                        future.cancel()
+        finally:
+            for dataset in self._opened:
+                dataset.close()
 
-    def _tile(self, tile: Window) -> tuple[np.ndarray, np.ndarray]:
-        """Codes of ``tile``, with changed regions under the minimum area reverted to before's class.
+    def _count(self, writers: dict, tile: Window, before: np.ndarray, after: np.ndarray) -> None:
+        valid = (before != 0) & (after != 0)
+        combined = before * CODES + after  # uint16; nodata at either date falls in row or column 0
+        self.counts += np.bincount(combined.ravel(), minlength=CODES * CODES)
+        self._count_zones(tile, combined, valid)
+        self._write(writers, tile, before, after, valid)
+
+    def _tile(self, tile: Window) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """Codes of ``tile``, with changed regions under the minimum area reverted to before's class;
+        the pixels reverted and those holding codes above 19 (read as nodata).
 
         The block is read with a thin halo (:data:`THIN_HALO`): the few regions still under the minimum
         that reach its edge are judged again each on a window wide enough to hold it whole (within the
@@ -301,21 +342,20 @@ class _Counting:
         past :data:`MAX_UNDECIDED` of them, the block is read again with the full halo.
         """
         thin = min(self.halo, THIN_HALO)
-        outer, before, after, inner = self._read(tile, thin)
+        outer, before, after, inner, unknown = self._read(tile, thin)
         if not self.halo:
-            return before, after
+            return before, after, 0, unknown
         regions = Regions(_changed(before, after), self.min_pixels, self._cut(outer))
         undecided = regions.undecided(inner) if thin < self.halo else []
         if len(undecided) > MAX_UNDECIDED:
-            outer, before, after, inner = self._read(tile, self.halo, count_unknown=False)
+            outer, before, after, inner, _ = self._read(tile, self.halo)
             regions, undecided = Regions(_changed(before, after), self.min_pixels, self._cut(outer)), []
         revert = regions.small_pixels(inner)
         for region in undecided:
             self._judge(region, outer, tile, revert)
         before, after = before[inner], after[inner]
-        self.reverted += int(np.count_nonzero(revert))
         np.copyto(after, before, where=revert)
-        return before, after
+        return before, after, int(np.count_nonzero(revert)), unknown
 
     def _outer(self, tile: Window, halo: int) -> Window:
         """``tile`` and ``halo`` px around it, within the overlap (relative to it)."""
@@ -330,17 +370,15 @@ class _Counting:
         return (window.row_off > 0, window.row_off + window.height < w0.height,
                 window.col_off > 0, window.col_off + window.width < w0.width)
 
-    def _read(self, tile: Window, halo: int, count_unknown: bool = True):
-        """(the window read, before's and after's codes over it, ``tile`` within it); codes above 19
-        are counted (over ``tile``) and read as nodata."""
+    def _read(self, tile: Window, halo: int):
+        """(the window read, before's and after's codes over it, ``tile`` within it, the pixels of
+        ``tile`` holding codes above 19: read as nodata)."""
         outer = self._outer(tile, halo)
         before, after = self._codes(outer)
         r0, c0 = tile.row_off - outer.row_off, tile.col_off - outer.col_off
         inner = (slice(r0, r0 + tile.height), slice(c0, c0 + tile.width))
         unknown = _unknown_as_nodata(before, after)
-        if count_unknown and unknown is not None:
-            self.unknown += int(unknown[inner].sum())
-        return outer, before, after, inner
+        return outer, before, after, inner, 0 if unknown is None else int(unknown[inner].sum())
 
     def _judge(self, region: Undecided, outer: Window, tile: Window, revert: np.ndarray) -> None:
         """Judge ``region`` (found in ``outer``, under the minimum there and reaching its edge) on a

@@ -254,3 +254,27 @@ def test_a_failure_after_the_rasters_leaves_no_output(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         compare(ChangeOptions(b, a, **_outputs(tmp_path)))
     assert not list(out.iterdir())
+
+
+def test_a_cancelled_run_stops_its_block_threads_and_writes_nothing(tmp_path):
+    """Blocks are read and labelled on worker threads: cancelling stops the run at the next block,
+    leaves no output (not even a temporary file) and no thread behind."""
+    import threading
+
+    from flair_qgis.errors import Cancelled
+    from flair_qgis.progress import Progress
+
+    rng = np.random.default_rng(0)
+    before = rng.integers(1, 4, (1, 96, 96), dtype=np.uint8)
+    after = np.where(rng.random(before.shape) < 0.2, rng.integers(1, 4, before.shape, dtype=np.uint8), before)
+    b, a = make_raster(tmp_path / "b.tif", before, nodata=0), make_raster(tmp_path / "a.tif", after, nodata=0)
+    out = tmp_path / "out"
+    reports: list[float] = []
+    threads = threading.active_count()
+    with pytest.raises(Cancelled):
+        compare(ChangeOptions(b, a, min_area=0.2, block=16, change=out / "change.tif",
+                              transitions_csv=out / "transitions.csv"),
+                Progress(fraction=reports.append, cancelled=lambda: len(reports) >= 3))
+    assert len(reports) == 3  # 36 blocks: stopped after the third
+    assert not out.exists() or not list(out.iterdir())
+    assert threading.active_count() == threads
