@@ -1,10 +1,11 @@
 """Land-cover change between two class rasters (two dates): transitions, land take per zone, change map.
 
 The work is done on ``before``'s pixel grid, over the part of it that ``after`` covers, block by
-block (memory does not grow with the rasters; :data:`WORKERS` blocks are read and labelled at
-once). Each ``before`` pixel takes the ``after`` pixel its centre falls in (nearest neighbour, no
-shifting: the rasters may differ in origin, pixel size and extent, not in CRS). Both are read as FLAIR codes (``class_codes``: 0-based maps are converted; a
-map recording other classes is refused unless a class map says what they are: ``change_classes``).
+block (memory does not grow with the rasters; :data:`WORKERS` blocks are read and labelled at once).
+Each ``before`` pixel takes the ``after`` pixel its centre falls in (nearest neighbour, no shifting:
+the rasters may differ in origin, pixel size and extent, not in CRS). Both are read as FLAIR codes
+(``class_codes``: 0-based maps are converted; a map recording other classes is refused unless a
+class map says what they are: ``change_classes``).
 Zones partly or wholly outside the overlap are reported (``zone_coverage``).
 Per block, ``before × 20 + after`` is counted with one ``numpy.bincount`` (for the whole overlap and
 for each zone, a zone being the pixels whose centre lies in its polygon), which gives the
