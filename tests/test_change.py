@@ -278,3 +278,33 @@ def test_a_cancelled_run_stops_its_block_threads_and_writes_nothing(tmp_path):
     assert len(reports) == 3  # 36 blocks: stopped after the third
     assert not out.exists() or not list(out.iterdir())
     assert threading.active_count() == threads
+
+
+def test_a_block_that_fails_to_read_stops_the_run_with_its_error_and_writes_nothing(tmp_path, monkeypatch):
+    """An error on a worker thread (a damaged tile in the middle of a map) reaches the caller as it
+    is; the other threads stop and no output is left."""
+    import threading
+
+    from flair_qgis import change
+
+    rng = np.random.default_rng(1)
+    before = rng.integers(1, 4, (1, 96, 96), dtype=np.uint8)
+    after = np.where(rng.random(before.shape) < 0.2, rng.integers(1, 4, before.shape, dtype=np.uint8), before)
+    b, a = make_raster(tmp_path / "b.tif", before, nodata=0), make_raster(tmp_path / "a.tif", after, nodata=0)
+    read = change._Counting._codes
+    calls = []
+
+    def failing(self, window):
+        calls.append(window)
+        if len(calls) == 5:
+            raise FlairError("AFTER a.tif: tile at row 32 cannot be read (damaged)")
+        return read(self, window)
+
+    monkeypatch.setattr(change._Counting, "_codes", failing)
+    out = tmp_path / "out"
+    threads = threading.active_count()
+    with pytest.raises(FlairError, match="tile at row 32 cannot be read"):
+        compare(ChangeOptions(b, a, min_area=0.2, block=16, change=out / "change.tif",
+                              transitions_csv=out / "transitions.csv"))
+    assert not out.exists() or not list(out.iterdir())
+    assert threading.active_count() == threads
