@@ -301,9 +301,9 @@ class _Counting:
         """Every block: its codes (:meth:`_tile`, :data:`WORKERS` blocks at once, each thread with its
         own handles on the maps), then, in this thread and in order, its counts and its pixels written."""
         w0, size = self.grid.window, self.options.block
-        tiles = iter([Window(c, r, min(size, w0.width - c), min(size, w0.height - r))
-                      for r in range(0, w0.height, size) for c in range(0, w0.width, size)])
-        total = -(-w0.height // size) * -(-w0.width // size)
+        windows = [Window(c, r, min(size, w0.width - c), min(size, w0.height - r))
+                   for r in range(0, w0.height, size) for c in range(0, w0.width, size)]
+        tiles, total = iter(windows), len(windows)
         try:
             with ThreadPoolExecutor(WORKERS) as pool:
                 pending = deque((t, pool.submit(self._tile, t)) for t in islice(tiles, WORKERS + 1))

@@ -60,9 +60,9 @@ class Regions:
         the cut edge as it has pixels, which is where it is looked for."""
         if not self.cut_small:
             return []
-        rows, cols = (range(*s.indices(n)) for s, n in zip(inner, self.labels.shape))
-        border = np.concatenate([self.labels[rows[0], inner[1]], self.labels[rows[-1], inner[1]],
-                                 self.labels[inner[0], cols[0]], self.labels[inner[0], cols[-1]]])
+        inner_rows, inner_cols = (range(*s.indices(n)) for s, n in zip(inner, self.labels.shape))
+        border = np.concatenate([self.labels[inner_rows[0], inner[1]], self.labels[inner_rows[-1], inner[1]],
+                                 self.labels[inner[0], inner_cols[0]], self.labels[inner[0], inner_cols[-1]]])
         reaching = set(np.unique(border).tolist())
         found = []
         for label, edge in self.cut_small.items():
