@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flair_qgis import openvino_backend, pipeline, raster_io  # noqa: E402
+from flair_qgis.centre_crop import centre_model  # noqa: E402
 from flair_qgis.engine import segment_with  # noqa: E402
 from flair_qgis.model_source import ModelSource  # noqa: E402
 from flair_qgis.model_spec import build_model  # noqa: E402
@@ -58,15 +59,16 @@ def make_input(path: Path, size: int) -> None:
         dst.write(data)
 
 
-def ov_forward(model, spec, batch: int, tile: int, quiet: Progress):
-    """OpenVINO's bare forward at its best: the run's compiled model (from the cache), every request of a
-    batch started at once and the batch's outputs waited for, as many requests as streams in flight."""
+def ov_forward(model, spec, batch: int, tile: int, margin: int, quiet: Progress):
+    """OpenVINO's bare forward at its best: the run's compiled model (from the cache; the centre-only model
+    the crop stitching runs), every request of a batch started at once and the batch's outputs waited
+    for, as many requests as streams in flight."""
     ov, why = openvino_backend.load()
     if ov is None:
         sys.exit(why)
     per_request = openvino_backend.request_batch(batch)
     source = ModelSource.of_module(model, spec)
-    compiled = openvino_backend.Compiled(ov, source, replace(spec, tile_size=tile), batch, "auto", quiet)
+    compiled = openvino_backend.Compiled(ov, source, replace(spec, tile_size=tile), batch, "auto", quiet, margin)
     queue = ov.AsyncInferQueue(compiled.compiled(head=False), 2 * compiled.streams)
 
     def forward(x: np.ndarray) -> None:
@@ -117,9 +119,9 @@ def main() -> None:
     pipeline.run_cropped = timed
     rows, maps = [], {}
     for backend in a.backends.split(","):
-        predictor = Predictor(model, spec, torch.device("cpu"))
+        predictor = Predictor(centre_model(model, a.margin), spec, torch.device("cpu"))  # what the engine runs
         if backend == "openvino":
-            forward = ov_forward(model, spec, a.batch, a.tile, quiet)
+            forward = ov_forward(model, spec, a.batch, a.tile, a.margin, quiet)
         else:
             def forward(b, predictor=predictor):
                 with torch.inference_mode():

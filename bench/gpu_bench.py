@@ -44,9 +44,10 @@ def _model(name: str, device: torch.device):
 
 def _predictor(model, spec, device: torch.device, precision: str, batch: int | None):
     """(the engine's predictor for ``precision``, its batch: ``batch`` or the engine's automatic one)."""
+    from flair_qgis.centre_crop import centre_model
     from flair_qgis.prediction import Predictor, auto_batch_size
 
-    predictor = Predictor(model, spec, device, precision=precision)
+    predictor = Predictor(centre_model(model, spec.margin), spec, device, precision=precision)  # crop stitching's
     return predictor, batch or auto_batch_size(predictor, spec.tile_size)
 
 

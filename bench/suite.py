@@ -99,17 +99,18 @@ def _predictor(source, backend: str, batch: int):
     import torch
 
     from flair_qgis import openvino_backend
+    from flair_qgis.centre_crop import centre_model
     from flair_qgis.prediction import Predictor
     from flair_qgis.progress import Progress
 
-    def torch_predictor():
-        return Predictor(source.module(), source.spec, torch.device("cpu"))
+    def torch_predictor():  # the crop stitching's model: each tile's centre only
+        return Predictor(centre_model(source.module(), MARGIN), source.spec, torch.device("cpu"))
 
     if backend == "torch":
         return torch_predictor()
     ov = openvino_backend.predictor_for(source, source.spec, "openvino", batch,
                                         Progress(warn=lambda m: print("warning:", m, file=sys.stderr)),
-                                        torch_predictor)
+                                        torch_predictor, centre=MARGIN)
     if ov is None:
         raise SystemExit("OpenVINO is not usable here (see the warning above): pip install openvino")
     return ov

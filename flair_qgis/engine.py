@@ -31,7 +31,7 @@ from .palette import classes_from_lists, style_path, write_qml
 from .progress import Progress
 from .segment_checks import check_request
 from .segment_options import ReadOptions, SegmentRequest
-from .tiling import Tile, check_tile_settings, grid_function, map_origin
+from .tiling import Tile, check_tile_settings, grid_function, map_origin, within_centres
 
 if TYPE_CHECKING:  # PyTorch is imported when a run uses it: a cached OpenVINO run does not
     import torch
@@ -229,7 +229,9 @@ def _run(src, bands: list[int], grid: list[Tile], model: ModelSource, spec: Mode
     """Write the output with the chosen stitching; returns the number of tiles computed."""
     read, run, output_type = request.read, request.run, request.write.output_type
     argmax = output_type == "argmax"
-    predictor, run = _predictor(model, spec, run, argmax, progress)
+    # Cropping keeps each tile's centre only (every tile's output lies there): the model computes no more.
+    centre = spec.margin if run.stitch != "blend" and within_centres(grid, spec.margin) else 0
+    predictor, run = _predictor(model, spec, run, argmax, centre, progress)
     validity = raster_io.Validity(src, bands, read.mask_geometries)
     region = Window(*(read.window or (0, 0, src.width, src.height)))
     classes = spec.active_classes if argmax else spec.classes
@@ -261,7 +263,7 @@ def _run(src, bands: list[int], grid: list[Tile], model: ModelSource, spec: Mode
             readers = run.readers or (1 if model.on_cpu else 4)
             computed = pipeline.run_cropped(src.name, bands, grid, predictor, out_spec.count, validity, put,
                                             progress, batch_size=run.batch_size, readers=readers,
-                                            stretch=read.stretch)
+                                            stretch=read.stretch, centre=centre)
         progress.check()
         if computed == 0 and grid and read.window is None:
             _refuse_no_data(src, bands, read)
@@ -269,18 +271,20 @@ def _run(src, bands: list[int], grid: list[Tile], model: ModelSource, spec: Mode
     return computed
 
 
-def _predictor(model: ModelSource, spec: ModelSpec, run, argmax: bool, progress: Progress):
+def _predictor(model: ModelSource, spec: ModelSpec, run, argmax: bool, centre: int, progress: Progress):
     """The predictor of a run (OpenVINO's or PyTorch's) and the run's settings with its batch decided:
     automatic (4 tiles of 512 px on the CPU, measured on CUDA), then on the CPU checked against the
-    free memory (lowered, or refused naming a tile size that fits)."""
+    free memory (lowered, or refused naming a tile size that fits). With ``centre`` (a margin), the
+    model predicts each tile's centre only (:mod:`.centre_crop`)."""
 
     def torch_predictor() -> "Predictor":
         import torch
 
+        from .centre_crop import centre_model
         from .prediction import Predictor
 
-        return Predictor(model.module(), spec, torch.device(model.device), argmax=argmax, precision=run.precision,
-                         tta=run.tta)
+        return Predictor(centre_model(model.module(), centre), spec, torch.device(model.device), argmax=argmax,
+                         precision=run.precision, tta=run.tta)
 
     batch, predictor = run.batch_size, None
     if model.on_cpu:
@@ -288,7 +292,7 @@ def _predictor(model: ModelSource, spec: ModelSpec, run, argmax: bool, progress:
             batch = cpu_memory.cpu_batch_size(CPU_BATCH, spec.tile_size)
             progress.log(f"Batch size {batch} (automatic, on cpu)")
         predictor = openvino_backend.predictor_for(model, spec, run.backend, batch, progress, torch_predictor,
-                                                   run.precision, argmax, run.tta)
+                                                   run.precision, argmax, run.tta, centre)
     ov = predictor is not None
     if not ov:
         predictor = torch_predictor()

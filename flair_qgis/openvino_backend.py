@@ -3,7 +3,7 @@
 :func:`predictor_for` picks the backend for a run (``auto``: OpenVINO on the CPU when it is installed,
 PyTorch on CUDA) and returns a predictor with :class:`~flair_qgis.prediction.Predictor`'s interface.
 The model is converted with ``openvino.convert_model`` to static shapes (request batch, bands, tile,
-tile) once per (checkpoint's sha256, bands, tile, batch, OpenVINO version) and saved as IR (xml + bin)
+tile) once per (checkpoint's sha256, bands, tile, batch, kept centre, OpenVINO version) and saved as IR (xml + bin)
 under :func:`cache_dir`; a later run reads the IR without converting, and without PyTorch (the weights
 are read only to convert, or should OpenVINO fail mid-run). The memory one tile takes, measured on
 the first run, is kept with it. Whatever fails on the way
@@ -42,7 +42,7 @@ from .progress import Progress
 CACHE_ENV = plugin_cache.CACHE_ENV
 BACKEND_ENV = "FLAIR_BACKEND"  # what ``auto`` means on the CPU when set to ``torch`` or ``openvino``
 REQUESTS = 2  # asynchronous requests (and CPU streams) a batch is split over
-FORMAT = 1  # the cache layout: bumped when what is stored changes
+FORMAT = 2  # the cache layout: bumped when what is stored changes (2: the centre-only models)
 
 
 def cache_dir() -> Path:
@@ -113,9 +113,9 @@ def weights_digest(model) -> str:
     return digest.hexdigest()
 
 
-def cache_key(weights: str, spec, tile: int, batch: int, version: str) -> str:
+def cache_key(weights: str, spec, tile: int, batch: int, version: str, centre: int = 0) -> str:
     text = json.dumps([FORMAT, weights, spec.arch, spec.encoder, spec.in_channels, spec.n_classes, tile, batch,
-                       version])
+                       version, centre])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -337,8 +337,9 @@ def _convert(ov, model, spec, batch: int, tile: int):
     import torch
 
     model = model.float().eval()
-    if getattr(model, "_sized", False) and tuple(getattr(model, "_size", ())) != (tile, tile):
-        model.resize_encoder((tile, tile))
+    fit_input = getattr(model, "fit_input", None)
+    if fit_input is not None:
+        fit_input((tile, tile))
     example = torch.zeros(batch, spec.in_channels, tile, tile)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript's deprecation and tracer warnings: nothing the user can act on
@@ -371,17 +372,19 @@ class Compiled:
     :func:`streams_for` streams), compiled for the CPU as it is (logits out) or with an argmax head
     (:meth:`compiled`); ``folder`` is its cache folder (None when it could not be cached)."""
 
-    def __init__(self, ov, source: ModelSource, spec, run_batch: int, precision: str, progress: Progress):
+    def __init__(self, ov, source: ModelSource, spec, run_batch: int, precision: str, progress: Progress,
+                 centre: int = 0):
         self.ov, self.source, self.spec, self.precision, self.progress = ov, source, spec, precision, progress
-        self.batch, self.streams = request_batch(run_batch), streams_for(run_batch)
+        self.batch, self.streams, self.centre = request_batch(run_batch), streams_for(run_batch), centre
         identity = source.identity or weights_digest(source.module())
-        self.folder: Path | None = cache_dir() / cache_key(identity, spec, spec.tile_size, self.batch, ov.__version__)
+        self.folder: Path | None = cache_dir() / cache_key(identity, spec, spec.tile_size, self.batch, ov.__version__,
+                                                           centre)
         self.core = ov.Core()
         self._compiled: dict[bool, Any] = {}
         self.ir, self.cached = self._read_or_convert()
 
     def rebatched(self, run_batch: int, progress: Progress) -> "Compiled":
-        return Compiled(self.ov, self.source, self.spec, run_batch, self.precision, progress)
+        return Compiled(self.ov, self.source, self.spec, run_batch, self.precision, progress, self.centre)
 
     def compiled(self, head: bool):
         """The model compiled for the CPU: with ``head``, its output is the index of the winning class
@@ -450,7 +453,10 @@ class Compiled:
         return self._converted(started)
 
     def _converted(self, started: float):
-        converted = _convert(self.ov, self.source.module(), self.spec, self.batch, self.spec.tile_size)
+        from .centre_crop import centre_model
+
+        module = centre_model(self.source.module(), self.centre)
+        converted = _convert(self.ov, module, self.spec, self.batch, self.spec.tile_size)
         folder = self.folder
         try:
             _save(self.ov, converted, folder)
@@ -466,10 +472,13 @@ class Compiled:
 
 
 def predictor_for(source: ModelSource, spec, backend: str, batch: int, progress: Progress, fallback,
-                  precision: str = "auto", argmax: bool = True, tta: bool = False) -> OpenVinoPredictor | None:
+                  precision: str = "auto", argmax: bool = True, tta: bool = False,
+                  centre: int = 0) -> OpenVinoPredictor | None:
     """The OpenVINO predictor of a CPU run of ``source`` (``spec``: its spec with the run's tiling) in
     batches of ``batch`` tiles, or None when the backend resolves to PyTorch or OpenVINO cannot run the
-    model (the log says why). ``fallback()`` builds the PyTorch predictor, should OpenVINO fail mid-run."""
+    model (the log says why). ``fallback()`` builds the PyTorch predictor, should OpenVINO fail mid-run.
+    With ``centre`` (a margin), the model predicts each tile's centre only (:mod:`.centre_crop`), as
+    ``fallback()``'s must."""
     check_choice("backend", backend, BACKENDS)
     wanted = backend
     if backend == "auto":
@@ -482,7 +491,7 @@ def predictor_for(source: ModelSource, spec, backend: str, batch: int, progress:
         say(f"{why}: using PyTorch")
         return None
     try:
-        compiled = Compiled(ov, source, spec, batch, precision, progress)
+        compiled = Compiled(ov, source, spec, batch, precision, progress, centre)
         started = time.perf_counter()
         compiled.compiled(argmax and not tta)  # compiled now: a failure falls back before the run starts
     except FlairError:

@@ -82,7 +82,7 @@ def read_chunk(src, bands: list[int], chunk: list[Tile], validity: raster_io.Val
 
 def run_cropped(path, bands: list[int], grid: list[Tile], predict: Callable[[np.ndarray], np.ndarray],
                 count: int, validity: raster_io.Validity, put: Put, progress: Progress, *, batch_size: int,
-                readers: int, stretch: Stretch | None = None) -> int:
+                readers: int, stretch: Stretch | None = None, centre: int = 0) -> int:
     """Segment ``grid``'s tiles of the raster at ``path`` and ``put`` each tile's centre (the part
     of the output it owns); returns the number of tiles computed (all-nodata tiles are not).
 
@@ -91,6 +91,7 @@ def run_cropped(path, bands: list[int], grid: list[Tile], predict: Callable[[np.
     batch k + 1 is started before batch k's result is taken and handed to the writer, so that the
     forward pass runs while the caller cuts and stitches.
     ``readers`` threads read row chunks, each with its own GDAL handle; one thread writes.
+    With ``centre``, ``predict`` returns each tile's centre only: ``centre`` px less on every side.
     """
     chunks = row_chunks(grid, max(batch_size, 2))
     handles: list = []
@@ -110,7 +111,8 @@ def run_cropped(path, bands: list[int], grid: list[Tile], predict: Callable[[np.
                 put(np.zeros((count, t.out_height, t.out_width), np.uint8), window, w.valid)
             else:
                 rows, cols = t.crop
-                put(w.result[:, rows, cols], window, w.valid)
+                put(w.result[:, rows.start - centre:rows.stop - centre, cols.start - centre:cols.stop - centre],
+                    window, w.valid)
 
     reading = ThreadPoolExecutor(max(1, readers), thread_name_prefix="flair-reader")
     writing = ThreadPoolExecutor(1, thread_name_prefix="flair-writer")

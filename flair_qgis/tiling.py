@@ -45,6 +45,13 @@ class Tile:
         return slice(r, r + self.out_height), slice(c, c + self.out_width)
 
 
+def within_centres(grid: list[Tile], margin: int) -> bool:
+    """Whether every tile writes only pixels ``margin`` px or more inside its edges (its centre)."""
+    return all(margin <= t.out_row - t.row and t.out_row - t.row + t.out_height <= t.size - margin
+               and margin <= t.out_col - t.col and t.out_col - t.col + t.out_width <= t.size - margin
+               for t in grid)
+
+
 def check_tile_settings(size: int, margin: int, stride: int = 32) -> None:
     """Refuse tile/margin combinations that cannot work, saying why."""
     if size <= 0:

@@ -114,11 +114,15 @@ class UPerNet(nn.Module):
             nn.Upsample(scale_factor=4, mode="bilinear", align_corners=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-2] % 32 or x.shape[-1] % 32:
-            raise RuntimeError(f"UPerNet input height and width must be multiples of 32, got {tuple(x.shape[-2:])}")
-        if self._sized and tuple(x.shape[-2:]) != self._size:
-            self.resize_encoder(tuple(x.shape[-2:]))
+        self.fit_input(tuple(x.shape[-2:]))
         return self.segmentation_head(self.decoder(self.encoder(x)))
+
+    def fit_input(self, size: tuple[int, int]) -> None:
+        """Check an input size, and rebuild a size-dependent encoder for it (:meth:`resize_encoder`)."""
+        if size[0] % 32 or size[1] % 32:
+            raise RuntimeError(f"UPerNet input height and width must be multiples of 32, got {tuple(size)}")
+        if self._sized and tuple(size) != self._size:
+            self.resize_encoder(tuple(size))
 
     def resize_encoder(self, size: tuple[int, int]) -> None:
         """Rebuild the encoder for ``size`` inputs around the same parameters (and buffers that are saved)."""

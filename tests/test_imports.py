@@ -15,7 +15,7 @@ FLOORS: list[tuple[str, set[str]]] = [
     ("leaves", {"flair_qgis", "errors", "files", "plugin_cache", "gdal_failures", "labels", "plots", "hf_probe",
                 "triton_guard", "change_regions"}),
     ("facts", {"progress", "normalisation", "palette", "grids", "tiling", "choices", "dependencies", "upernet", "vrt",
-               "zone_coverage", "change_spec", "metrics", "cpu_memory", "devices"}),
+               "centre_crop", "zone_coverage", "change_spec", "metrics", "cpu_memory", "devices"}),
     ("rasters", {"raster_io", "mosaics", "resampling", "class_codes", "styling", "vectorize", "areas", "change_plot",
                  "score_reports", "pip_install"}),
     ("inputs and data", {"band_sources", "blend", "pipeline", "patch_files", "patches", "export", "train_options",

@@ -108,11 +108,11 @@ def test_flair_hub_upernets_agree_with_pytorch(encoder, tmp_path):
     assert (converted == reference).mean() >= AGREEMENT
 
 
-def test_a_corrupt_cached_model_is_rebuilt_and_an_unwritable_cache_only_warns(tmp_path, shared_cache, monkeypatch):
+def test_a_corrupt_cached_model_is_rebuilt_and_an_unwritable_cache_only_warns(tmp_path, monkeypatch):
     model, spec, window = tiny_model(), inc_spec(), (0, 0, 300, 200)
-    monkeypatch.setenv("FLAIR_CACHE_DIR", str(shared_cache))  # the model of the first test, maybe cached already
+    monkeypatch.setenv("FLAIR_CACHE_DIR", str(tmp_path / "cache"))  # its own: the one model cached in it
     reference = run(model, spec, tmp_path / "first.tif", "openvino", Log(), window=window)
-    [folder] = (shared_cache / "openvino").iterdir()
+    [folder] = (tmp_path / "cache" / "openvino").iterdir()
     (folder / "model.bin").write_bytes(b"garbage")
     log = Log()
     again = run(model, spec, tmp_path / "again.tif", "openvino", log, window=window)
