@@ -22,8 +22,9 @@ def _setup(tmp_path):
     return path, grid, validity
 
 
-@pytest.mark.parametrize("readers", [1, 3])
-def test_every_pixel_is_written_once_with_its_tile_prediction(tmp_path, readers):
+@pytest.mark.parametrize("readers,centre", [(1, 0), (3, 0), (1, 16)])
+def test_every_pixel_is_written_once_with_its_tile_prediction(tmp_path, readers, centre):
+    """Also when the model predicts each tile's centre only (``centre`` px less on every side)."""
     path, grid, validity = _setup(tmp_path)
     out = np.zeros((1, 200, 300), np.int32)
 
@@ -31,8 +32,11 @@ def test_every_pixel_is_written_once_with_its_tile_prediction(tmp_path, readers)
         out[:, window.row_off:window.row_off + window.height, window.col_off:window.col_off + window.width] += \
             block.astype(np.int32) + 1
 
-    computed = run_cropped(path, [1, 2, 3], grid, lambda x: x[:, :1], 1, validity, put, Progress(),
-                           batch_size=3, readers=readers)
+    def predict(x):
+        return x[:, :1, centre:x.shape[2] - centre, centre:x.shape[3] - centre]
+
+    computed = run_cropped(path, [1, 2, 3], grid, predict, 1, validity, put, Progress(),
+                           batch_size=3, readers=readers, centre=centre)
     assert computed == len(grid)
     with raster_io.open_raster(path) as src:
         np.testing.assert_array_equal(out[0], src.read(1).astype(np.int32) + 1)

@@ -109,3 +109,16 @@ def clip_grid(tiles: list[Tile], col: int, row: int, width: int, height: int) ->
         if c1 > c0 and r1 > r0:
             clipped.append(replace(t, out_col=c0, out_row=r0, out_width=c1 - c0, out_height=r1 - r0))
     return clipped
+
+
+@pytest.mark.parametrize("grid", ["flair-detect", "flair-hub", "map-anchored"])
+def test_every_grid_writes_only_its_tiles_centres(grid):
+    """The engine then lets the model compute each tile's centre only (flair_qgis/centre_crop.py)."""
+    from flair_qgis.tiling import Tile, grid_function, within_centres
+
+    for width, height, size, margin, window in [(300, 200, 64, 16, None), (1000, 700, 512, 128, None),
+                                                (50, 70, 64, 16, None), (1, 1, 64, 8, None),
+                                                (900, 900, 256, 64, (100, 130, 300, 77))]:
+        tiles = grid_function(grid, (37, -5))(width, height, size, margin, window)
+        assert within_centres(tiles, margin), (grid, width, height, size, margin, window)
+    assert not within_centres([Tile(col=0, row=0, size=64, out_col=0, out_row=16, out_width=32, out_height=32)], 16)
