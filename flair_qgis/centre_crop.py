@@ -45,16 +45,22 @@ def centre_model(model: nn.Module, margin: int) -> nn.Module:
 
 def _is_plain_unet(model: nn.Module) -> bool:
     """An smp U-Net whose decoder blocks are nearest ×2 upsampling, concatenation and two 3×3 convs
-    (no attention), with a head that does not upsample: the layout :class:`UnetCentre` follows."""
+    (with batch norm; no attention), with a head that does not upsample: the layout :class:`UnetCentre`
+    follows."""
     decoder, head = getattr(model, "decoder", None), getattr(model, "segmentation_head", None)
     blocks = getattr(decoder, "blocks", None)
     if type(model).__name__ != "Unet" or blocks is None or not hasattr(decoder, "center") or head is None:
         return False
 
     def conv3(layer) -> bool:
+        """A 3×3 conv, then only layers that work pixel by pixel (batch norm with running statistics, ReLU):
+        instance or group norms, which see the whole tile, cannot be cut."""
         conv = layer[0] if isinstance(layer, nn.Sequential) and len(layer) else layer
+        rest = [m for m in layer.modules() if m is not conv and not list(m.children())]
         return (isinstance(conv, nn.Conv2d) and conv.kernel_size == (3, 3) and conv.padding == (1, 1)
-                and conv.stride == (1, 1) and conv.dilation == (1, 1))
+                and conv.stride == (1, 1) and conv.dilation == (1, 1)
+                and all(isinstance(m, (nn.ReLU, nn.Identity)) or (isinstance(m, nn.BatchNorm2d)
+                                                                 and m.track_running_stats) for m in rest))
 
     def plain(attention) -> bool:
         return isinstance(getattr(attention, "attention", attention), nn.Identity)

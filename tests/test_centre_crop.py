@@ -82,13 +82,16 @@ def test_the_decoders_run_on_the_kept_region_only():
     assert rows == cols and rows <= 32 + 4  # the kept 32 px at 1/4, the upsampling's and the conv's neighbours
 
 
-def test_other_decoders_and_u_nets_with_attention_run_whole_and_are_sliced():
+def test_other_decoders_and_u_nets_with_attention_or_instance_norm_run_whole_and_are_sliced():
     import segmentation_models_pytorch as smp
 
     # smp's scSE attention pools over the whole tile: cutting the tile would change what it computes
     scse = smp.Unet("resnet18", encoder_weights=None, classes=5, decoder_attention_type="scse").eval()
+    # instance norm: statistics over the whole tile too
+    instance = smp.Unet("resnet18", encoder_weights=None, classes=5,
+                        decoder_use_norm={"type": "instancenorm", "affine": True}).eval()
     x = torch.randn(1, 3, 128, 128)
-    for model in (scse, build_model("deeplabv3", "resnet18", 3, 5).eval()):
+    for model in (scse, instance, build_model("deeplabv3", "resnet18", 3, 5).eval()):
         wrapped = centre_model(model, 32)
         assert type(wrapped) is CentreSlice
         with torch.no_grad():
