@@ -21,6 +21,7 @@ from .palette import ClassInfo
 from .progress import Progress
 
 ROWS = 1024  # rows per window
+BINCOUNT_LIMIT = 1 << 16  # codes counted with np.bincount below this (16-bit classes), sorted above
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,26 @@ def count_classes(path: Path, progress: Progress | None = None, rows: int = ROWS
         for row in range(0, src.height, rows):
             progress.check()
             window = ((row, min(row + rows, src.height)), (0, src.width))
-            codes_read = reader.read(src, window).astype(np.int64, copy=False)
-            valid = codes_read != 0
-            nodata_pixels += int(valid.size - valid.sum())
-            values, n = np.unique(codes_read[valid], return_counts=True)
-            counts.update(dict(zip(values.tolist(), n.tolist())))
+            found, zeros = tally(reader.read(src, window))
+            counts.update(found)
+            nodata_pixels += zeros
             progress.fraction(min(row + rows, src.height) / src.height)
     return counts, nodata_pixels
+
+
+def tally(codes: np.ndarray) -> tuple[dict[int, int], int]:
+    """The pixels of each non-zero code in ``codes``, and the number of zeros (nodata). Codes below
+    :data:`BINCOUNT_LIMIT` are counted with ``np.bincount`` (tens of times faster than sorting them)."""
+    flat = codes.ravel()
+    if not flat.size:
+        return {}, 0
+    if flat.min() >= 0 and flat.max() < BINCOUNT_LIMIT:
+        n = np.bincount(flat)
+        found = np.flatnonzero(n[1:]) + 1
+        return dict(zip(found.tolist(), n[found].tolist())), int(n[0])
+    valid = flat != 0
+    values, n = np.unique(flat[valid], return_counts=True)
+    return dict(zip(values.tolist(), n.tolist())), int(flat.size - valid.sum())
 
 
 def area_table(counts: Mapping[int, int], pixel_area_m2: float, classes: Sequence[ClassInfo] = ()) -> list[ClassArea]:

@@ -291,3 +291,12 @@ def test_segment_writes_styled_polygons_when_asked(provider, tmp_path):
     assert sum(f["area_m2"] for f in features) == pytest.approx(160 * 200 * PIXEL_AREA, rel=0.02)
     assert layer.renderer().type() == "categorizedSymbol"
     assert "POLYGONS" not in without and not (tmp_path / "only_raster.gpkg").exists()
+
+
+def test_tally_counts_small_and_large_codes_alike():
+    """np.bincount for codes below BINCOUNT_LIMIT, sorting above (32-bit codes, negative values)."""
+    rng = np.random.default_rng(4)
+    for codes in (rng.integers(0, 20, (50, 60)).astype(np.uint8), rng.integers(0, 300, (7, 9)).astype(np.uint16),
+                  np.array([[0, 70000, 70000], [5, 0, -3]], np.int32), np.zeros((3, 0), np.uint8)):
+        values, n = np.unique(codes[codes != 0], return_counts=True)
+        assert areas.tally(codes) == (dict(zip(values.tolist(), n.tolist())), int((codes == 0).sum()))
