@@ -113,6 +113,31 @@ def weights_digest(model) -> str:
     return digest.hexdigest()
 
 
+def remove_unreachable(cache: Path, version: str) -> tuple[int, int]:
+    """Remove the cached models no run can read again: those saved in an older cache layout
+    (:data:`FORMAT`) or for another OpenVINO version, both part of every key (a plugin or OpenVINO
+    update leaves them behind). Returns (models removed, bytes freed). Folders without a manifest
+    (being written, or broken and rebuilt when their key is used) are left alone."""
+    removed = freed = 0
+    try:
+        folders = [f for f in cache.iterdir() if f.is_dir()]
+    except OSError:
+        return 0, 0
+    for folder in folders:
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            if not isinstance(manifest, dict) or (manifest.get("format"), manifest.get("openvino")) == (FORMAT,
+                                                                                                        version):
+                continue
+            size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        except (OSError, ValueError):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            removed, freed = removed + 1, freed + size
+    return removed, freed
+
+
 def cache_key(weights: str, spec, tile: int, batch: int, version: str, centre: int = 0) -> str:
     text = json.dumps([FORMAT, weights, spec.arch, spec.encoder, spec.in_channels, spec.n_classes, tile, batch,
                        version, centre])
@@ -350,13 +375,15 @@ def _convert(ov, model, spec, batch: int, tile: int):
 
 
 def _save(ov, converted, folder: Path) -> None:
-    """Save the IR into ``folder`` whole: written to a temporary folder, renamed when complete."""
+    """Save the IR into ``folder`` whole: written to a temporary folder, renamed when complete. Its
+    manifest records the cache layout and OpenVINO version it was made for (:func:`remove_unreachable`)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = files.temporary_folder(folder, ".ov")
     try:
         ov.save_model(converted, str(tmp / "model.xml"), compress_to_fp16=False)
         sizes = {name: (tmp / name).stat().st_size for name in ("model.xml", "model.bin")}
-        (tmp / "manifest.json").write_text(json.dumps({"sizes": sizes}), encoding="utf-8")
+        manifest = {"sizes": sizes, "format": FORMAT, "openvino": ov.__version__}
+        (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
         try:
             os.replace(tmp, folder)
         except OSError:
@@ -461,6 +488,10 @@ class Compiled:
         try:
             _save(self.ov, converted, folder)
             where = f"cached in {folder}"
+            removed, freed = remove_unreachable(folder.parent, self.ov.__version__)
+            if removed:
+                self.progress.log(f"Removed {removed} cached OpenVINO model(s) of an earlier plugin or OpenVINO "
+                                  f"version from {folder.parent} ({freed / 1e6:.0f} MB)")
         except Exception as e:  # noqa: BLE001 - read-only, full disk (OSError, or OpenVINO's RuntimeError)
             why = e.strerror if isinstance(e, OSError) and e.strerror else f"{type(e).__name__}: {e}"
             self.progress.warn(f"the OpenVINO cache {folder.parent} cannot be written ({why}): running without "

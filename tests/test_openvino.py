@@ -6,6 +6,7 @@ Conversions cost seconds each: the tests share a cache where they can (``shared_
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -367,3 +368,27 @@ def test_the_argmax_head_never_picks_a_switched_off_class_and_a_batch_of_one_run
     got = run(Biased(biases).eval(), spec, tmp_path / "ov.tif", "openvino", log, batch_size=1, window=(0, 0, 300, 200))
     assert log.has("1 stream(s), requests of 1 tile(s)"), log.lines
     assert set(np.unique(got)) == {0, spec.classes[2].code}  # 0: the example's nodata border
+
+
+def test_converting_removes_the_cached_models_of_earlier_versions_only(tmp_path, monkeypatch):
+    """A plugin or OpenVINO update changes every key: the models cached before can never be read again."""
+    import openvino as ov
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FLAIR_CACHE_DIR", str(cache))
+    folders = {"older layout": {"sizes": {"model.bin": 9}}, "other openvino": {"format": openvino_backend.FORMAT,
+                                                                            "openvino": "2024.0.0-1-x"},
+               "current": {"format": openvino_backend.FORMAT, "openvino": ov.__version__}, "no manifest": None}
+    for name, manifest in folders.items():
+        (cache / "openvino" / name).mkdir(parents=True)
+        (cache / "openvino" / name / "model.bin").write_bytes(b"x" * 2_000_000)
+        if manifest is not None:
+            (cache / "openvino" / name / "manifest.json").write_text(json.dumps(manifest))
+    log = Log()
+    run(tiny_model(), inc_spec(), tmp_path / "out.tif", "openvino", log, window=(0, 0, 300, 200))
+    assert log.has("Converted") and log.has("Removed 2 cached OpenVINO model(s)"), log.lines
+    left = {f.name for f in (cache / "openvino").iterdir()}
+    assert {"current", "no manifest"} <= left and not {"older layout", "other openvino"} & left
+    [new] = left - {"current", "no manifest"}
+    manifest = json.loads((cache / "openvino" / new / "manifest.json").read_text())
+    assert (manifest["format"], manifest["openvino"]) == (openvino_backend.FORMAT, ov.__version__)
