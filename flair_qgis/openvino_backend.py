@@ -483,6 +483,8 @@ class Compiled:
         from .centre_crop import centre_model
 
         module = centre_model(self.source.module(), self.centre)
+        self.progress.log(f"Converting the model to OpenVINO for {self.spec.tile_size} px tiles (once per model, "
+                          "tile size and batch: seconds to a minute)")
         converted = _convert(self.ov, module, self.spec, self.batch, self.spec.tile_size)
         folder = self.folder
         try:
