@@ -126,9 +126,9 @@ def remove_unreachable(cache: Path, version: str) -> tuple[int, int]:
     for folder in folders:
         try:
             manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-            if not isinstance(manifest, dict) or (manifest.get("format"), manifest.get("openvino")) == (FORMAT,
-                                                                                                        version):
-                continue
+            if not isinstance(manifest, dict) or (manifest.get("format"), manifest.get("openvino")) == (
+                    FORMAT, version):
+                continue  # not a manifest of ours, or a model this version reads
             size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
         except (OSError, ValueError):
             continue
