@@ -112,12 +112,13 @@ class UnetCentre(_Centre):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         kept = self.kept(x)
         model = self.model
+        if kept is None:
+            return model(x)
         features = model.encoder(x)
         height, width = x.shape[-2:]
         blocks = model.decoder.blocks
-        if kept is None or any(tuple(f.shape[-2:]) != (height >> k, width >> k) for k, f in enumerate(features)):
-            out = model(x)  # an encoder of other strides: the whole pass
-            return out if kept is None else _take(out, *kept)
+        if any(tuple(f.shape[-2:]) != (height >> k, width >> k) for k, f in enumerate(features)):
+            return _take(model(x), *kept)  # an encoder of other strides (none of the zoo's): the whole pass
         pad = model.segmentation_head[0].padding[0]
         rows, row_plan = _unet_plan(height, kept[0], len(blocks), pad)
         cols, col_plan = _unet_plan(width, kept[1], len(blocks), pad)

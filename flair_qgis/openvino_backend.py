@@ -43,6 +43,7 @@ CACHE_ENV = plugin_cache.CACHE_ENV
 BACKEND_ENV = "FLAIR_BACKEND"  # what ``auto`` means on the CPU when set to ``torch`` or ``openvino``
 REQUESTS = 2  # asynchronous requests (and CPU streams) a batch is split over
 FORMAT = 2  # the cache layout: bumped when what is stored changes (2: the centre-only models)
+UNUSED_DAYS = 7  # a cached model no run of this version can read is removed once unused this long
 
 
 def cache_dir() -> Path:
@@ -114,10 +115,12 @@ def weights_digest(model) -> str:
 
 
 def remove_unreachable(cache: Path, version: str) -> tuple[int, int]:
-    """Remove the cached models no run can read again: those saved in an older cache layout
-    (:data:`FORMAT`) or for another OpenVINO version, both part of every key (a plugin or OpenVINO
-    update leaves them behind). Returns (models removed, bytes freed). Folders without a manifest
-    (being written, or broken and rebuilt when their key is used) are left alone."""
+    """Remove the cached models this version cannot read, unused for :data:`UNUSED_DAYS`: those saved in
+    another cache layout (:data:`FORMAT`) or for another OpenVINO version, both part of every key (a
+    plugin or OpenVINO update leaves them behind; another install sharing the cache, e.g. a QGIS profile
+    and a command-line venv, keeps using its own, each read refreshing its manifest's time). Returns
+    (models removed, bytes freed). Folders without a manifest (being written, or broken and rebuilt when
+    their key is used) are left alone."""
     removed = freed = 0
     try:
         folders = [f for f in cache.iterdir() if f.is_dir()]
@@ -125,12 +128,15 @@ def remove_unreachable(cache: Path, version: str) -> tuple[int, int]:
         return 0, 0
     for folder in folders:
         try:
-            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            path = folder / "manifest.json"
+            manifest = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(manifest, dict) or (manifest.get("format"), manifest.get("openvino")) == (
                     FORMAT, version):
                 continue  # not a manifest of ours, or a model this version reads
-            size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
-        except (OSError, ValueError):
+            if time.time() - path.stat().st_mtime < UNUSED_DAYS * 86400:
+                continue  # used lately (by another install sharing the cache)
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        except (OSError, ValueError, RecursionError):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         if not folder.exists():
@@ -349,6 +355,10 @@ def _read_cached(core, folder: Path):
     for name, size in sizes.items():
         if (folder / name).stat().st_size != size:
             raise ValueError(f"{name} has {(folder / name).stat().st_size} bytes instead of {size}")
+    try:
+        os.utime(manifest)  # its time says when it was last used (see remove_unreachable)
+    except OSError:
+        pass  # a read-only cache
     return core.read_model(str(folder / "model.xml"))
 
 
@@ -490,16 +500,17 @@ class Compiled:
         try:
             _save(self.ov, converted, folder)
             where = f"cached in {folder}"
-            removed, freed = remove_unreachable(folder.parent, self.ov.__version__)
-            if removed:
-                self.progress.log(f"Removed {removed} cached OpenVINO model(s) of an earlier plugin or OpenVINO "
-                                  f"version from {folder.parent} ({freed / 1e6:.0f} MB)")
         except Exception as e:  # noqa: BLE001 - read-only, full disk (OSError, or OpenVINO's RuntimeError)
             why = e.strerror if isinstance(e, OSError) and e.strerror else f"{type(e).__name__}: {e}"
             self.progress.warn(f"the OpenVINO cache {folder.parent} cannot be written ({why}): running without "
                                f"caching, the model is converted again on every run (set {CACHE_ENV} to a "
                                "writable folder)")
             where, self.folder = "not cached", None
+        else:
+            removed, freed = remove_unreachable(folder.parent, self.ov.__version__)
+            if removed:
+                self.progress.log(f"Removed {removed} cached OpenVINO model(s) of another plugin or OpenVINO version, "
+                                  f"unused for {UNUSED_DAYS} days, from {folder.parent} ({freed / 1e6:.0f} MB)")
         self.progress.log(f"Converted the model to OpenVINO in {time.perf_counter() - started:.1f} s ({where})")
         return converted, False
 

@@ -370,25 +370,40 @@ def test_the_argmax_head_never_picks_a_switched_off_class_and_a_batch_of_one_run
     assert set(np.unique(got)) == {0, spec.classes[2].code}  # 0: the example's nodata border
 
 
-def test_converting_removes_the_cached_models_of_earlier_versions_only(tmp_path, monkeypatch):
-    """A plugin or OpenVINO update changes every key: the models cached before can never be read again."""
+def test_converting_removes_the_cached_models_of_other_versions_unused_for_a_week(tmp_path, monkeypatch):
+    """A plugin or OpenVINO update changes every key: the models cached before can never be read again by
+    it. Another install sharing the cache (with another OpenVINO) keeps those it reads."""
+    import time
+
     import openvino as ov
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("FLAIR_CACHE_DIR", str(cache))
-    folders = {"older layout": {"sizes": {"model.bin": 9}}, "other openvino": {"format": openvino_backend.FORMAT,
-                                                                            "openvino": "2024.0.0-1-x"},
-               "current": {"format": openvino_backend.FORMAT, "openvino": ov.__version__}, "no manifest": None}
-    for name, manifest in folders.items():
-        (cache / "openvino" / name).mkdir(parents=True)
-        (cache / "openvino" / name / "model.bin").write_bytes(b"x" * 2_000_000)
+    week_ago = time.time() - (openvino_backend.UNUSED_DAYS + 1) * 86400
+    other = {"format": openvino_backend.FORMAT, "openvino": "2024.0.0-1-x"}
+    folders = {"older layout": ({"sizes": {"model.bin": 9}}, week_ago), "other openvino": (other, week_ago),
+               "other openvino, used lately": (other, None), "no manifest": (None, week_ago),
+               "current": ({"format": openvino_backend.FORMAT, "openvino": ov.__version__}, week_ago)}
+    for name, (manifest, when) in folders.items():
+        (cache / "openvino" / name / "sub").mkdir(parents=True)
+        (cache / "openvino" / name / "sub" / "model.bin").write_bytes(b"x" * 2_000_000)
         if manifest is not None:
-            (cache / "openvino" / name / "manifest.json").write_text(json.dumps(manifest))
+            path = cache / "openvino" / name / "manifest.json"
+            path.write_text(json.dumps(manifest))
+            if when is not None:
+                os.utime(path, (when, when))
     log = Log()
-    run(tiny_model(), inc_spec(), tmp_path / "out.tif", "openvino", log, window=(0, 0, 300, 200))
-    assert log.has("Converted") and log.has("Removed 2 cached OpenVINO model(s)"), log.lines
+    model, spec, window = tiny_model(), inc_spec(), (0, 0, 300, 200)
+    run(model, spec, tmp_path / "out.tif", "openvino", log, window=window)
+    assert log.has("Converted") and log.has("Removed 2 cached OpenVINO model(s)") and log.has("(4 MB)"), log.lines
     left = {f.name for f in (cache / "openvino").iterdir()}
-    assert {"current", "no manifest"} <= left and not {"older layout", "other openvino"} & left
-    [new] = left - {"current", "no manifest"}
-    manifest = json.loads((cache / "openvino" / new / "manifest.json").read_text())
-    assert (manifest["format"], manifest["openvino"]) == (openvino_backend.FORMAT, ov.__version__)
+    assert {"current", "no manifest", "other openvino, used lately"} <= left
+    assert not {"older layout", "other openvino"} & left
+    [new] = left - set(folders)
+    manifest = cache / "openvino" / new / "manifest.json"
+    assert json.loads(manifest.read_text())["format"] == openvino_backend.FORMAT
+    assert json.loads(manifest.read_text())["openvino"] == ov.__version__
+    os.utime(manifest, (week_ago, week_ago))
+    again = Log()
+    run(model, spec, tmp_path / "again.tif", "openvino", again, window=window)
+    assert again.has("read from the cache") and manifest.stat().st_mtime > time.time() - 600  # marked as used
