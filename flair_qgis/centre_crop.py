@@ -37,7 +37,8 @@ def centre_model(model: nn.Module, margin: int) -> nn.Module:
         return model
     from .upernet import UPerNet
 
-    if isinstance(model, UPerNet):
+    if isinstance(model, UPerNet) and isinstance(model.segmentation_head[1], nn.Upsample) \
+            and model.segmentation_head[1].align_corners:
         return UPerNetCentre(model, margin)
     if _is_plain_unet(model):
         return UnetCentre(model, margin)
@@ -97,13 +98,17 @@ class _Centre(nn.Module):
             return None
         return (m, height - m), (m, width - m)
 
+    def whole(self, x: torch.Tensor, kept: tuple[Span, Span] | None) -> torch.Tensor:
+        """The whole model's output, cut to ``kept`` (whole when None)."""
+        out = self.model(x)
+        return out if kept is None else _take(out, *kept)
+
 
 class CentreSlice(_Centre):
     """Any model: the whole forward pass, then its centre."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, kept = self.model(x), self.kept(x)
-        return out if kept is None else _take(out, *kept)
+        return self.whole(x, self.kept(x))
 
 
 class UnetCentre(_Centre):
@@ -113,12 +118,12 @@ class UnetCentre(_Centre):
         kept = self.kept(x)
         model = self.model
         if kept is None:
-            return model(x)
+            return self.whole(x, kept)
         features = model.encoder(x)
         height, width = x.shape[-2:]
         blocks = model.decoder.blocks
         if any(tuple(f.shape[-2:]) != (height >> k, width >> k) for k, f in enumerate(features)):
-            return _take(model(x), *kept)  # an encoder of other strides (none of the zoo's): the whole pass
+            return self.whole(x, kept)  # an encoder of other strides (none of the zoo's): the whole pass
         pad = model.segmentation_head[0].padding[0]
         rows, row_plan = _unet_plan(height, kept[0], len(blocks), pad)
         cols, col_plan = _unet_plan(width, kept[1], len(blocks), pad)
@@ -159,10 +164,9 @@ class UPerNetCentre(_Centre):
         model = self.model
         model.fit_input(tuple(x.shape[-2:]))
         kept = self.kept(x)
-        head_conv, upsample = model.segmentation_head
-        if kept is None or not (isinstance(upsample, nn.Upsample) and upsample.align_corners):
-            out = model(x)
-            return out if kept is None else _take(out, *kept)
+        if kept is None:
+            return self.whole(x, kept)
+        head_conv = model.segmentation_head[0]  # then the ×4 upsampling (align_corners=True: see centre_model)
         decoder = model.decoder
         quarter = (x.shape[-2] // 4, x.shape[-1] // 4)
         rows_w, head_rows = self.upsampling(quarter[0], x.shape[-2], kept[0])

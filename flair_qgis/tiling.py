@@ -47,9 +47,9 @@ class Tile:
 
 def within_centres(grid: list[Tile], margin: int) -> bool:
     """Whether every tile writes only pixels ``margin`` px or more inside its edges (its centre)."""
-    return all(margin <= t.out_row - t.row and t.out_row - t.row + t.out_height <= t.size - margin
-               and margin <= t.out_col - t.col and t.out_col - t.col + t.out_width <= t.size - margin
-               for t in grid)
+    return all(margin <= rows.start and rows.stop <= t.size - margin
+               and margin <= cols.start and cols.stop <= t.size - margin
+               for t in grid for rows, cols in [t.crop])
 
 
 def check_tile_settings(size: int, margin: int, stride: int = 32) -> None:
