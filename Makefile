@@ -15,7 +15,7 @@ PLUGIN_PATH := $(CURDIR)/build/plugins
 QGIS_ENV = QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH=$(PLUGIN_PATH) PYTHONPATH=$(SITE)
 EXAMPLE_OUT ?= $(CURDIR)/build/parking_landcover.tif
 
-.PHONY: setup system test test-core test-debian13 run plugin-link styles lint clean bench bench-engine bench-change gpu-wheels package translations models docs screenshots
+.PHONY: setup system test test-core test-debian13 run plugin-link styles lint clean bench bench-engine bench-change bench-flair-detect gpu-wheels package translations models docs screenshots
 
 setup: system $(VENV)/.installed plugin-link  ## install QGIS (apt) and the Python packages (venv)
 
@@ -58,6 +58,21 @@ bench-engine:  ## the engine's options (presets, blend, TTA) and RSS up to 32768
 
 bench-change:  ## flair:change speed (vs numpy) and peak RSS at 4k² and 32k², appended to bench/RESULTS.md
 	$(PY) bench/change_bench.py $(CHANGE_BENCH_ARGS)
+
+# IGN's flair-detect itself, from a checkout of IGNF/FLAIR-1, in a venv layered over ours (torch, smp and
+# rasterio are ours; its own requirements added at versions that keep our numpy)
+FLAIR1 ?= build/FLAIR-1
+FLAIR1_VENV := build/flair1-venv
+FLAIR1_REQUIREMENTS := geopandas==0.14.4 pandas==2.1.4 "shapely<2.1" pytorch-lightning==2.1.1 transformers==4.50.3 \
+  scikit-image tqdm
+bench-flair-detect:  ## IGN's flair-detect vs python -m flair_qgis detect on one config: wall, RSS, agreement, to bench/RESULTS.md (~5 min; FLAIR1=checkout)
+	test -d $(FLAIR1)/src/zone_detect || git clone --depth 1 https://github.com/IGNF/FLAIR-1 $(FLAIR1)
+	test -x $(FLAIR1_VENV)/bin/python || { /usr/bin/python3 -m venv --system-site-packages $(FLAIR1_VENV) && \
+	  $(PY) -c 'import site; print(site.getsitepackages()[0])' > $(FLAIR1_VENV)/ours.pth && \
+	  mv $(FLAIR1_VENV)/ours.pth $$($(FLAIR1_VENV)/bin/python -c 'import site; print(site.getsitepackages()[0])')/ && \
+	  $(FLAIR1_VENV)/bin/python -m pip install -q $(FLAIR1_REQUIREMENTS) \
+	    "numpy==$$($(PY) -c 'import numpy; print(numpy.__version__)')"; }
+	HF_HUB_OFFLINE=1 $(PY) bench/flair_detect_real.py --flair1 $(FLAIR1) --flair1-python $(FLAIR1_VENV)/bin/python $(FLAIR_DETECT_ARGS)
 
 # The wheels bench/gpu.sh installs on a GPU machine that has python3.12, torch, timm, numpy 2… but no
 # rasterio or segmentation-models-pytorch (this workplace's device; docs/development.md, "Benchmarks").
