@@ -149,6 +149,34 @@ def _baseline_model(checkpoint: Path):
     return load_weights(ckpt, spec).eval(), replace(spec, tile_size=TILE, margin=MARGIN)
 
 
+def _mark_first_batch(run: str, mark) -> None:
+    """Call ``mark()`` when the engine's first batch is computed: PyTorch computes it in ``submit``,
+    OpenVINO when its result is taken (the engine's progress comes a batch later with PyTorch)."""
+    if run == "torch":
+        from flair_qgis.prediction import Predictor
+
+        computes = Predictor.submit
+
+        def submit(self, tiles):
+            result = computes(self, tiles)
+            mark()
+            return result
+    else:
+        from flair_qgis.openvino_backend import OpenVinoPredictor
+
+        starts = OpenVinoPredictor.submit
+
+        def submit(self, tiles):
+            result = starts(self, tiles)
+
+            def taken():
+                value = result()
+                mark()
+                return value
+            return taken
+    (Predictor if run == "torch" else OpenVinoPredictor).submit = submit
+
+
 # --- the subprocess: one run, measured -------------------------------------------------------------------
 
 def child(run: str, checkpoint: Path, src: Path, out: Path, t0: float) -> None:
@@ -173,7 +201,8 @@ def child(run: str, checkpoint: Path, src: Path, out: Path, t0: float) -> None:
             tiles = len(tile_grid(r.width, r.height, spec.tile_size, spec.margin))
         seconds = time.time() - start
     else:
-        seconds, tiles = _segment(checkpoint, src, out, run, BATCH, lambda f: f > 0 and mark())
+        _mark_first_batch(run, mark)
+        seconds, tiles = _segment(checkpoint, src, out, run, BATCH, lambda f: None)
     end = time.time()
     print(json.dumps({"ready": start - t0, "startup": (first or [float("nan")])[0] - t0, "processing": seconds,
                       "end": end - t0, "tiles": tiles, "torch": "torch" in sys.modules,
