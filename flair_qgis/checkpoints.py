@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import pickle
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,9 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
     if is_flair_hub_file(path):
         return read_flair_hub_checkpoint(path)
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a damaged file's first bytes can read as an unknown pickle
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")  # protocol: the error below says it
+            raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         blocked = re.search(r"GLOBAL ([\w.]+)", str(e))
         if blocked is None:  # not a pickle of weights at all: garbage, text, a plain pickle

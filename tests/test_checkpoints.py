@@ -192,6 +192,16 @@ def test_code_payload_is_refused_and_never_runs(tmp_path, reference):
     assert marker.exists()
 
 
+def test_damaged_file_starting_as_an_unknown_pickle_protocol_gives_the_error_alone(tmp_path, recwarn):
+    path = tmp_path / "damaged_weights.pth"
+    path.write_bytes(b"\x80\x94" + bytes(200))  # PROTO 148: what 1 random file in 256 starts with
+
+    with pytest.raises(FlairError, match="corrupt, truncated or not a PyTorch file"):
+        read_checkpoint(path)
+
+    assert not [w for w in recwarn if "pickle protocol" in str(w.message)]  # torch's warning: the error says it
+
+
 @pytest.mark.parametrize("damage", ["truncated", "first 100 bytes", "random bytes", "text", "empty"])
 def test_damaged_file_gives_an_error_naming_it(tmp_path, reference, damage):
     good = tmp_path / "good.pth"
