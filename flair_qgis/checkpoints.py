@@ -67,8 +67,9 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
     if is_flair_hub_file(path):
         return read_flair_hub_checkpoint(path)
     try:
-        with warnings.catch_warnings():  # a damaged file's first bytes can read as an unknown pickle
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")  # protocol: the error below says it
+        # a damaged file may start like an unknown pickle protocol: torch warns, then fails (our error says it)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
             raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         blocked = re.search(r"GLOBAL ([\w.]+)", str(e))
