@@ -124,7 +124,7 @@ def _predictor(source, backend: str, batch: int):
     return ov
 
 
-def _segment(checkpoint: Path, src: Path, out: Path, backend: str, batch: int, on_fraction,
+def _segment(checkpoint: Path, src: Path, out: Path, backend: str, batch: int,
              window: tuple[int, int, int, int] | None = None) -> tuple[float, int]:
     """``segment`` end to end with ``backend``, as a user runs it; returns (processing seconds, tiles computed)."""
     from flair_qgis.engine import segment
@@ -134,7 +134,7 @@ def _segment(checkpoint: Path, src: Path, out: Path, backend: str, batch: int, o
     # the mosaic's three bands, read as the model's (the IR model's NIR, R, G: random weights, speed only)
     request = SegmentRequest.of(src, out, checkpoint=checkpoint, backend=backend, batch_size=batch, tile_size=TILE,
                                 margin=MARGIN, window=window, bands=[1, 2, 3])
-    result = segment(request, Progress(fraction=on_fraction))
+    result = segment(request, Progress())
     return result.seconds, result.tiles_computed
 
 
@@ -202,7 +202,7 @@ def child(run: str, checkpoint: Path, src: Path, out: Path, t0: float) -> None:
         seconds = time.time() - start
     else:
         _mark_first_batch(run, mark)
-        seconds, tiles = _segment(checkpoint, src, out, run, BATCH, lambda f: None)
+        seconds, tiles = _segment(checkpoint, src, out, run, BATCH)
     end = time.time()
     print(json.dumps({"ready": start - t0, "startup": (first or [float("nan")])[0] - t0, "processing": seconds,
                       "end": end - t0, "tiles": tiles, "torch": "torch" in sys.modules,
@@ -294,7 +294,7 @@ def bench_model(key: str, side: int, work: Path, repeats: int) -> list[str]:
         print(f"{key}: bare forward {backend} {fwd[backend]:.3f} s/tile", flush=True)
     del source
     # A first run on a corner, as a user's first run would: it measures and keeps the memory a tile takes
-    _segment(checkpoint, src, work / f"{key}_warm.tif", "openvino", BATCH, lambda f: None, window=(0, 0, TILE, TILE))
+    _segment(checkpoint, src, work / f"{key}_warm.tif", "openvino", BATCH, window=(0, 0, TILE, TILE))
     runs = {}
     for run in RUNS:
         runs[run] = measured(run, checkpoint, src, work / f"{key}_{run}.tif")
